@@ -1,0 +1,81 @@
+// Micro-benchmark of the repair step: N handoffs of established half-open
+// entries to a local listener, timed one by one. Two variants, interleaved
+// batch by batch so machine noise hits both alike:
+//   full  — every step after the SYN-ACK (socket, TCP_REPAIR, bind, queues,
+//           MSS, connect, options, timestamp, window, repair off) + net.Socket;
+//   hot   — what a request waits for when the CLOSE-state steps were done at
+//           SYN-ACK time (prepareOnSynAck, the default): connect … repair off
+//           + net.Socket.
+// Usage: node dist/bench/handoff/run.js [--count N] [--json]
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import net from 'node:net';
+import { parseArgs } from 'node:util';
+import { awaitEstablished } from '../../src/handshake/await-established.js';
+import { Handshaker } from '../../src/handshake/handshaker.js';
+import { quantile } from '../../src/util/stats.js';
+
+const { values } = parseArgs({ options: { count: { type: 'string', default: '2000' }, json: { type: 'boolean', default: false }, out: { type: 'string' } } });
+const count = Number(values.count);
+if (!Number.isInteger(count) || count < 10 || count > 100_000) throw new Error('--count must be an integer in 10..100000');
+const BATCH = 50;
+const WARMUP = 200;
+
+const server = net.createServer((s) => s.on('error', () => {}).destroy());
+await new Promise<void>((r) => server.listen(0, '127.0.0.1', 1024, r));
+const target = { address: '127.0.0.1', port: (server.address() as net.AddressInfo).port };
+const variants = {
+  full: Handshaker.create({ targets: [target], prepareOnSynAck: false }),
+  hot: Handshaker.create({ targets: [target], prepareOnSynAck: true }),
+};
+const samples: Record<keyof typeof variants, number[]> = { full: [], hot: [] };
+
+async function batch(name: keyof typeof variants, n: number, record: boolean): Promise<void> {
+  const hs = variants[name];
+  const entries = Array.from({ length: n }, () => hs.open(target));
+  await Promise.all(entries.map((e) => awaitEstablished(hs, e, 3000)));
+  for (const e of entries) {
+    const t0 = performance.now();
+    const socket = hs.handoff(e);
+    const us = (performance.now() - t0) * 1000;
+    if (record) samples[name].push(us);
+    socket.destroy();
+  }
+}
+
+const deadline = performance.now() + 120_000;
+for (let done = 0; done < WARMUP; done += BATCH) {
+  await batch('full', BATCH, false);
+  await batch('hot', BATCH, false);
+}
+while (samples.hot.length < count && performance.now() < deadline) {
+  const n = Math.min(BATCH, count - samples.hot.length);
+  await batch('full', n, true);
+  await batch('hot', n, true);
+}
+for (const hs of Object.values(variants)) hs.close();
+server.close();
+
+const summary = (xs: number[]) => ({ n: xs.length, p50Us: round(quantile(xs, 0.5)), p99Us: round(quantile(xs, 0.99)), maxUs: round(Math.max(...xs)) });
+const result = {
+  bench: 'handoff',
+  date: new Date().toISOString(),
+  node: process.version,
+  kernel: (await import('node:os')).release(),
+  full: summary(samples.full),
+  hot: summary(samples.hot),
+};
+function round(x: number): number {
+  return Math.round(x * 10) / 10;
+}
+if (values.out) {
+  mkdirSync(dirname(values.out), { recursive: true });
+  writeFileSync(values.out, `${JSON.stringify(result, null, 2)}\n`);
+}
+if (values.json) {
+  console.log(JSON.stringify(result));
+} else {
+  console.log(`handoff benchmark: ${result.hot.n} handoffs per variant to 127.0.0.1 (node ${result.node}, kernel ${result.kernel})`);
+  console.log(`  hot  (prepared at SYN-ACK, the default): p50 ${result.hot.p50Us} µs  p99 ${result.hot.p99Us} µs  max ${result.hot.maxUs} µs`);
+  console.log(`  full (every repair step + net.Socket):    p50 ${result.full.p50Us} µs  p99 ${result.full.p99Us} µs  max ${result.full.maxUs} µs`);
+}

@@ -1,0 +1,70 @@
+// Linux ABI constants, grouped by the header that defines them.
+
+/** <sys/socket.h>, <bits/socket_type.h> */
+export const AF_INET = 2;
+export const SOCK_STREAM = 1;
+export const SOCK_DGRAM = 2;
+export const SOCK_NONBLOCK = 0o4000;
+export const SOCK_CLOEXEC = 0o2000000;
+export const SOL_SOCKET = 1;
+export const SO_REUSEADDR = 2;
+export const SO_RCVBUF = 8;
+
+/** <asm-generic/socket.h> */
+export const SO_ATTACH_FILTER = 26;
+
+/** <netinet/in.h> */
+export const IPPROTO_TCP = 6;
+export const SOL_TCP = 6;
+
+/** <linux/tcp.h> */
+export const TCP_MAXSEG = 2;
+export const TCP_INFO = 11;
+export const TCP_REPAIR = 19;
+export const TCP_REPAIR_QUEUE = 20;
+export const TCP_QUEUE_SEQ = 21;
+export const TCP_REPAIR_OPTIONS = 22;
+export const TCP_TIMESTAMP = 24;
+export const TCP_REPAIR_WINDOW = 29;
+export const TCP_REPAIR_ON = 1;
+export const TCP_REPAIR_OFF = 0;
+/** Leave repair mode without sending a window probe (kernel >= 4.17). See the handoff notes: TCP_REPAIR_OFF stalls the first request. */
+export const TCP_REPAIR_OFF_NO_WP = -1;
+export const TCP_RECV_QUEUE = 1;
+export const TCP_SEND_QUEUE = 2;
+/** TCP option kinds, as TCP_REPAIR_OPTIONS takes them (<net/tcp.h>). */
+export const TCPOPT_MSS = 2;
+export const TCPOPT_WINDOW = 3;
+export const TCPOPT_SACK_PERM = 4;
+export const TCPOPT_TIMESTAMP = 8;
+
+/** <linux/tcp_states.h>: the values of tcpi_state. */
+export const TCP_ESTABLISHED = 1;
+export const TCP_CLOSE = 7;
+export const TCP_LISTEN = 10;
+
+/** <sched.h> */
+export const CLONE_NEWNET = 0x40000000;
+
+/** <fcntl.h> */
+export const O_RDONLY = 0;
+export const O_CLOEXEC = 0o2000000;
+
+/** <linux/filter.h>: classic BPF opcodes. */
+export const BPF = {
+  LD: 0x00,
+  LDX: 0x01,
+  ALU: 0x04,
+  JMP: 0x05,
+  RET: 0x06,
+  W: 0x00,
+  H: 0x08,
+  B: 0x10,
+  ABS: 0x20,
+  IND: 0x40,
+  MSH: 0xa0,
+  AND: 0x50,
+  JEQ: 0x10,
+  JSET: 0x40,
+  K: 0x00,
+} as const;

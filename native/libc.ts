@@ -1,0 +1,79 @@
+// The one koffi symbol table for the libc calls synpool makes. Loaded on first
+// use, so importing this module on a machine without the library (or without
+// the capabilities) has no side effect.
+import { createRequire } from 'node:module';
+import { SyscallError } from '../src/errors.js';
+import { errnoName } from './errno.js';
+
+type Koffi = typeof import('koffi');
+
+// Buffers are passed as `void *`: koffi hands their memory to C for the call,
+// which keeps the hot path free of struct marshalling.
+export interface Libc {
+  /** int socket(int domain, int type, int protocol) */
+  socket(domain: number, type: number, protocol: number): number;
+  /** int bind(int sockfd, const struct sockaddr *addr, socklen_t addrlen) */
+  bind(fd: number, addr: Buffer, addrlen: number): number;
+  /** int listen(int sockfd, int backlog) */
+  listen(fd: number, backlog: number): number;
+  /** int connect(int sockfd, const struct sockaddr *addr, socklen_t addrlen) */
+  connect(fd: number, addr: Buffer, addrlen: number): number;
+  /** int setsockopt(int sockfd, int level, int optname, const void *optval, socklen_t optlen) */
+  setsockopt(fd: number, level: number, optname: number, optval: Buffer, optlen: number): number;
+  /** int getsockopt(int sockfd, int level, int optname, void *optval, socklen_t *optlen) */
+  getsockopt(fd: number, level: number, optname: number, optval: Buffer, optlen: Buffer): number;
+  /** int getsockname(int sockfd, struct sockaddr *addr, socklen_t *addrlen) */
+  getsockname(fd: number, addr: Buffer, addrlen: Buffer): number;
+  /** int close(int fd) */
+  close(fd: number): number;
+  /** int open(const char *pathname, int flags) */
+  open(path: string, flags: number): number;
+  /** int setns(int fd, int nstype) */
+  setns(fd: number, nstype: number): number;
+}
+
+const require = createRequire(import.meta.url);
+let koffi: Koffi | undefined;
+let libc: Libc | undefined;
+
+export function koffiModule(): Koffi {
+  koffi ??= require('koffi') as Koffi;
+  return koffi;
+}
+
+export function getLibc(): Libc {
+  if (libc) return libc;
+  const k = koffiModule();
+  const lib = k.load('libc.so.6');
+  libc = {
+    socket: lib.func('int socket(int domain, int type, int protocol)'),
+    bind: lib.func('int bind(int sockfd, void *addr, uint32_t addrlen)'),
+    listen: lib.func('int listen(int sockfd, int backlog)'),
+    connect: lib.func('int connect(int sockfd, void *addr, uint32_t addrlen)'),
+    setsockopt: lib.func('int setsockopt(int sockfd, int level, int optname, void *optval, uint32_t optlen)'),
+    getsockopt: lib.func('int getsockopt(int sockfd, int level, int optname, void *optval, void *optlen)'),
+    getsockname: lib.func('int getsockname(int sockfd, void *addr, void *addrlen)'),
+    close: lib.func('int close(int fd)'),
+    open: lib.func('int open(const char *pathname, int flags)'),
+    setns: lib.func('int setns(int fd, int nstype)'),
+  } as Libc;
+  return libc;
+}
+
+/** The errno of the last failed libc call on this thread. */
+export function lastErrno(): number {
+  return koffiModule().errno();
+}
+
+/**
+ * Turns a libc return code into a value or a typed error naming the call,
+ * errno and its code. `what` is the call as a reader would search for it,
+ * e.g. "setsockopt(TCP_REPAIR)".
+ */
+export function check(rc: number, what: string): number {
+  if (rc < 0) {
+    const errno = lastErrno();
+    throw new SyscallError(what, errno, errnoName(errno));
+  }
+  return rc;
+}

@@ -1,0 +1,243 @@
+#!/usr/bin/env node
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import type { Writable } from 'node:stream';
+import { ConfigError, SynpoolError } from './errors.js';
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import { Registry, collectDefaultMetrics } from 'prom-client';
+import { loadConfig, resolveUpstream, type Ipv4Lookup, type UpstreamTarget } from './config/load-config.js';
+import { parseHostPort, type ConfigInput, type SynpoolConfig } from './config/schema.js';
+import { createLogger, type Logger } from './observability/logger.js';
+import { createMetricsServer, listenOn } from './observability/metrics-server.js';
+import { attachProxyMetrics } from './observability/proxy-metrics.js';
+import { attachRequestLog } from './observability/request-log.js';
+import { AcceleratedAgent } from './proxy/accelerated-agent.js';
+import { plainConnectionSource, type ConnectionSource } from './proxy/connection-source.js';
+import { createProxyServer, type ProxyServer } from './proxy/proxy-server.js';
+
+export const HELP = `synpool: an HTTP reverse proxy whose new upstream connections skip the TCP handshake round trip
+
+Usage:
+  synpool [--config FILE] [flags]      serve (flags override the file, the file overrides the defaults)
+  synpool probe <url>                  check whether acceleration works against an upstream
+  synpool --help                       this text
+
+Flags:
+  --config FILE            YAML (.yaml/.yml) or JSON (.json) configuration file
+  --listen HOST:PORT       client listener                       (default 127.0.0.1:8080)
+  --upstream URL           http://IPv4-or-hostname[:port]; a hostname is resolved to IPv4 once, at start
+  --pool-size N            half-open connections kept per upstream (pool.size, default 8)
+  --no-accel               plain connects only (accel: false)
+  --metrics-listen HOST:PORT  /metrics, /healthz, /readyz       (default 127.0.0.1:9464)
+  --log-level LEVEL        fatal, error, warn, info, debug, trace, silent (default info)
+
+Configuration file keys (durations in milliseconds, sizes in bytes):
+  listen, upstream, accel, preserveHost, connectTimeoutMs, headersTimeoutMs,
+  bodyTimeoutMs, upstreamKeepAliveTimeoutMs, clientKeepAliveTimeoutMs,
+  maxUpstreamConnections, retryBufferBytes, shutdownTimeoutMs, metricsListen,
+  logLevel, pool { size, min, max, ttlMs, synRatePerSec, synAckTimeoutMs }
+  See config/synpool.example.yaml and docs/proxy.md.
+
+Exit codes: 0 stopped cleanly (SIGTERM/SIGINT), 1 runtime failure, 2 bad usage or configuration.
+`;
+
+export interface ServeOptions {
+  /** The upstream, already resolved (resolveUpstream). */
+  upstream: UpstreamTarget;
+  /** Where new connections come from when config.accel is true (the pool manager plugs in here). */
+  createSource?: (config: SynpoolConfig, upstream: UpstreamTarget) => ConnectionSource | Promise<ConnectionSource>;
+  logger?: Logger;
+  /** Defaults to a fresh Registry (with Node's default metrics). */
+  registry?: Registry;
+  /** Install SIGTERM/SIGINT handlers that call shutdown(). Default true. */
+  handleSignals?: boolean;
+}
+
+export interface RunningSynpool {
+  readonly proxy: ProxyServer;
+  readonly agent: AcceleratedAgent;
+  readonly registry: Registry;
+  readonly address: AddressInfo;
+  readonly metricsAddress: AddressInfo | undefined;
+  /** Stop accepting, drain for up to shutdownTimeoutMs, close the source; idempotent. */
+  shutdown(reason?: string): Promise<void>;
+  /** Resolves once shutdown has finished. */
+  readonly stopped: Promise<void>;
+}
+
+/** Starts the proxy, its metrics listener and logging, from a validated config. */
+export async function serve(config: SynpoolConfig, options: ServeOptions): Promise<RunningSynpool> {
+  const logger = options.logger ?? createLogger(config.logLevel);
+  const registry = options.registry ?? new Registry();
+  if (options.registry === undefined) collectDefaultMetrics({ register: registry });
+
+  let source: ConnectionSource = plainConnectionSource;
+  if (config.accel && options.createSource !== undefined) source = await options.createSource(config, options.upstream);
+  else if (config.accel) logger.warn('accel is on but no connection pool is wired into this build; using plain connects');
+
+  const agent = new AcceleratedAgent({
+    source,
+    connectTimeoutMs: config.connectTimeoutMs,
+    keepAliveTimeoutMs: config.upstreamKeepAliveTimeoutMs,
+    headersTimeoutMs: config.headersTimeoutMs,
+    bodyTimeoutMs: config.bodyTimeoutMs,
+    connections: config.maxUpstreamConnections,
+  });
+  const proxy = createProxyServer({
+    upstream: options.upstream,
+    dispatcher: agent,
+    preserveHost: config.preserveHost,
+    headersTimeoutMs: config.headersTimeoutMs,
+    bodyTimeoutMs: config.bodyTimeoutMs,
+    retryBufferBytes: config.retryBufferBytes,
+    clientKeepAliveTimeoutMs: config.clientKeepAliveTimeoutMs,
+  });
+  const detachLog = attachRequestLog(logger, proxy, agent);
+  const detachMetrics = attachProxyMetrics(registry, proxy, agent);
+
+  const listen = parseHostPort('listen', config.listen);
+  const address = await proxy.listen(listen.port, listen.host);
+  let metricsServer: Server | undefined;
+  let metricsAddress: AddressInfo | undefined;
+  if (config.metricsListen !== null) {
+    const m = parseHostPort('metricsListen', config.metricsListen);
+    metricsServer = createMetricsServer({ registry, ready: () => proxy.listening && !proxy.draining });
+    metricsAddress = await listenOn(metricsServer, m.port, m.host);
+  }
+  logger.info(
+    { listen: `${address.address}:${address.port}`, upstream: options.upstream.url, target: options.upstream.origin, accelerated: source.accelerated, metrics: metricsAddress === undefined ? null : `${metricsAddress.address}:${metricsAddress.port}` },
+    'synpool serving',
+  );
+
+  let resolveStopped: () => void = () => undefined;
+  const stopped = new Promise<void>((r) => (resolveStopped = r));
+  let shutting: Promise<void> | undefined;
+  const onSignal = (signal: NodeJS.Signals): void => void shutdown(signal);
+  const shutdown = (reason = 'shutdown'): Promise<void> => {
+    shutting ??= (async () => {
+      process.off('SIGTERM', onSignal);
+      process.off('SIGINT', onSignal);
+      logger.info({ reason, inFlight: proxy.inFlight, timeoutMs: config.shutdownTimeoutMs }, 'draining');
+      const drained = await proxy.close(config.shutdownTimeoutMs);
+      if (drained) await agent.close();
+      else await agent.destroy();
+      try {
+        await source.close?.();
+      } catch (err) {
+        logger.error({ err }, 'closing the connection source failed');
+      }
+      if (metricsServer !== undefined) {
+        metricsServer.closeAllConnections();
+        await new Promise<void>((r) => metricsServer!.close(() => r()));
+      }
+      detachLog();
+      detachMetrics();
+      logger.info({ drained }, 'stopped');
+      logger.flush();
+      resolveStopped();
+    })();
+    return shutting;
+  };
+  if (options.handleSignals ?? true) {
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  }
+  return { proxy, agent, registry, address, metricsAddress, shutdown, stopped };
+}
+
+export type CliCommand =
+  | { command: 'help' }
+  | { command: 'probe'; args: string[] }
+  | { command: 'serve'; file: string | undefined; overrides: ConfigInput };
+
+/** Parses argv (without node and the script). Throws ConfigError for unusable flags. */
+export function parseCliArgs(argv: readonly string[]): CliCommand {
+  if (argv[0] === 'probe') return { command: 'probe', args: argv.slice(1) };
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      strict: true,
+      allowPositionals: false,
+      options: {
+        config: { type: 'string' },
+        listen: { type: 'string' },
+        upstream: { type: 'string' },
+        'pool-size': { type: 'string' },
+        'no-accel': { type: 'boolean' },
+        'metrics-listen': { type: 'string' },
+        'log-level': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (err) {
+    throw new ConfigError('(command line)', `${(err as Error).message} (see synpool --help)`);
+  }
+  const v = parsed.values;
+  if (v.help === true) return { command: 'help' };
+  const overrides: ConfigInput = {};
+  if (v.listen !== undefined) overrides.listen = v.listen;
+  if (v.upstream !== undefined) overrides.upstream = v.upstream;
+  if (v['no-accel'] === true) overrides.accel = false;
+  if (v['metrics-listen'] !== undefined) overrides.metricsListen = v['metrics-listen'];
+  if (v['log-level'] !== undefined) overrides.logLevel = v['log-level'];
+  if (v['pool-size'] !== undefined) {
+    const text = v['pool-size'];
+    overrides.pool = { size: /^\d+$/.test(text) ? Number(text) : text };
+  }
+  return { command: 'serve', file: v.config, overrides };
+}
+
+export interface CliIo {
+  stdout: Writable;
+  stderr: Writable;
+  /** Tests: resolve upstream hostnames without DNS. */
+  lookup?: Ipv4Lookup;
+}
+
+/** The whole CLI; resolves with the exit code (for serve: once it has stopped). */
+export async function main(argv: readonly string[], io: CliIo = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
+  try {
+    const cmd = parseCliArgs(argv);
+    if (cmd.command === 'help') {
+      io.stdout.write(HELP);
+      return 0;
+    }
+    if (cmd.command === 'probe') {
+      const { runProbe } = await import('./commands/probe.js');
+      return await runProbe(cmd.args);
+    }
+    const config = loadConfig({ file: cmd.file, overrides: cmd.overrides });
+    const upstream = await resolveUpstream(config.upstream, io.lookup);
+    const running = await serve(config, { upstream });
+    await running.stopped;
+    return 0;
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      io.stderr.write(`synpool: ${err.message}\n`);
+      return 2;
+    }
+    const message = err instanceof SynpoolError ? `${err.code}: ${err.message}` : err instanceof Error ? (err.stack ?? err.message) : String(err);
+    io.stderr.write(`synpool: ${message}\n`);
+    return 1;
+  }
+}
+
+function invokedDirectly(): boolean {
+  const script = process.argv[1];
+  if (script === undefined) return false;
+  try {
+    return realpathSync(script) === fileURLToPath(import.meta.url);
+  } catch {
+    return false;
+  }
+}
+
+if (invokedDirectly()) {
+  const code = await main(process.argv.slice(2));
+  process.exitCode = code;
+  // Whatever still holds the event loop (a stuck socket) must not keep a stopped proxy alive.
+  setTimeout(() => process.exit(code), 2_000).unref();
+}

@@ -1,0 +1,42 @@
+/** Every default in one place; durations carry their unit in the key name (…Ms). */
+export const DEFAULTS = {
+  /** HOST:PORT the proxy listens on for clients. */
+  listen: '127.0.0.1:8080',
+  /** http://IPv4-or-hostname[:port]; required, no default. */
+  upstream: undefined as string | undefined,
+  /** Ask the SYN pool for new upstream connections; false = plain connects only. */
+  accel: true,
+  /** Forward the client's Host header instead of the upstream's host. */
+  preserveHost: false,
+  /** TCP connect to the upstream (plain path); exceeded → 504. */
+  connectTimeoutMs: 5_000,
+  /** Request sent → first response byte (status line and headers); exceeded → 504. */
+  headersTimeoutMs: 30_000,
+  /** Longest silence between two response body chunks; exceeded → 504 (or a cut response). */
+  bodyTimeoutMs: 30_000,
+  /** How long an idle upstream keep-alive connection is kept (unless the upstream says less). */
+  upstreamKeepAliveTimeoutMs: 4_000,
+  /** How long an idle client keep-alive connection is kept open. */
+  clientKeepAliveTimeoutMs: 5_000,
+  /** Upper bound on concurrent connections per upstream. */
+  maxUpstreamConnections: 256,
+  /** Request body bytes kept so a request can be replayed on a fresh connection (bytes). */
+  retryBufferBytes: 1_048_576,
+  /** SIGTERM/SIGINT: how long in-flight requests may take to finish before connections are cut. */
+  shutdownTimeoutMs: 10_000,
+  /** HOST:PORT for /metrics, /healthz, /readyz; null disables the listener. */
+  metricsListen: '127.0.0.1:9464' as string | null,
+  logLevel: 'info' as LogLevel,
+  /** Passed through to the pool manager, which validates its own fields. */
+  pool: {
+    size: 8,
+    min: 0,
+    max: 64,
+    ttlMs: 50_000,
+    synRatePerSec: 200,
+    synAckTimeoutMs: 3_000,
+  } as Record<string, unknown>,
+};
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];

@@ -1,0 +1,184 @@
+import { isIP } from 'node:net';
+import { ConfigError } from '../errors.js';
+import { deepFreeze, type DeepReadonly } from './deep-freeze.js';
+import { DEFAULTS, LOG_LEVELS, type LogLevel } from './defaults.js';
+
+export interface SynpoolConfigShape {
+  listen: string;
+  upstream: string;
+  accel: boolean;
+  preserveHost: boolean;
+  connectTimeoutMs: number;
+  headersTimeoutMs: number;
+  bodyTimeoutMs: number;
+  upstreamKeepAliveTimeoutMs: number;
+  clientKeepAliveTimeoutMs: number;
+  maxUpstreamConnections: number;
+  retryBufferBytes: number;
+  shutdownTimeoutMs: number;
+  metricsListen: string | null;
+  logLevel: LogLevel;
+  pool: Record<string, unknown>;
+}
+
+/** The validated, deep-frozen configuration. */
+export type SynpoolConfig = DeepReadonly<SynpoolConfigShape>;
+
+/** What a config file or the flags may contain: any subset, unvalidated. */
+export type ConfigInput = { [K in keyof SynpoolConfigShape]?: unknown };
+
+type FieldSpec =
+  | { kind: 'int'; min: number; max: number; unit: string }
+  | { kind: 'bool' }
+  | { kind: 'enum'; values: readonly string[] }
+  | { kind: 'hostPort'; nullable: boolean }
+  | { kind: 'upstreamUrl' }
+  | { kind: 'object' };
+
+const HOUR_MS = 3_600_000;
+
+/** One entry per allowed top-level key: anything else is rejected (additionalProperties: false). */
+export const CONFIG_SCHEMA: { readonly [K in keyof SynpoolConfigShape]: FieldSpec } = {
+  listen: { kind: 'hostPort', nullable: false },
+  upstream: { kind: 'upstreamUrl' },
+  accel: { kind: 'bool' },
+  preserveHost: { kind: 'bool' },
+  connectTimeoutMs: { kind: 'int', min: 1, max: HOUR_MS, unit: 'milliseconds' },
+  headersTimeoutMs: { kind: 'int', min: 1, max: HOUR_MS, unit: 'milliseconds' },
+  bodyTimeoutMs: { kind: 'int', min: 1, max: HOUR_MS, unit: 'milliseconds' },
+  upstreamKeepAliveTimeoutMs: { kind: 'int', min: 1, max: HOUR_MS, unit: 'milliseconds' },
+  clientKeepAliveTimeoutMs: { kind: 'int', min: 1, max: HOUR_MS, unit: 'milliseconds' },
+  maxUpstreamConnections: { kind: 'int', min: 1, max: 65_535, unit: 'connections' },
+  retryBufferBytes: { kind: 'int', min: 0, max: 1 << 30, unit: 'bytes' },
+  shutdownTimeoutMs: { kind: 'int', min: 0, max: HOUR_MS, unit: 'milliseconds' },
+  metricsListen: { kind: 'hostPort', nullable: true },
+  logLevel: { kind: 'enum', values: LOG_LEVELS },
+  pool: { kind: 'object' },
+};
+
+/** Numeric pool fields checked here only for type and sign; the pool manager validates the rest. */
+const POOL_NUMBER_FIELDS = ['size', 'min', 'max', 'ttlMs', 'synRatePerSec', 'synAckTimeoutMs'] as const;
+
+export function describeValue(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return `${truncate(JSON.stringify(value))} (array)`;
+  if (typeof value === 'string') return `${truncate(JSON.stringify(value))} (string)`;
+  if (typeof value === 'object') return `${truncate(JSON.stringify(value))} (object)`;
+  return `${String(value)} (${typeof value})`;
+}
+
+function truncate(s: string | undefined): string {
+  if (s === undefined) return 'undefined';
+  return s.length > 80 ? `${s.slice(0, 77)}...` : s;
+}
+
+function fail(field: string, value: unknown, allowed: string): never {
+  throw new ConfigError(field, `got ${describeValue(value)}; allowed: ${allowed}`);
+}
+
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return false;
+  const proto = Object.getPrototypeOf(value) as unknown;
+  return proto === Object.prototype || proto === null;
+}
+
+/** Parses "HOST:PORT" (IPv4 literal or hostname; port 0..65535, 0 = any free port). */
+export function parseHostPort(field: string, value: unknown): { host: string; port: number } {
+  const allowed = 'a string "HOST:PORT" with an IPv4 address or hostname and a port from 0 to 65535';
+  if (typeof value !== 'string') fail(field, value, allowed);
+  const colon = value.lastIndexOf(':');
+  if (colon <= 0) fail(field, value, allowed);
+  const host = value.slice(0, colon);
+  const portText = value.slice(colon + 1);
+  if (!/^\d{1,5}$/.test(portText)) fail(field, value, allowed);
+  const port = Number(portText);
+  if (port > 65_535) fail(field, value, allowed);
+  if (isIP(host) === 6 || host.includes(':') || !/^[A-Za-z0-9.-]+$/.test(host)) fail(field, value, allowed);
+  return { host, port };
+}
+
+/** The parts of an upstream URL that matter; the host is resolved to IPv4 later, once. */
+export function parseUpstreamUrl(field: string, value: unknown): { hostname: string; port: number; hostHeader: string } {
+  const allowed = 'an http:// URL with an IPv4 address or hostname, an optional port and no path, query or credentials (e.g. "http://10.0.0.2:8080")';
+  if (typeof value !== 'string') fail(field, value, allowed);
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    fail(field, value, allowed);
+  }
+  if (url.protocol !== 'http:') fail(field, value, `${allowed}; https and other schemes are not supported yet`);
+  if (url.username !== '' || url.password !== '') fail(field, value, allowed);
+  if (url.pathname !== '/' || url.search !== '' || url.hash !== '') fail(field, value, allowed);
+  if (url.hostname.startsWith('[')) fail(field, value, `${allowed}; IPv6 upstreams are not supported yet`);
+  const port = url.port === '' ? 80 : Number(url.port);
+  return { hostname: url.hostname, port, hostHeader: url.host };
+}
+
+function checkField(field: string, spec: FieldSpec, value: unknown): void {
+  switch (spec.kind) {
+    case 'int':
+      if (typeof value !== 'number' || !Number.isInteger(value) || value < spec.min || value > spec.max) {
+        fail(field, value, `an integer from ${spec.min} to ${spec.max} (${spec.unit})`);
+      }
+      return;
+    case 'bool':
+      if (typeof value !== 'boolean') fail(field, value, 'true or false');
+      return;
+    case 'enum':
+      if (typeof value !== 'string' || !spec.values.includes(value)) fail(field, value, `one of ${spec.values.join(', ')}`);
+      return;
+    case 'hostPort':
+      if (value === null && spec.nullable) return;
+      parseHostPort(field, value);
+      return;
+    case 'upstreamUrl':
+      if (value === undefined) throw new ConfigError(field, 'is required (e.g. upstream: "http://10.0.0.2:8080" or --upstream URL)');
+      parseUpstreamUrl(field, value);
+      return;
+    case 'object':
+      if (!isPlainObject(value)) fail(field, value, 'an object');
+      return;
+  }
+}
+
+function checkKnownKeys(layer: Record<string, unknown>, where: string): void {
+  for (const key of Object.keys(layer)) {
+    if (!Object.hasOwn(CONFIG_SCHEMA, key)) {
+      throw new ConfigError(key, `unknown key${where}; allowed keys: ${Object.keys(CONFIG_SCHEMA).join(', ')}`);
+    }
+  }
+}
+
+/**
+ * Merges defaults ← each layer in order (later wins; `pool` is merged key by key),
+ * validates the result against CONFIG_SCHEMA and deep-freezes it.
+ */
+export function validateConfig(...layers: unknown[]): SynpoolConfig {
+  const merged: Record<string, unknown> = { ...DEFAULTS, pool: { ...DEFAULTS.pool } };
+  for (const layer of layers) {
+    if (layer === undefined || layer === null) continue;
+    if (!isPlainObject(layer)) fail('(root)', layer, 'an object of settings');
+    checkKnownKeys(layer, '');
+    for (const [key, value] of Object.entries(layer)) {
+      if (value === undefined) continue;
+      if (key === 'pool') {
+        if (!isPlainObject(value)) fail('pool', value, 'an object');
+        merged.pool = { ...(merged.pool as Record<string, unknown>), ...value };
+      } else {
+        merged[key] = value;
+      }
+    }
+  }
+  for (const [key, spec] of Object.entries(CONFIG_SCHEMA) as [string, FieldSpec][]) {
+    checkField(key, spec, merged[key]);
+  }
+  const pool = merged.pool as Record<string, unknown>;
+  for (const key of POOL_NUMBER_FIELDS) {
+    const v = pool[key];
+    if (v !== undefined && (typeof v !== 'number' || !Number.isFinite(v) || v < 0)) {
+      fail(`pool.${key}`, v, 'a non-negative number');
+    }
+  }
+  return deepFreeze(merged as unknown as SynpoolConfigShape);
+}

@@ -1,0 +1,111 @@
+// Every error synpool raises: one base class, a stable `code` per subclass.
+// The registry below is the single list of codes; README's error table is
+// checked against it by test/unit/errors.test.ts.
+
+export class SynpoolError extends Error {
+  readonly code: string;
+  /** True when nothing of a request reached the upstream, so it may be retried on another connection. */
+  readonly retriable: boolean;
+
+  constructor(code: string, message: string, options?: { cause?: unknown; retriable?: boolean }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.retriable = options?.retriable ?? false;
+  }
+}
+
+/** A libc call failed; carries the call, errno and its symbolic name. */
+export class SyscallError extends SynpoolError {
+  readonly syscall: string;
+  readonly errno: number;
+  readonly errnoCode: string;
+
+  constructor(syscall: string, errno: number, errnoCode: string) {
+    super('SYNPOOL_ERR_SYSCALL', `${syscall} failed: ${errnoCode} (errno ${errno})`);
+    this.syscall = syscall;
+    this.errno = errno;
+    this.errnoCode = errnoCode;
+  }
+}
+
+/** The process lacks a capability the accelerated path needs. */
+export class CapabilityError extends SynpoolError {
+  readonly capability: 'CAP_NET_RAW' | 'CAP_NET_ADMIN';
+  constructor(capability: 'CAP_NET_RAW' | 'CAP_NET_ADMIN', what: string, cause?: unknown) {
+    super('SYNPOOL_ERR_CAPABILITY', `${what} needs ${capability} (run as root, or grant ${capability})`, { cause });
+    this.capability = capability;
+  }
+}
+
+/** No SYN-ACK came back in time. */
+export class HandshakeTimeoutError extends SynpoolError {
+  constructor(target: string, timeoutMs: number) {
+    super('SYNPOOL_ERR_HANDSHAKE_TIMEOUT', `no SYN-ACK from ${target} within ${timeoutMs} ms`, { retriable: true });
+  }
+}
+
+/** The upstream answered our SYN with a RST: nothing listens on that port. */
+export class HandshakeRefusedError extends SynpoolError {
+  constructor(target: string) {
+    super('SYNPOOL_ERR_HANDSHAKE_REFUSED', `${target} refused the connection (RST in answer to SYN)`, { retriable: true });
+  }
+}
+
+/** A half-open entry was used in a state that does not allow it (not yet answered, already used, released). */
+export class EntryStateError extends SynpoolError {
+  constructor(target: string, state: string, wanted: string) {
+    super('SYNPOOL_ERR_ENTRY_STATE', `half-open entry to ${target} is ${state}, needs ${wanted}`);
+  }
+}
+
+/**
+ * The upstream reset a handed-off connection before acknowledging any byte of
+ * ours: it had forgotten the half-open entry. Safe to retry on a fresh connection.
+ */
+export class PooledConnectionResetError extends SynpoolError {
+  constructor(target: string, cause?: unknown) {
+    super(
+      'SYNPOOL_ERR_POOLED_RESET',
+      `${target} reset a pooled connection before acknowledging any data (entry forgotten by the server)`,
+      { cause, retriable: true },
+    );
+  }
+}
+
+/** Only configured upstreams may be sent a SYN. */
+export class TargetNotAllowedError extends SynpoolError {
+  constructor(target: string) {
+    super('SYNPOOL_ERR_TARGET_NOT_ALLOWED', `${target} is not a configured upstream; refusing to send it a SYN`);
+  }
+}
+
+/** Input that cannot be used: an address that is not IPv4, a port out of range, a bad URL. */
+export class InvalidArgumentError extends SynpoolError {
+  constructor(message: string) {
+    super('SYNPOOL_ERR_INVALID_ARGUMENT', message);
+  }
+}
+
+/** A configuration value is wrong; names the field, the value and what is allowed. */
+export class ConfigError extends SynpoolError {
+  readonly field: string;
+  constructor(field: string, message: string) {
+    super('SYNPOOL_ERR_CONFIG', `config ${field}: ${message}`);
+    this.field = field;
+  }
+}
+
+export const ERROR_CODES = [
+  'SYNPOOL_ERR_SYSCALL',
+  'SYNPOOL_ERR_CAPABILITY',
+  'SYNPOOL_ERR_HANDSHAKE_TIMEOUT',
+  'SYNPOOL_ERR_HANDSHAKE_REFUSED',
+  'SYNPOOL_ERR_ENTRY_STATE',
+  'SYNPOOL_ERR_POOLED_RESET',
+  'SYNPOOL_ERR_TARGET_NOT_ALLOWED',
+  'SYNPOOL_ERR_INVALID_ARGUMENT',
+  'SYNPOOL_ERR_CONFIG',
+] as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[number];

@@ -1,0 +1,52 @@
+import { AF_INET, SO_ATTACH_FILTER, SOCK_CLOEXEC, SOCK_NONBLOCK, SOCK_STREAM, SOL_SOCKET } from '../../native/constants.js';
+import { loadBpfProgram, type BpfProgram } from '../../native/bpf.js';
+import { bindIn, closeFd, openSocket, setBufferOption, sockName } from '../../native/socket-ops.js';
+import { check, getLibc } from '../../native/libc.js';
+import { dropAllProgram } from './bpf-programs.js';
+
+let dropAll: BpfProgram | undefined;
+
+/**
+ * A local port held by a listening socket whose filter drops every packet:
+ * the kernel will not hand the port to anyone else, and the server's SYN-ACK
+ * to it is dropped before TCP could answer it with a RST.
+ */
+export class PortReservation {
+  readonly address: string;
+  readonly port: number;
+  #fd: number;
+
+  private constructor(fd: number, address: string, port: number) {
+    this.#fd = fd;
+    this.address = address;
+    this.port = port;
+  }
+
+  /** Reserves a kernel-chosen port on `address`. */
+  static reserve(address: string): PortReservation {
+    dropAll ??= loadBpfProgram(dropAllProgram());
+    const fd = openSocket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, 'socket(reservation)');
+    try {
+      // Filter first, so no segment can slip in between listen() and the attach.
+      setBufferOption(fd, SOL_SOCKET, SO_ATTACH_FILTER, dropAll.fprog, 'setsockopt(SO_ATTACH_FILTER)');
+      bindIn(fd, address, 0, 'bind(reservation)');
+      check(getLibc().listen(fd, 1), 'listen(reservation)');
+      return new PortReservation(fd, address, sockName(fd).port);
+    } catch (err) {
+      closeFd(fd);
+      throw err;
+    }
+  }
+
+  get held(): boolean {
+    return this.#fd >= 0;
+  }
+
+  /** Frees the port. Idempotent. */
+  release(): void {
+    if (this.#fd < 0) return;
+    const fd = this.#fd;
+    this.#fd = -1;
+    closeFd(fd);
+  }
+}

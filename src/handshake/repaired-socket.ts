@@ -1,0 +1,42 @@
+import { Socket } from 'node:net';
+import { tcpInfo } from '../../native/socket-ops.js';
+import { PooledConnectionResetError } from '../errors.js';
+import { formatEndpoint, type Endpoint } from './endpoint.js';
+
+const RESET_CODES = new Set(['ECONNRESET', 'EPIPE']);
+
+/**
+ * A handed-off connection. If the server had forgotten the half-open entry,
+ * its first segment is answered with a RST; when that happens before the
+ * server acknowledged any byte of ours, the error becomes a
+ * PooledConnectionResetError (retriable: nothing reached the upstream).
+ */
+export class RepairedSocket extends Socket {
+  readonly target: Endpoint;
+  readonly entryId: number;
+  readonly #fd: number;
+
+  constructor(fd: number, target: Endpoint, entryId: number) {
+    super({ fd, readable: true, writable: true });
+    this.#fd = fd;
+    this.target = target;
+    this.entryId = entryId;
+  }
+
+  override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
+    // The handle (and so the fd) is still open here: read what the kernel
+    // knows before net.Socket closes it.
+    if (err && RESET_CODES.has((err as NodeJS.ErrnoException).code ?? '') && this.bytesRead === 0 && nothingAcked(this.#fd)) {
+      err = new PooledConnectionResetError(formatEndpoint(this.target), err);
+    }
+    super._destroy(err, cb);
+  }
+}
+
+function nothingAcked(fd: number): boolean {
+  try {
+    return tcpInfo(fd).bytesAcked === 0n;
+  } catch {
+    return false;
+  }
+}

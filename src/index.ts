@@ -1,0 +1,53 @@
+// The library API: the accelerated dispatcher, the proxy server, config and errors.
+
+export {
+  AcceleratedAgent,
+  createAcceleratedAgent,
+  type AcceleratedAgentOptions,
+  type AcceleratedAgentEvents,
+  type AcceleratedDispatchOptions,
+  type ConnectionAwareHandler,
+  type ConnectionEvent,
+  type FallbackEvent,
+  type RetryEvent,
+} from './proxy/accelerated-agent.js';
+export { plainConnectionSource, type ConnectionSource, type ConnectionOrigin } from './proxy/connection-source.js';
+export { createConnector, type ConnectorOptions, type FallbackReason } from './proxy/connector.js';
+export { ReplayableBody } from './proxy/replayable-body.js';
+export { isIdempotent, retryReason, type RetryReason } from './proxy/retry-policy.js';
+export {
+  ProxyServer,
+  createProxyServer,
+  type ProxyServerOptions,
+  type ProxyServerEvents,
+  type RequestRecord,
+  type ClientErrorRecord,
+} from './proxy/proxy-server.js';
+export { upstreamErrorResponse, type UpstreamErrorResponse } from './proxy/upstream-error.js';
+export { removeHopByHop, upstreamRequestHeaders, clientResponseHeaders, upstreamPath } from './proxy/headers.js';
+
+export {
+  DEFAULTS,
+  CONFIG_SCHEMA,
+  LOG_LEVELS,
+  loadConfig,
+  readConfigFile,
+  resolveUpstream,
+  validateConfig,
+  type SynpoolConfig,
+  type ConfigInput,
+  type LoadConfigOptions,
+  type UpstreamTarget,
+  type LogLevel,
+} from './config/index.js';
+
+export { createLogger } from './observability/logger.js';
+export { attachRequestLog } from './observability/request-log.js';
+export { attachProxyMetrics } from './observability/proxy-metrics.js';
+export { attachPoolMetrics, type PoolStatsEmitter, type PoolUpstreamSnapshot } from './observability/pool-metrics.js';
+export { createMetricsServer } from './observability/metrics-server.js';
+
+export { serve, main, parseCliArgs, type ServeOptions, type RunningSynpool, type CliCommand } from './cli.js';
+
+export * from './errors.js';
+export type { Endpoint } from './handshake/endpoint.js';

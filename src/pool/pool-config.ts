@@ -1,0 +1,226 @@
+import { ConfigError, SynpoolError } from '../errors.js';
+import { endpointKey, parseEndpoint, type Endpoint } from '../handshake/endpoint.js';
+
+/** How the ready target is chosen: from measured take() demand, or the fixed `targetSize`. */
+export type SizingMode = 'demand' | 'fixed';
+
+/**
+ * One upstream's pool. Only `target` is required; every other field has a
+ * default in POOL_DEFAULTS (units are in the names). docs/pool.md describes each.
+ */
+export interface UpstreamPoolConfig {
+  target: Endpoint;
+  sizing?: SizingMode;
+  targetSize?: number;
+  minSize?: number;
+  maxSize?: number;
+  upstreamBacklog?: number;
+  ttlMs?: number;
+  refreshLeadMs?: number;
+  synRatePerSec?: number;
+  synBurst?: number;
+  maxOpensPerTick?: number;
+  synAckTimeoutMs?: number;
+  backoffBaseMs?: number;
+  backoffMaxMs?: number;
+  unreachableAfterFailures?: number;
+  probeIntervalMs?: number;
+  probeIntervalMaxMs?: number;
+  expectedSynAckRetries?: number;
+  synAckRetransmitFirstMs?: number;
+  demandWindowMs?: number;
+  refillMarginMs?: number;
+  safetyFactor?: number;
+  burstEntries?: number;
+  ttlLearnFactor?: number;
+  ttlFloorMs?: number;
+  ttlLearnMinSamples?: number;
+  ttlLearnWindowMs?: number;
+  ttlRecoveryMs?: number;
+}
+
+export type PoolDefaults = Required<Omit<UpstreamPoolConfig, 'target'>>;
+
+export const POOL_DEFAULTS: Readonly<PoolDefaults> = Object.freeze({
+  sizing: 'demand',
+  targetSize: 8,
+  minSize: 1,
+  // Total half-open entries (ready + pending) per upstream: conservative on purpose.
+  maxSize: 64,
+  // Node's default listen backlog; the pool is capped at a quarter of it.
+  upstreamBacklog: 511,
+  // The server keeps a SYN_RECV entry ~63 s (tcp_synack_retries=5); 13 s of margin.
+  ttlMs: 50_000,
+  refreshLeadMs: 5_000,
+  synRatePerSec: 10,
+  synBurst: 10,
+  maxOpensPerTick: 4,
+  synAckTimeoutMs: 2_000,
+  backoffBaseMs: 500,
+  backoffMaxMs: 30_000,
+  unreachableAfterFailures: 5,
+  probeIntervalMs: 5_000,
+  probeIntervalMaxMs: 60_000,
+  // Linux tcp_synack_retries default; the server retransmits at ~1, 3, 7, 15, 31 s.
+  expectedSynAckRetries: 5,
+  // TCP_TIMEOUT_INIT: the first SYN-ACK retransmit comes ~1 s after the SYN-ACK, then doubling.
+  synAckRetransmitFirstMs: 1_000,
+  demandWindowMs: 10_000,
+  refillMarginMs: 100,
+  safetyFactor: 2,
+  burstEntries: 2,
+  ttlLearnFactor: 0.8,
+  ttlFloorMs: 2_000,
+  ttlLearnMinSamples: 2,
+  ttlLearnWindowMs: 60_000,
+  ttlRecoveryMs: 30_000,
+});
+
+/** Fraction of the upstream's listen backlog the pool may occupy (well below the half that triggers pressure). */
+export const BACKLOG_SHARE = 1 / 4;
+
+/** A validated, frozen upstream configuration. */
+export interface ResolvedPoolConfig extends Readonly<PoolDefaults> {
+  readonly target: Endpoint;
+  /** `address:port`, the upstream's name in stats and events. */
+  readonly key: string;
+  /** Hard limit on ready + pending: min(maxSize, floor(upstreamBacklog / 4)). */
+  readonly cap: number;
+}
+
+const MS_DAY = 86_400_000;
+
+type Rule =
+  | { kind: 'int'; min: number; max: number; unit: string }
+  | { kind: 'number'; min: number; max: number; unit: string; minExclusive?: boolean }
+  | { kind: 'enum'; values: readonly string[] };
+
+const RULES: { [K in keyof PoolDefaults]: Rule } = {
+  sizing: { kind: 'enum', values: ['demand', 'fixed'] },
+  targetSize: { kind: 'int', min: 0, max: 4096, unit: 'entries' },
+  minSize: { kind: 'int', min: 0, max: 4096, unit: 'entries' },
+  maxSize: { kind: 'int', min: 0, max: 4096, unit: 'entries' },
+  upstreamBacklog: { kind: 'int', min: 1, max: 1 << 20, unit: 'requests' },
+  ttlMs: { kind: 'int', min: 1_000, max: 60_000, unit: 'ms (the server forgets an entry after ~63 s)' },
+  refreshLeadMs: { kind: 'int', min: 0, max: 60_000, unit: 'ms' },
+  synRatePerSec: { kind: 'number', min: 0, max: 100_000, unit: 'SYNs/s', minExclusive: true },
+  synBurst: { kind: 'int', min: 1, max: 100_000, unit: 'SYNs' },
+  maxOpensPerTick: { kind: 'int', min: 1, max: 4096, unit: 'SYNs' },
+  synAckTimeoutMs: { kind: 'int', min: 1, max: 60_000, unit: 'ms' },
+  backoffBaseMs: { kind: 'int', min: 1, max: MS_DAY, unit: 'ms' },
+  backoffMaxMs: { kind: 'int', min: 1, max: MS_DAY, unit: 'ms' },
+  unreachableAfterFailures: { kind: 'int', min: 1, max: 1_000, unit: 'failures' },
+  probeIntervalMs: { kind: 'int', min: 1, max: MS_DAY, unit: 'ms' },
+  probeIntervalMaxMs: { kind: 'int', min: 1, max: MS_DAY, unit: 'ms' },
+  expectedSynAckRetries: { kind: 'int', min: 0, max: 10, unit: 'retransmits (0 turns the check off)' },
+  synAckRetransmitFirstMs: { kind: 'int', min: 1, max: 60_000, unit: 'ms' },
+  demandWindowMs: { kind: 'int', min: 1, max: MS_DAY, unit: 'ms' },
+  refillMarginMs: { kind: 'int', min: 0, max: 60_000, unit: 'ms' },
+  safetyFactor: { kind: 'number', min: 0, max: 1_000, unit: '' },
+  burstEntries: { kind: 'int', min: 0, max: 4096, unit: 'entries' },
+  ttlLearnFactor: { kind: 'number', min: 0, max: 1, unit: '', minExclusive: true },
+  ttlFloorMs: { kind: 'int', min: 1, max: 60_000, unit: 'ms' },
+  ttlLearnMinSamples: { kind: 'int', min: 1, max: 64, unit: 'observations' },
+  ttlLearnWindowMs: { kind: 'int', min: 1, max: MS_DAY, unit: 'ms' },
+  ttlRecoveryMs: { kind: 'int', min: 1, max: MS_DAY, unit: 'ms' },
+};
+
+const ALLOWED_FIELDS = ['target', ...Object.keys(RULES)] as const;
+
+function describe(rule: Rule): string {
+  switch (rule.kind) {
+    case 'enum':
+      return `one of ${rule.values.map((v) => `'${v}'`).join(', ')}`;
+    case 'int':
+      return `an integer in ${rule.min}..${rule.max}${rule.unit ? ` ${rule.unit}` : ''}`;
+    case 'number':
+      return `a number in ${rule.minExclusive ? '(' : '['}${rule.min}, ${rule.max}]${rule.unit ? ` ${rule.unit}` : ''}`;
+  }
+}
+
+function fits(rule: Rule, v: unknown): boolean {
+  switch (rule.kind) {
+    case 'enum':
+      return typeof v === 'string' && rule.values.includes(v);
+    case 'int':
+      return typeof v === 'number' && Number.isInteger(v) && v >= rule.min && v <= rule.max;
+    case 'number':
+      return (
+        typeof v === 'number' && Number.isFinite(v) && (rule.minExclusive ? v > rule.min : v >= rule.min) && v <= rule.max
+      );
+  }
+}
+
+function show(v: unknown): string {
+  return typeof v === 'string' ? `'${v}'` : String(v);
+}
+
+/**
+ * Checks one upstream's config, fills the defaults and freezes the result.
+ * Throws ConfigError naming the field (`${path}.field`), the value and what is allowed.
+ */
+export function resolvePoolConfig(input: UpstreamPoolConfig, path = 'upstream'): ResolvedPoolConfig {
+  if (input === null || typeof input !== 'object') throw new ConfigError(path, `must be an object, got ${show(input)}`);
+  for (const field of Object.keys(input)) {
+    if (!(ALLOWED_FIELDS as readonly string[]).includes(field)) {
+      throw new ConfigError(`${path}.${field}`, `unknown field; allowed: ${ALLOWED_FIELDS.join(', ')}`);
+    }
+  }
+  const t = input.target as Partial<Endpoint> | undefined;
+  if (t === null || typeof t !== 'object') {
+    throw new ConfigError(`${path}.target`, `must be { address, port }, got ${show(t)}`);
+  }
+  let target: Endpoint;
+  try {
+    target = parseEndpoint(t.address as string, t.port as number);
+  } catch (err) {
+    const why = err instanceof SynpoolError ? err.message : String(err);
+    throw new ConfigError(`${path}.target`, `${show(t.address)}:${show(t.port)} is not usable: ${why}`);
+  }
+
+  const out: Record<string, unknown> = {};
+  for (const [field, rule] of Object.entries(RULES) as [keyof PoolDefaults, Rule][]) {
+    const given = input[field];
+    const value = given === undefined ? POOL_DEFAULTS[field] : given;
+    if (!fits(rule, value)) throw new ConfigError(`${path}.${field}`, `must be ${describe(rule)}, got ${show(value)}`);
+    out[field] = value;
+  }
+  const c = out as unknown as PoolDefaults;
+
+  const pair = (lo: keyof PoolDefaults, hi: keyof PoolDefaults): void => {
+    if ((c[lo] as number) > (c[hi] as number)) {
+      throw new ConfigError(`${path}.${lo}`, `${c[lo]} must not exceed ${hi} (${c[hi]})`);
+    }
+  };
+  pair('minSize', 'maxSize');
+  pair('backoffBaseMs', 'backoffMaxMs');
+  pair('probeIntervalMs', 'probeIntervalMaxMs');
+  pair('ttlFloorMs', 'ttlMs');
+  if (c.refreshLeadMs >= c.ttlMs) {
+    throw new ConfigError(`${path}.refreshLeadMs`, `${c.refreshLeadMs} must be below ttlMs (${c.ttlMs})`);
+  }
+  const cap = Math.min(c.maxSize, Math.floor(c.upstreamBacklog * BACKLOG_SHARE));
+  if (c.minSize > cap) {
+    throw new ConfigError(
+      `${path}.minSize`,
+      `${c.minSize} exceeds the cap ${cap} = min(maxSize ${c.maxSize}, floor(upstreamBacklog ${c.upstreamBacklog} / 4)); ` +
+        'a pool must stay well below half of what the upstream can queue',
+    );
+  }
+  return Object.freeze({ ...c, target: Object.freeze({ ...target }), key: endpointKey(target), cap });
+}
+
+/** Resolves a list of upstreams; each target may appear only once. */
+export function resolvePoolConfigs(inputs: readonly UpstreamPoolConfig[]): ResolvedPoolConfig[] {
+  if (!Array.isArray(inputs)) throw new ConfigError('upstreams', `must be an array, got ${show(inputs)}`);
+  const seen = new Map<string, number>();
+  return inputs.map((input, i) => {
+    const resolved = resolvePoolConfig(input, `upstreams[${i}]`);
+    const earlier = seen.get(resolved.key);
+    if (earlier !== undefined) {
+      throw new ConfigError(`upstreams[${i}].target`, `${resolved.key} is already configured by upstreams[${earlier}]`);
+    }
+    seen.set(resolved.key, i);
+    return resolved;
+  });
+}

@@ -1,0 +1,66 @@
+import type { UpstreamState } from './backoff.js';
+import type { EvictReason, FailureCounts, RttSnapshot } from './pool-stats.js';
+import type { TtlChange } from './ttl-learner.js';
+
+/** Why a SYN went out. */
+export type OpenPurpose = 'fill' | 'refresh' | 'retry' | 'probe';
+
+export type MissReason = 'empty' | 'unknown-upstream' | 'not-started' | 'closed';
+
+export type SynFailure = 'timeout' | 'refused' | 'open-error';
+
+/**
+ * Events of PoolManager; `upstream` is always `address:port`. Emitted
+ * synchronously from the pool's tick, take() or a driver event: listeners
+ * should be quick and must not throw.
+ */
+export interface PoolEvents {
+  'entry-ready': [e: { upstream: string; id: number; rttMs: number }];
+  'entry-expired': [e: { upstream: string; id: number; ageMs: number }];
+  'entry-evicted': [e: { upstream: string; id: number; reason: EvictReason; ageMs: number }];
+  hit: [e: { upstream: string; id: number; ageMs: number }];
+  miss: [e: { upstream: string; reason: MissReason }];
+  'syn-sent': [e: { upstream: string; id: number; purpose: OpenPurpose }];
+  'syn-failed': [e: { upstream: string; reason: SynFailure; id: number | null; error: unknown }];
+  'upstream-state': [
+    e: { upstream: string; from: UpstreamState; to: UpstreamState; consecutiveFailures: number; nextAttemptInMs: number },
+  ];
+  'ttl-learned': [e: { upstream: string } & TtlChange];
+}
+
+export type PoolEmit = <K extends keyof PoolEvents>(name: K, ...args: PoolEvents[K]) => void;
+
+/** A plain, JSON-friendly picture of one upstream pool. */
+export interface PoolSnapshot {
+  /** `address:port`. */
+  readonly upstream: string;
+  readonly state: UpstreamState;
+  /** Established entries waiting in the pool. */
+  readonly ready: number;
+  /** SYNs out, no SYN-ACK yet. */
+  readonly pending: number;
+  /** Demand-based (or fixed) target before clamping. */
+  readonly computedTarget: number;
+  /** What the pool refills to: computedTarget clamped to minSize..maxSize and the cap. */
+  readonly targetReady: number;
+  /** Hard limit on ready + pending. */
+  readonly cap: number;
+  /** Measured take() rate (EWMA), per second. */
+  readonly demandPerSec: number;
+  readonly hits: number;
+  readonly misses: number;
+  readonly expiredUnused: number;
+  readonly evicted: Readonly<Record<EvictReason, number>>;
+  /** reportDead() calls: an entry handed out was reset on first use. */
+  readonly deadOnUse: number;
+  readonly synsSent: number;
+  /** First SYN-ACKs (entries that became ready). */
+  readonly synAcks: number;
+  /** SYN-ACK retransmits seen for ready entries (not new entries). */
+  readonly synAckRetransmits: number;
+  readonly failures: Readonly<FailureCounts> & { readonly consecutive: number };
+  readonly synAckRtt: RttSnapshot;
+  readonly effectiveTtlMs: number;
+  readonly configuredTtlMs: number;
+  readonly learned: { readonly earlyDeaths: number; readonly observedLifetimeMs: number | null };
+}

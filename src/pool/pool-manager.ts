@@ -1,0 +1,135 @@
+import { EventEmitter } from 'node:events';
+import type { Socket } from 'node:net';
+import type { HandshakeDriver } from '../handshake/driver.js';
+import { endpointKey, type Endpoint } from '../handshake/endpoint.js';
+import type { HalfOpen } from '../handshake/half-open.js';
+import { realClock, type Clock } from './clock.js';
+import { resolvePoolConfigs, type ResolvedPoolConfig, type UpstreamPoolConfig } from './pool-config.js';
+import type { PoolEmit, PoolEvents, PoolSnapshot } from './pool-events.js';
+import { UpstreamPool } from './upstream-pool.js';
+
+export interface PoolManagerOptions {
+  /** The kernel seam: sends SYNs, reports SYN-ACKs and RSTs, hands entries off. Owned by the caller (close() does not close it). */
+  readonly driver: HandshakeDriver;
+  /** Defaults to realClock (performance.now, unref()ed timers). */
+  readonly clock?: Clock;
+  /** Uniform in [0, 1) for refresh and backoff jitter; defaults to Math.random. */
+  readonly random?: () => number;
+  /** The only targets that will ever be sent a SYN. */
+  readonly upstreams: readonly UpstreamPoolConfig[];
+}
+
+/**
+ * The pools of all configured upstreams. Routes the driver's SYN-ACK and
+ * RST events to the pool that opened the entry, and is the single place the
+ * rest of the proxy asks for a pre-handshaked connection.
+ */
+export class PoolManager extends EventEmitter<PoolEvents> {
+  private readonly driver: HandshakeDriver;
+  private readonly pools = new Map<string, UpstreamPool>();
+  private readonly owners = new Map<number, UpstreamPool>();
+  private started = false;
+  private closed = false;
+
+  private readonly onSynAck = (entry: HalfOpen, info: { retransmit: boolean; rttMs: number }): void => {
+    this.owners.get(entry.id)?.onSynAck(entry, info);
+  };
+  private readonly onReset = (entry: HalfOpen): void => {
+    this.owners.get(entry.id)?.onReset(entry);
+  };
+
+  /** Validates every upstream config (ConfigError naming the field); sends nothing until start(). */
+  constructor(options: PoolManagerOptions) {
+    super();
+    this.driver = options.driver;
+    const clock = options.clock ?? realClock;
+    const random = options.random ?? Math.random;
+    const emit: PoolEmit = (name, ...args) => {
+      (this.emit as (n: string, ...a: unknown[]) => boolean)(name, ...args);
+    };
+    for (const config of resolvePoolConfigs(options.upstreams)) {
+      this.pools.set(config.key, new UpstreamPool(config, { driver: this.driver, clock, random, emit, owners: this.owners }));
+    }
+  }
+
+  /** The validated configuration of each upstream. */
+  get upstreams(): ResolvedPoolConfig[] {
+    return [...this.pools.values()].map((p) => p.config);
+  }
+
+  /** Subscribes to the driver and starts filling every pool. Idempotent; does nothing after close(). */
+  start(): void {
+    if (this.started || this.closed) return;
+    this.started = true;
+    this.driver.on('synack', this.onSynAck);
+    this.driver.on('reset', this.onReset);
+    for (const pool of this.pools.values()) pool.start();
+  }
+
+  /**
+   * An established entry for `target`, removed from the pool, or undefined
+   * (the caller connects normally). The caller turns it into a socket with
+   * driver.handoff(entry). Never opens anything for an unconfigured target.
+   */
+  take(target: Endpoint): HalfOpen | undefined {
+    const key = endpointKey(target);
+    const pool = this.pools.get(key);
+    if (pool === undefined) {
+      this.emit('miss', { upstream: key, reason: 'unknown-upstream' });
+      return undefined;
+    }
+    if (this.closed || !this.started) {
+      this.emit('miss', { upstream: key, reason: this.closed ? 'closed' : 'not-started' });
+      return undefined;
+    }
+    return pool.take();
+  }
+
+  /**
+   * take() + driver.handoff(). If the handoff throws, that entry is released
+   * and counted (evicted: 'handoff-failed') and the next entry is tried once.
+   */
+  acquire(target: Endpoint): Socket | undefined {
+    const pool = this.pools.get(endpointKey(target));
+    let entry = this.take(target);
+    for (let attempt = 0; entry !== undefined && pool !== undefined; attempt++) {
+      try {
+        return this.driver.handoff(entry);
+      } catch {
+        pool.handoffFailed(entry);
+        entry = attempt === 0 && !this.closed ? pool.take(false) : undefined;
+      }
+    }
+    return undefined;
+  }
+
+  /**
+   * The caller's first use of a pooled connection got a RST before any data
+   * was acknowledged: the server had forgotten the entry. Feeds TTL learning.
+   * Pass the entry when you have it (its age is what is learned); a target
+   * alone counts as an entry of unknown age. Returns false for an unknown upstream.
+   */
+  reportDead(entryOrTarget: HalfOpen | Endpoint): boolean {
+    const isEntry = 'id' in entryOrTarget && 'target' in entryOrTarget;
+    const target = isEntry ? entryOrTarget.target : entryOrTarget;
+    const pool = this.pools.get(endpointKey(target));
+    if (pool === undefined || this.closed) return false;
+    pool.reportDead(isEntry ? entryOrTarget : undefined);
+    return true;
+  }
+
+  /** One plain snapshot per configured upstream, in configuration order. */
+  snapshot(): PoolSnapshot[] {
+    return [...this.pools.values()].map((p) => p.snapshot());
+  }
+
+  /** Releases every pooled entry (the driver sends the RSTs), stops the timers, unsubscribes. Idempotent. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.driver.off('synack', this.onSynAck);
+    this.driver.off('reset', this.onReset);
+    for (const pool of this.pools.values()) pool.close();
+    this.owners.clear();
+  }
+}

@@ -1,0 +1,536 @@
+import { HandshakeRefusedError, HandshakeTimeoutError } from '../errors.js';
+import type { HandshakeDriver } from '../handshake/driver.js';
+import type { HalfOpen } from '../handshake/half-open.js';
+import { Backoff, type StateChange } from './backoff.js';
+import type { Clock, TimerHandle } from './clock.js';
+import type { ResolvedPoolConfig } from './pool-config.js';
+import type { OpenPurpose, PoolEmit, PoolEvents, PoolSnapshot, SynFailure } from './pool-events.js';
+import { PoolStats, type EvictReason } from './pool-stats.js';
+import { clampTarget, DemandMeter, demandTarget } from './sizing.js';
+import { TokenBucket } from './token-bucket.js';
+import { TtlLearner, type TtlChange } from './ttl-learner.js';
+
+export interface UpstreamPoolDeps {
+  readonly driver: HandshakeDriver;
+  readonly clock: Clock;
+  /** Uniform in [0, 1): refresh and backoff jitter. */
+  readonly random: () => number;
+  readonly emit: PoolEmit;
+  /** entry.id → owning pool, shared with the manager to route driver events. */
+  readonly owners: Map<number, UpstreamPool>;
+}
+
+/** One half-open entry as the pool tracks it; times are the pool clock's. */
+interface Slot {
+  readonly entry: HalfOpen;
+  readonly openedAt: number;
+  /** In [0, 1): spreads this entry's refresh over one extra refresh lead. */
+  readonly jitter: number;
+  /** SYN-ACKs seen, the first included. */
+  synAcks: number;
+  lastSynAckAt: number;
+  // Ready list links, oldest (by openedAt) first.
+  prev: Slot | undefined;
+  next: Slot | undefined;
+}
+
+/** Entries handed out recently, kept so reportDead(entry) knows the entry's age at take time. */
+const TAKEN_MEMORY = 256;
+/** A missing SYN-ACK retransmit counts once it is late by max(this, 2 × RTT). */
+const OVERDUE_GRACE_MIN_MS = 1_000;
+/** Ticks re-armed by the pool itself are at least this far apart. */
+const MIN_TICK_SPACING_MS = 1;
+/** If a listener throws inside a tick, try again after this long. */
+const TICK_RETRY_MS = 1_000;
+
+/**
+ * The pool of half-open entries for one upstream: fills it to its target
+ * paced by a token bucket, refreshes entries before their TTL, evicts
+ * entries the server has forgotten, backs off when the upstream does not
+ * answer. One timer per pool, re-armed to the next due time.
+ */
+export class UpstreamPool {
+  readonly config: ResolvedPoolConfig;
+  readonly key: string;
+
+  private readonly pending = new Map<number, Slot>();
+  private readonly ready = new Map<number, Slot>();
+  private head: Slot | undefined;
+  private tail: Slot | undefined;
+  private readonly taken = new Map<number, { openedAt: number; takenAt: number }>();
+
+  private readonly bucket: TokenBucket;
+  private readonly backoff: Backoff;
+  private readonly learner: TtlLearner;
+  private readonly demand: DemandMeter;
+  private readonly stats = new PoolStats();
+
+  private timer: TimerHandle | undefined;
+  private timerAt = Infinity;
+  private started = false;
+  private closed = false;
+
+  constructor(
+    config: ResolvedPoolConfig,
+    private readonly deps: UpstreamPoolDeps,
+  ) {
+    this.config = config;
+    this.key = config.key;
+    const now = deps.clock.now();
+    this.bucket = new TokenBucket(config.synRatePerSec, config.synBurst, now);
+    this.backoff = new Backoff(config, deps.random);
+    this.learner = new TtlLearner(config);
+    this.demand = new DemandMeter(config.demandWindowMs, now);
+  }
+
+  get isStarted(): boolean {
+    return this.started && !this.closed;
+  }
+
+  get effectiveTtlMs(): number {
+    return this.learner.ttlMs;
+  }
+
+  start(): void {
+    if (this.started || this.closed) return;
+    this.started = true;
+    this.arm(this.deps.clock.now());
+  }
+
+  /**
+   * Removes and returns the oldest ready entry younger than the effective TTL
+   * (amortised O(1): entries skipped on the way are released for good).
+   */
+  take(countDemand = true): HalfOpen | undefined {
+    if (this.closed) return undefined;
+    const now = this.deps.clock.now();
+    if (countDemand) this.demand.record(now);
+    const ttl = this.learner.ttlMs;
+    while (this.head !== undefined) {
+      const slot = this.head;
+      if (!this.keepReady(slot, now, ttl)) continue;
+      this.unlink(slot);
+      this.deps.owners.delete(slot.entry.id);
+      this.taken.set(slot.entry.id, { openedAt: slot.openedAt, takenAt: now });
+      if (this.taken.size > TAKEN_MEMORY) {
+        const oldest = this.taken.keys().next();
+        if (!oldest.done) this.taken.delete(oldest.value);
+      }
+      this.stats.hits += 1;
+      this.emitFor('hit', { id: slot.entry.id, ageMs: now - slot.openedAt });
+      this.arm(now);
+      return slot.entry;
+    }
+    this.stats.misses += 1;
+    this.emitFor('miss', { reason: 'empty' });
+    this.arm(now);
+    return undefined;
+  }
+
+  /** Driver event: a SYN-ACK for one of our entries. */
+  onSynAck(entry: HalfOpen, info: { retransmit: boolean; rttMs: number }): void {
+    if (this.closed) return;
+    const now = this.deps.clock.now();
+    const waiting = this.pending.get(entry.id);
+    if (waiting !== undefined) {
+      this.pending.delete(entry.id);
+      waiting.synAcks = 1;
+      waiting.lastSynAckAt = now;
+      // A retransmit as the first SYN-ACK we see carries no usable RTT.
+      if (!info.retransmit) this.stats.recordRtt(info.rttMs);
+      this.stats.synAcks += 1;
+      this.insertReady(waiting);
+      this.stateChanged(this.backoff.onSuccess());
+      this.emitFor('entry-ready', { id: entry.id, rttMs: info.rttMs });
+      this.arm(now);
+      return;
+    }
+    const slot = this.ready.get(entry.id);
+    if (slot !== undefined) {
+      // The server still holds the entry: a liveness signal, not a new entry.
+      slot.synAcks += 1;
+      slot.lastSynAckAt = now;
+      this.stats.synAckRetransmits += 1;
+    }
+  }
+
+  /** Driver event: the upstream reset one of our entries. */
+  onReset(entry: HalfOpen): void {
+    if (this.closed) return;
+    const now = this.deps.clock.now();
+    const waiting = this.pending.get(entry.id);
+    if (waiting !== undefined) {
+      this.pending.delete(entry.id);
+      this.deps.owners.delete(entry.id);
+      this.safeRelease(entry);
+      this.failure('refused', now, entry.id, new HandshakeRefusedError(this.key));
+      this.arm(now);
+      return;
+    }
+    const slot = this.ready.get(entry.id);
+    if (slot !== undefined) {
+      this.evict(slot, 'reset', now);
+      this.learn(now - slot.openedAt, now);
+      this.arm(now);
+    }
+  }
+
+  /**
+   * The caller's first use of a taken entry got a RST: the server had
+   * forgotten it. Without the entry (or for an entry taken too long ago) the
+   * age is unknown and the current effective TTL stands in for it.
+   */
+  reportDead(entry: HalfOpen | undefined): void {
+    if (this.closed) return;
+    const now = this.deps.clock.now();
+    this.stats.deadOnUse += 1;
+    const rec = entry === undefined ? undefined : this.taken.get(entry.id);
+    if (entry !== undefined) this.taken.delete(entry.id);
+    this.learn(rec === undefined ? this.learner.ttlMs : rec.takenAt - rec.openedAt, now);
+    this.arm(now);
+  }
+
+  /** acquire(): driver.handoff() threw for an entry this pool handed out. */
+  handoffFailed(entry: HalfOpen): void {
+    const now = this.deps.clock.now();
+    const rec = this.taken.get(entry.id);
+    this.taken.delete(entry.id);
+    this.safeRelease(entry);
+    this.stats.evicted['handoff-failed'] += 1;
+    this.emitFor('entry-evicted', {
+      id: entry.id,
+      reason: 'handoff-failed',
+      ageMs: rec === undefined ? 0 : now - rec.openedAt,
+    });
+  }
+
+  /** Releases every entry (RST + port freed) and stops the timer. Idempotent. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.timer !== undefined) this.deps.clock.clearTimeout(this.timer);
+    this.timer = undefined;
+    this.timerAt = Infinity;
+    const all = [...this.pending.values(), ...this.ready.values()];
+    this.pending.clear();
+    this.ready.clear();
+    this.head = this.tail = undefined;
+    this.taken.clear();
+    for (const slot of all) {
+      this.deps.owners.delete(slot.entry.id);
+      this.safeRelease(slot.entry);
+    }
+  }
+
+  snapshot(): PoolSnapshot {
+    const now = this.deps.clock.now();
+    const computedTarget = this.computedTarget(now);
+    const learned = this.learner.snapshot(now);
+    const s = this.stats;
+    return {
+      upstream: this.key,
+      state: this.backoff.state,
+      ready: this.ready.size,
+      pending: this.pending.size,
+      computedTarget,
+      targetReady: this.clamp(computedTarget),
+      cap: this.config.cap,
+      demandPerSec: this.demand.ratePerSec(now),
+      hits: s.hits,
+      misses: s.misses,
+      expiredUnused: s.expiredUnused,
+      evicted: { ...s.evicted },
+      deadOnUse: s.deadOnUse,
+      synsSent: s.synsSent,
+      synAcks: s.synAcks,
+      synAckRetransmits: s.synAckRetransmits,
+      failures: { ...s.failures, consecutive: this.backoff.consecutiveFailures },
+      synAckRtt: s.rtt(),
+      effectiveTtlMs: learned.effectiveTtlMs,
+      configuredTtlMs: learned.configuredTtlMs,
+      learned: { earlyDeaths: learned.earlyDeaths, observedLifetimeMs: learned.observedLifetimeMs },
+    };
+  }
+
+  // ---- sizing -------------------------------------------------------------
+
+  private computedTarget(now: number): number {
+    const c = this.config;
+    if (c.sizing === 'fixed') return c.targetSize;
+    return demandTarget({
+      demandPerSec: this.demand.ratePerSec(now),
+      synAckRttMs: this.stats.rttMs,
+      refillMarginMs: c.refillMarginMs,
+      safetyFactor: c.safetyFactor,
+      burstEntries: c.burstEntries,
+    });
+  }
+
+  private clamp(computed: number): number {
+    return clampTarget(computed, this.config.minSize, this.config.maxSize, this.config.cap);
+  }
+
+  // ---- the tick ------------------------------------------------------------
+
+  private arm(at: number): void {
+    if (this.closed || !this.started || at >= this.timerAt) return;
+    if (this.timer !== undefined) this.deps.clock.clearTimeout(this.timer);
+    const now = this.deps.clock.now();
+    this.timerAt = at;
+    // Whole milliseconds, rounded up, so the tick never runs before `at`.
+    this.timer = this.deps.clock.setTimeout(() => this.tick(), Math.max(0, Math.ceil(at - now)));
+  }
+
+  private tick(): void {
+    this.timer = undefined;
+    this.timerAt = Infinity;
+    if (this.closed) return;
+    const now = this.deps.clock.now();
+    let next = now + TICK_RETRY_MS;
+    try {
+      next = this.runTick(now);
+    } finally {
+      this.arm(Math.max(next, now + MIN_TICK_SPACING_MS));
+    }
+  }
+
+  /** One pass over the pool; returns when the next tick is due. */
+  private runTick(now: number): number {
+    const c = this.config;
+    const recovered = this.learner.maybeRecover(now);
+    if (recovered !== undefined) this.ttlChanged(recovered);
+    const ttl = this.learner.ttlMs;
+
+    for (const slot of [...this.pending.values()]) {
+      if (this.pending.get(slot.entry.id) !== slot) continue;
+      if (now - slot.openedAt < c.synAckTimeoutMs) continue;
+      this.pending.delete(slot.entry.id);
+      this.deps.owners.delete(slot.entry.id);
+      this.safeRelease(slot.entry);
+      this.failure('timeout', now, slot.entry.id, new HandshakeTimeoutError(this.key, c.synAckTimeoutMs));
+    }
+
+    for (const slot of this.readyList()) {
+      if (this.ready.get(slot.entry.id) === slot) this.keepReady(slot, now, ttl);
+    }
+
+    // Stale entries (inside the refresh lead) stay only while fresh ones do not cover the target.
+    const target = this.clamp(this.computedTarget(now));
+    let fresh = 0;
+    const stale: Slot[] = [];
+    for (const slot of this.readyList()) {
+      if (now - slot.openedAt >= this.refreshAge(slot, ttl)) stale.push(slot);
+      else fresh += 1;
+    }
+    const surplus = Math.max(0, stale.length - Math.max(0, target - fresh));
+    for (const slot of stale.splice(0, surplus)) this.evict(slot, 'refreshed', now);
+
+    let blockedOnToken = false;
+    let limited = false;
+    const need = (): number => target - fresh - this.pending.size;
+    const makeRoom = (): boolean => {
+      if (this.ready.size + this.pending.size < c.cap) return true;
+      const oldest = stale.shift();
+      if (oldest === undefined) return false;
+      this.evict(oldest, 'refreshed', now);
+      return true;
+    };
+    if (need() > 0) {
+      if (this.backoff.state === 'ok') {
+        for (let opens = 0; need() > 0 && this.backoff.state === 'ok'; opens++) {
+          if (opens >= c.maxOpensPerTick) {
+            limited = true;
+            break;
+          }
+          if (this.bucket.available(now) < 1) {
+            blockedOnToken = true;
+            break;
+          }
+          if (!makeRoom()) break;
+          this.bucket.tryTake(now);
+          if (!this.open(stale.length > 0 ? 'refresh' : 'fill', now)) break;
+        }
+      } else if (this.pending.size === 0 && now >= this.backoff.nextAttemptAt) {
+        if (this.bucket.available(now) < 1) blockedOnToken = true;
+        else if (makeRoom()) {
+          this.bucket.tryTake(now);
+          this.open(this.backoff.state === 'unreachable' ? 'probe' : 'retry', now);
+        }
+      }
+    }
+
+    // When is the next thing due?
+    let next = this.learner.nextRecoveryAt();
+    for (const slot of this.pending.values()) next = Math.min(next, slot.openedAt + c.synAckTimeoutMs);
+    for (const slot of this.ready.values()) {
+      next = Math.min(next, slot.openedAt + ttl, this.overdueAt(slot));
+      const staleAt = slot.openedAt + this.refreshAge(slot, ttl);
+      if (staleAt > now) next = Math.min(next, staleAt);
+    }
+    if (need() > 0) {
+      if (this.backoff.state !== 'ok') {
+        if (this.pending.size === 0) next = Math.min(next, Math.max(this.backoff.nextAttemptAt, now + this.bucket.msUntilToken(now)));
+      } else if (blockedOnToken) {
+        next = Math.min(next, now + this.bucket.msUntilToken(now));
+      } else if (limited) {
+        next = Math.min(next, now + Math.ceil(1000 / c.synRatePerSec));
+      }
+    }
+    return next;
+  }
+
+  /** Age at which an entry is replaced: TTL − lead × (1 + jitter), lead = min(refreshLeadMs, TTL / 4). */
+  private refreshAge(slot: Slot, ttl: number): number {
+    const lead = Math.min(this.config.refreshLeadMs, ttl / 4);
+    return ttl - lead * (1 + slot.jitter);
+  }
+
+  /** When the missing next SYN-ACK retransmit proves the server forgot the entry (Infinity: no more expected). */
+  private overdueAt(slot: Slot): number {
+    const expected = this.expectedRetransmitAt(slot);
+    return expected + Math.max(OVERDUE_GRACE_MIN_MS, 2 * this.stats.rttMs);
+  }
+
+  private expectedRetransmitAt(slot: Slot): number {
+    const retries = this.config.expectedSynAckRetries;
+    if (slot.synAcks > retries) return Infinity;
+    // The server's SYN-ACK timer starts at ~1 s and doubles: 1, 3, 7, 15, 31 s after the first.
+    return slot.lastSynAckAt + this.config.synAckRetransmitFirstMs * 2 ** (slot.synAcks - 1);
+  }
+
+  /** Checks a ready entry; releases it (and returns false) when it must not be handed out any more. */
+  private keepReady(slot: Slot, now: number, ttl: number): boolean {
+    const state = slot.entry.state;
+    if (state === 'released' || state === 'handed-off') {
+      this.evict(slot, 'driver-released', now);
+      return false;
+    }
+    const age = now - slot.openedAt;
+    if (age >= ttl) {
+      this.unlink(slot);
+      this.deps.owners.delete(slot.entry.id);
+      this.safeRelease(slot.entry);
+      this.stats.expiredUnused += 1;
+      this.emitFor('entry-expired', { id: slot.entry.id, ageMs: age });
+      return false;
+    }
+    if (now >= this.overdueAt(slot)) {
+      const diedAt = this.expectedRetransmitAt(slot);
+      this.evict(slot, 'retransmit-overdue', now);
+      this.learn(diedAt - slot.openedAt, now);
+      return false;
+    }
+    return true;
+  }
+
+  // ---- entries -------------------------------------------------------------
+
+  private open(purpose: OpenPurpose, now: number): boolean {
+    let entry: HalfOpen;
+    try {
+      entry = this.deps.driver.open(this.config.target);
+    } catch (error) {
+      this.failure('open-error', now, null, error);
+      return false;
+    }
+    this.stats.synsSent += 1;
+    const slot: Slot = {
+      entry,
+      openedAt: now,
+      jitter: Math.min(0.999, Math.max(0, this.deps.random())),
+      synAcks: 0,
+      lastSynAckAt: now,
+      prev: undefined,
+      next: undefined,
+    };
+    this.pending.set(entry.id, slot);
+    this.deps.owners.set(entry.id, this);
+    this.emitFor('syn-sent', { id: entry.id, purpose });
+    return true;
+  }
+
+  private evict(slot: Slot, reason: EvictReason, now: number): void {
+    this.unlink(slot);
+    this.deps.owners.delete(slot.entry.id);
+    this.safeRelease(slot.entry);
+    this.stats.evicted[reason] += 1;
+    this.emitFor('entry-evicted', { id: slot.entry.id, reason, ageMs: now - slot.openedAt });
+  }
+
+  private safeRelease(entry: HalfOpen): void {
+    try {
+      this.deps.driver.release(entry);
+    } catch {
+      // release() is best effort (a RST and a closed fd); a failure must not stop the pool.
+      this.stats.failures.releaseErrors += 1;
+    }
+  }
+
+  /** Ready list in insertion order, which is openedAt order (SYN-ACKs can overtake: insertReady sorts). */
+  private insertReady(slot: Slot): void {
+    let after = this.tail;
+    while (after !== undefined && after.openedAt > slot.openedAt) after = after.prev;
+    slot.prev = after;
+    slot.next = after === undefined ? this.head : after.next;
+    if (slot.next !== undefined) slot.next.prev = slot;
+    else this.tail = slot;
+    if (after !== undefined) after.next = slot;
+    else this.head = slot;
+    this.ready.set(slot.entry.id, slot);
+  }
+
+  private unlink(slot: Slot): void {
+    if (this.ready.get(slot.entry.id) !== slot) return;
+    this.ready.delete(slot.entry.id);
+    if (slot.prev !== undefined) slot.prev.next = slot.next;
+    else this.head = slot.next;
+    if (slot.next !== undefined) slot.next.prev = slot.prev;
+    else this.tail = slot.prev;
+    slot.prev = slot.next = undefined;
+  }
+
+  private readyList(): Slot[] {
+    const out: Slot[] = [];
+    for (let s = this.head; s !== undefined; s = s.next) out.push(s);
+    return out;
+  }
+
+  // ---- signals -------------------------------------------------------------
+
+  private failure(reason: SynFailure, now: number, id: number | null, error: unknown): void {
+    if (reason === 'timeout') this.stats.failures.timeouts += 1;
+    else if (reason === 'refused') this.stats.failures.refused += 1;
+    else this.stats.failures.openErrors += 1;
+    this.emitFor('syn-failed', { reason, id, error });
+    this.stateChanged(this.backoff.onFailure(now));
+  }
+
+  private stateChanged(change: StateChange | undefined): void {
+    if (change === undefined) return;
+    const now = this.deps.clock.now();
+    this.emitFor('upstream-state', {
+      from: change.from,
+      to: change.to,
+      consecutiveFailures: this.backoff.consecutiveFailures,
+      nextAttemptInMs: change.to === 'ok' ? 0 : Math.max(0, this.backoff.nextAttemptAt - now),
+    });
+  }
+
+  private learn(lifetimeMs: number, now: number): void {
+    const change = this.learner.observe(lifetimeMs, now);
+    if (change !== undefined) this.ttlChanged(change);
+  }
+
+  private ttlChanged(change: TtlChange): void {
+    this.deps.emit('ttl-learned', { upstream: this.key, ...change });
+  }
+
+  private emitFor<K extends Exclude<keyof PoolEventsWithUpstream, 'ttl-learned'>>(
+    name: K,
+    payload: Omit<PoolEventsWithUpstream[K], 'upstream'>,
+  ): void {
+    (this.deps.emit as (n: string, e: unknown) => void)(name, { upstream: this.key, ...payload });
+  }
+}
+
+type PoolEventsWithUpstream = { [K in keyof PoolEvents]: PoolEvents[K][0] };

@@ -1,0 +1,22 @@
+import type { Socket } from 'node:net';
+import type { Endpoint } from '../handshake/endpoint.js';
+
+/** The seam to the pool: where a new upstream connection may come from before a plain connect. */
+export interface ConnectionSource {
+  /** A connected socket from the half-open pool for this upstream, or undefined (pool empty / acceleration off). Synchronous. */
+  acquire(target: Endpoint): Socket | undefined;
+  /** Called when a pooled socket turned out dead on first use (so the pool can learn). */
+  reportDead?(target: Endpoint): void;
+  /** Optional: release everything (called once at shutdown). */
+  close?(): void | Promise<void>;
+  readonly accelerated: boolean;
+}
+
+/** Where the connection that carried a request came from. */
+export type ConnectionOrigin = 'reused' | 'pool' | 'plain';
+
+/** A source that never has a pooled socket: every new connection is a plain connect. */
+export const plainConnectionSource: ConnectionSource = Object.freeze({
+  accelerated: false,
+  acquire: () => undefined,
+});

@@ -1,0 +1,363 @@
+import { Socket } from 'node:net';
+import { describe, expect, it } from 'vitest';
+import { CapabilityError, SyscallError } from '../../src/errors.js';
+import type { Endpoint } from '../../src/handshake/endpoint.js';
+import type { HalfOpen } from '../../src/handshake/half-open.js';
+import { FakeClock } from '../../src/pool/clock.js';
+import { FakeHandshakeDriver } from '../../src/pool/fake-handshake-driver.js';
+import type { UpstreamPoolConfig } from '../../src/pool/pool-config.js';
+import type { PoolEvents, PoolSnapshot } from '../../src/pool/pool-events.js';
+import { PoolManager } from '../../src/pool/pool-manager.js';
+
+const A: Endpoint = { address: '10.0.0.2', port: 80 };
+const B: Endpoint = { address: '10.0.0.3', port: 8080 };
+
+function setup(pool: Partial<UpstreamPoolConfig> = {}, more: UpstreamPoolConfig[] = [], random = () => 0.5) {
+  const clock = new FakeClock(1_000);
+  const driver = new FakeHandshakeDriver(clock);
+  const mgr = new PoolManager({ driver, clock, random, upstreams: [{ target: A, ...pool }, ...more] });
+  const events: { name: keyof PoolEvents; e: Record<string, unknown> }[] = [];
+  for (const name of ['entry-ready', 'entry-expired', 'entry-evicted', 'hit', 'miss', 'syn-sent', 'syn-failed', 'upstream-state', 'ttl-learned'] as const) {
+    mgr.on(name, (e: unknown) => events.push({ name, e: e as Record<string, unknown> }));
+  }
+  const snap = (target: Endpoint = A): PoolSnapshot => {
+    const s = mgr.snapshot().find((p) => p.upstream === `${target.address}:${target.port}`);
+    if (s === undefined) throw new Error('no snapshot');
+    return s;
+  };
+  const named = (name: keyof PoolEvents) => events.filter((x) => x.name === name).map((x) => x.e);
+  /** Advances in steps, calling `each` after every step. */
+  const run = (ms: number, step: number, each?: () => void): void => {
+    for (let t = 0; t < ms; t += step) {
+      clock.advance(step);
+      each?.();
+    }
+  };
+  return { clock, driver, mgr, events, named, snap, run };
+}
+
+const answer = { mode: 'answer', rttMs: 5, retransmits: 5 } as const;
+
+describe('PoolManager', () => {
+  it('fills to its target', () => {
+    const { driver, mgr, snap, clock } = setup({ sizing: 'fixed', targetSize: 8 });
+    driver.behaviour = answer;
+    mgr.start();
+    clock.advance(1_000);
+    expect(snap()).toMatchObject({ ready: 8, pending: 0, synsSent: 8, synAcks: 8, targetReady: 8, state: 'ok' });
+    expect(snap().synAckRtt.ewmaMs).toBe(5);
+    clock.advance(10_000);
+    expect(driver.openCalls).toHaveLength(8);
+  });
+
+  it('paces SYNs with the token bucket: never more than burst + rate × window', () => {
+    const { driver, mgr, run } = setup({
+      sizing: 'fixed',
+      targetSize: 500,
+      maxSize: 500,
+      upstreamBacklog: 4096,
+      synRatePerSec: 5,
+      synBurst: 3,
+      maxOpensPerTick: 10,
+    });
+    driver.behaviour = answer;
+    mgr.start();
+    run(20_000, 10);
+    const times = driver.openCalls.map((c) => c.at);
+    for (let i = 0; i < times.length; i++) {
+      for (let j = i; j < times.length; j++) {
+        expect(j - i + 1).toBeLessThanOrEqual(3 + (5 * ((times[j] ?? 0) - (times[i] ?? 0))) / 1000 + 1e-9);
+      }
+    }
+    expect(times.length).toBeGreaterThanOrEqual(3 + 5 * 19);
+  });
+
+  it('refreshes before the TTL, staggered: the pool never drains and nothing expires', () => {
+    let r = 0;
+    // A different jitter per entry, as Math.random would give.
+    const { driver, mgr, snap, run, clock } = setup({ sizing: 'fixed', targetSize: 8 }, [], () => (r = (r * 7 + 3) % 10) / 10);
+    driver.behaviour = answer;
+    mgr.start();
+    clock.advance(1_000);
+    let minReady = Infinity;
+    run(600_000, 100, () => (minReady = Math.min(minReady, snap().ready)));
+    expect(minReady).toBeGreaterThanOrEqual(8);
+    const s = snap();
+    expect(s.expiredUnused).toBe(0);
+    expect(s.evicted.refreshed).toBeGreaterThan(90);
+    // 10 minutes at ~42.5 s per generation of 8: about 120 SYNs, not a flood.
+    expect(s.synsSent).toBeLessThan(160);
+    // Openings are spread: never more than 4 in one second after the initial fill.
+    const later = driver.openCalls.map((c) => c.at).filter((t) => t > 3_000);
+    for (const t of later) expect(later.filter((u) => u >= t && u < t + 1_000).length).toBeLessThanOrEqual(4);
+  });
+
+  it('releases an entry at its TTL and never hands it out', () => {
+    const { driver, mgr, snap, clock, named } = setup({ sizing: 'fixed', targetSize: 1, minSize: 1, ttlMs: 10_000, refreshLeadMs: 0 });
+    driver.behaviour = { ...answer, retransmits: 5 };
+    mgr.start();
+    clock.advance(100);
+    const first = driver.opened[0]!;
+    driver.behaviour = { ...answer, mode: 'silent' };
+    clock.advance(9_800); // age 9 900
+    expect(snap().ready).toBe(1);
+    clock.advance(100); // age 10 000
+    expect(first.state).toBe('released');
+    expect(named('entry-expired')).toEqual([{ upstream: '10.0.0.2:80', id: first.id, ageMs: 10_000 }]);
+    expect(mgr.take(A)).toBeUndefined();
+    expect(snap()).toMatchObject({ expiredUnused: 1, ready: 0, misses: 1 });
+  });
+
+  it('evicts an entry the upstream resets', () => {
+    const { driver, mgr, snap, clock, named } = setup({ sizing: 'fixed', targetSize: 2, minSize: 0 });
+    mgr.start();
+    clock.advance(0);
+    const [a, b] = driver.opened as [HalfOpen, HalfOpen];
+    driver.synAck(a);
+    driver.synAck(b);
+    expect(snap().ready).toBe(2);
+    driver.reset(a);
+    expect(a.state).toBe('released');
+    expect(snap().evicted.reset).toBe(1);
+    expect(named('entry-evicted')[0]).toMatchObject({ id: a.id, reason: 'reset' });
+    expect(mgr.take(A)).toBe(b);
+    expect(snap().failures.refused).toBe(0); // not a failed handshake
+  });
+
+  it('recognises SYN-ACK retransmits as liveness, not as new entries', () => {
+    const { driver, mgr, snap, clock } = setup({ sizing: 'fixed', targetSize: 1 });
+    driver.behaviour = answer;
+    mgr.start();
+    clock.advance(40_000);
+    expect(snap()).toMatchObject({ ready: 1, synAcks: 1, synAckRetransmits: 5, synsSent: 1 });
+    expect(snap().evicted['retransmit-overdue']).toBe(0);
+  });
+
+  it('evicts entries whose expected retransmit is overdue (pruned under pressure, or a SYN cookie)', () => {
+    const { driver, mgr, snap, clock, named } = setup({ sizing: 'fixed', targetSize: 1 });
+    driver.behaviour = { ...answer, retransmits: 2 }; // retransmits at 1 and 3 s, then the server drops it
+    mgr.start();
+    clock.advance(7_000);
+    expect(snap().evicted['retransmit-overdue']).toBe(0);
+    clock.advance(1_100); // the 7 s retransmit is over 1 s late
+    expect(snap().evicted['retransmit-overdue']).toBe(1);
+    const ev = named('entry-evicted')[0]!;
+    expect(ev).toMatchObject({ reason: 'retransmit-overdue', id: driver.opened[0]!.id });
+    expect(ev.ageMs as number).toBeGreaterThanOrEqual(8_005);
+    expect(ev.ageMs as number).toBeLessThan(8_200);
+
+    const cookie = setup({ sizing: 'fixed', targetSize: 1 });
+    cookie.driver.behaviour = { ...answer, retransmits: 0 };
+    cookie.mgr.start();
+    cookie.clock.advance(2_100);
+    expect(cookie.snap().evicted['retransmit-overdue']).toBe(1);
+  });
+
+  it('backs off on timeouts, turns unreachable and probes slowly: bounded SYNs over 10 minutes', () => {
+    const { driver, mgr, snap, clock, named } = setup({ sizing: 'fixed', targetSize: 4 });
+    driver.behaviour = { ...answer, mode: 'silent' };
+    mgr.start();
+    clock.advance(600_000);
+    const s = snap();
+    expect(s.state).toBe('unreachable');
+    expect(s.failures.timeouts).toBe(driver.openCalls.length);
+    // 4 at start, 4 retries with backoff, then probes at 5, 10, 20, 40, 60, 60 … s (+ 2 s timeout each).
+    expect(driver.openCalls.length).toBeLessThanOrEqual(25);
+    expect(driver.live()).toHaveLength(0); // every timed-out entry was released
+    expect(named('upstream-state').map((e) => e.to)).toEqual(['backoff', 'unreachable']);
+    const probes = named('syn-sent').filter((e) => e.purpose === 'probe');
+    expect(probes.length).toBeGreaterThan(5);
+    // One probe in flight at a time, at least 5 s apart.
+    const probeTimes = driver.openCalls.slice(-probes.length).map((c) => c.at);
+    for (let i = 1; i < probeTimes.length; i++) expect(probeTimes[i]! - probeTimes[i - 1]!).toBeGreaterThanOrEqual(5_000);
+
+    driver.behaviour = answer; // the upstream comes back
+    clock.advance(130_000);
+    expect(snap()).toMatchObject({ state: 'ok', ready: 4 });
+    expect(named('upstream-state').at(-1)).toMatchObject({ from: 'unreachable', to: 'ok', consecutiveFailures: 0 });
+  });
+
+  it('counts a refused SYN as a failure', () => {
+    const { driver, mgr, snap, clock } = setup({ sizing: 'fixed', targetSize: 2 });
+    driver.behaviour = { ...answer, mode: 'refuse' };
+    mgr.start();
+    clock.advance(600_000);
+    expect(snap().failures.refused).toBe(driver.openCalls.length);
+    expect(snap().state).toBe('unreachable');
+    expect(driver.openCalls.length).toBeLessThanOrEqual(25);
+    expect(driver.live()).toHaveLength(0);
+  });
+
+  it('survives driver.open() throwing: counted, backed off, never crashes the timer loop', () => {
+    const { driver, mgr, snap, clock, named } = setup({ sizing: 'fixed', targetSize: 4 });
+    driver.openError = new CapabilityError('CAP_NET_RAW', 'raw socket');
+    mgr.start();
+    expect(() => clock.advance(600_000)).not.toThrow();
+    expect(snap()).toMatchObject({ state: 'unreachable', synsSent: 0 });
+    expect(snap().failures.openErrors).toBe(driver.openCalls.length);
+    expect(driver.openCalls.length).toBeLessThanOrEqual(20);
+    expect(named('syn-failed')[0]?.error).toBeInstanceOf(CapabilityError);
+    driver.openError = undefined;
+    driver.behaviour = answer;
+    clock.advance(130_000);
+    expect(snap()).toMatchObject({ state: 'ok', ready: 4 });
+  });
+
+  it('sizes the pool from the take() rate', () => {
+    const { driver, mgr, snap, run } = setup({ synRatePerSec: 100, synBurst: 20, refillMarginMs: 100, safetyFactor: 2, burstEntries: 2 });
+    driver.behaviour = { ...answer, rttMs: 50 };
+    mgr.start();
+    run(2_000, 50);
+    expect(snap().computedTarget).toBe(2);
+    expect(snap().ready).toBe(2);
+    const taken: HalfOpen[] = [];
+    run(60_000, 50, () => {
+      const e = mgr.take(A);
+      if (e !== undefined) taken.push(e);
+    });
+    const s = snap();
+    // 20 takes/s × (50 ms RTT + 100 ms) × 2 + 2 = 8
+    expect(s.demandPerSec).toBeGreaterThan(19);
+    expect(s.demandPerSec).toBeLessThan(21);
+    expect(s.computedTarget).toBe(8);
+    expect(s.targetReady).toBe(8);
+    expect(s.hits / (s.hits + s.misses)).toBeGreaterThan(0.95);
+    run(120_000, 1_000);
+    expect(snap().computedTarget).toBe(2);
+    expect(snap().ready).toBe(2);
+  });
+
+  it('caps the target at maxSize and at a quarter of the upstream backlog', () => {
+    const { driver, mgr, snap, run } = setup({ sizing: 'fixed', targetSize: 500, upstreamBacklog: 40 });
+    driver.behaviour = answer;
+    mgr.start();
+    run(30_000, 100);
+    expect(snap()).toMatchObject({ cap: 10, targetReady: 10, ready: 10 });
+  });
+
+  it('learns a shorter TTL when entries die early, and recovers later', () => {
+    const { driver, mgr, snap, clock, named } = setup({ sizing: 'fixed', targetSize: 2 });
+    driver.behaviour = { ...answer, retransmits: 2 }; // the server keeps entries ~7 s
+    mgr.start();
+    clock.advance(9_000);
+    const learned = named('ttl-learned');
+    expect(learned).toHaveLength(1);
+    expect(learned[0]).toMatchObject({ upstream: '10.0.0.2:80', previousTtlMs: 50_000, reason: 'early-death' });
+    const ttl = snap().effectiveTtlMs;
+    expect(ttl).toBeGreaterThan(5_000);
+    expect(ttl).toBeLessThan(7_000);
+    expect(snap().learned.observedLifetimeMs).toBeGreaterThan(7_000);
+    // Entries are now replaced before the server drops them: no more overdue evictions.
+    const overdue = snap().evicted['retransmit-overdue'];
+    clock.advance(20_000);
+    expect(snap().evicted['retransmit-overdue']).toBe(overdue);
+    // Upstream relieved: after the quiet period the TTL grows again.
+    driver.behaviour = answer;
+    clock.advance(200_000);
+    expect(snap().effectiveTtlMs).toBe(50_000);
+    expect(named('ttl-learned').at(-1)).toMatchObject({ reason: 'recovery', ttlMs: 50_000 });
+  });
+
+  it('learns from reportDead(entry) and reportDead(target)', () => {
+    const { driver, mgr, snap, clock } = setup({ sizing: 'fixed', targetSize: 4 });
+    driver.behaviour = answer;
+    mgr.start();
+    clock.advance(12_000);
+    const e1 = mgr.take(A)!;
+    const e2 = mgr.take(A)!;
+    expect(mgr.reportDead(e1)).toBe(true);
+    expect(snap().effectiveTtlMs).toBe(50_000); // one observation is not enough
+    expect(mgr.reportDead(e2)).toBe(true);
+    expect(snap().effectiveTtlMs).toBe(9_600); // both were 12 s old when taken: 0.8 × 12 000
+    expect(snap()).toMatchObject({ deadOnUse: 2, learned: { earlyDeaths: 2 } });
+    mgr.reportDead(A); // age unknown: the current TTL stands in for it
+    expect(snap().effectiveTtlMs).toBe(7_680);
+    expect(mgr.reportDead(B)).toBe(false);
+  });
+
+  it('take() prefers the oldest entry', () => {
+    const { driver, mgr, clock, named } = setup({ sizing: 'fixed', targetSize: 3, synRatePerSec: 1, synBurst: 1, synAckTimeoutMs: 10_000 });
+    mgr.start();
+    clock.advance(2_500);
+    const [e1, e2, e3] = driver.opened as [HalfOpen, HalfOpen, HalfOpen];
+    expect(driver.opened).toHaveLength(3);
+    // SYN-ACKs arrive newest first; the pool still orders by age.
+    driver.synAck(e3);
+    driver.synAck(e2);
+    driver.synAck(e1);
+    expect([mgr.take(A), mgr.take(A), mgr.take(A)]).toEqual([e1, e2, e3]);
+    expect(named('hit').map((h) => h.id)).toEqual([e1.id, e2.id, e3.id]);
+  });
+
+  it('never opens anything for a target that is not configured', () => {
+    const { driver, mgr, clock, named } = setup({ sizing: 'fixed', targetSize: 2 });
+    driver.behaviour = answer;
+    mgr.start();
+    clock.advance(1_000);
+    const stranger = { address: '192.0.2.1', port: 80 };
+    for (let i = 0; i < 10; i++) expect(mgr.take(stranger)).toBeUndefined();
+    expect(mgr.acquire(stranger)).toBeUndefined();
+    clock.advance(60_000);
+    expect(driver.openCalls.every((c) => c.target.address === A.address && c.target.port === A.port)).toBe(true);
+    expect(named('miss').filter((m) => m.reason === 'unknown-upstream')).toHaveLength(11);
+    expect(mgr.snapshot()).toHaveLength(1);
+  });
+
+  it('acquire() hands off; on a failing handoff it releases that entry and tries the next once', () => {
+    const { driver, mgr, snap, clock } = setup({ sizing: 'fixed', targetSize: 4 });
+    driver.behaviour = answer;
+    mgr.start();
+    clock.advance(1_000);
+    expect(mgr.acquire(A)).toBeInstanceOf(Socket);
+    expect(driver.handedOff).toHaveLength(1);
+
+    const handoff = driver.handoff.bind(driver);
+    let calls = 0;
+    driver.handoff = (e) => {
+      if (calls++ === 0) throw new SyscallError('setsockopt(TCP_REPAIR)', 1, 'EPERM');
+      return handoff(e);
+    };
+    expect(mgr.acquire(A)).toBeInstanceOf(Socket);
+    expect(snap().evicted['handoff-failed']).toBe(1);
+    expect(driver.released).toHaveLength(1);
+
+    clock.advance(1_000); // refilled
+    driver.handoff = () => {
+      throw new SyscallError('connect', 22, 'EINVAL');
+    };
+    expect(mgr.acquire(A)).toBeUndefined();
+    expect(snap().evicted['handoff-failed']).toBe(3);
+  });
+
+  it('close() releases every entry, stops, and is idempotent', () => {
+    const { driver, mgr, clock, snap } = setup({ sizing: 'fixed', targetSize: 6, maxOpensPerTick: 4 }, [
+      { target: B, sizing: 'fixed', targetSize: 3 },
+    ]);
+    driver.behaviour = answer;
+    mgr.start();
+    clock.advance(1_000);
+    driver.behaviour = undefined;
+    clock.advance(10_000);
+    const mine = mgr.take(A)!;
+    driver.opened.slice(-1).forEach((e) => expect(e.state).toBe('established'));
+    expect(snap(B).ready).toBe(3);
+    mgr.close();
+    mgr.close();
+    expect(driver.live()).toEqual([mine]);
+    expect(driver.released).toHaveLength(driver.opened.length - 1);
+    const opens = driver.openCalls.length;
+    clock.advance(600_000);
+    expect(driver.openCalls).toHaveLength(opens);
+    expect(mgr.take(A)).toBeUndefined();
+    expect(driver.listenerCount('synack')).toBe(0);
+  });
+
+  it('does not open before start()', () => {
+    const { driver, mgr, clock, named } = setup();
+    driver.behaviour = answer;
+    clock.advance(10_000);
+    expect(driver.openCalls).toHaveLength(0);
+    expect(mgr.take(A)).toBeUndefined();
+    expect(named('miss')).toEqual([{ upstream: '10.0.0.2:80', reason: 'not-started' }]);
+  });
+});
