@@ -1,0 +1,86 @@
+// nginx inside the server namespace, from a generated config in a directory of
+// its own: nothing of the system's nginx setup is read or written.
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { hasExited, stopChild } from '../topology/child-output.js';
+import { childrenOf, signalQuietly } from '../topology/process-table.js';
+import { TopologyError } from '../topology/topology-error.js';
+import type { Topology } from '../topology/topology.js';
+import { waitUntilAccepting, type UpstreamServer } from './upstream-server.js';
+
+export interface NginxUpstreamOptions {
+  port: number;
+  /** keepalive_timeout, seconds; nginx's default is 75. */
+  keepaliveTimeoutS?: number;
+}
+
+/** Served at /bytes. */
+export const NGINX_BYTES_SIZE = 1024 * 1024;
+/** After SIGQUIT (graceful), how long before SIGKILL. */
+const QUIT_GRACE_MS = 3_000;
+
+let counter = 0;
+
+function config(prefix: string, addr: string, opts: NginxUpstreamOptions): string {
+  const tmp = join(prefix, 'tmp');
+  return `daemon off;
+master_process on;
+worker_processes 1;
+pid ${join(prefix, 'nginx.pid')};
+error_log ${join(prefix, 'error.log')} warn;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  client_body_temp_path ${tmp}/body;
+  proxy_temp_path ${tmp}/proxy;
+  fastcgi_temp_path ${tmp}/fastcgi;
+  uwsgi_temp_path ${tmp}/uwsgi;
+  scgi_temp_path ${tmp}/scgi;
+  keepalive_timeout ${opts.keepaliveTimeoutS ?? 75}s;
+  default_type application/octet-stream;
+  server {
+    listen ${addr}:${opts.port} backlog=511;
+    root ${join(prefix, 'www')};
+    location = / { default_type text/plain; return 200 "ok\\n"; }
+    location = /bytes { }
+  }
+}
+`;
+}
+
+export async function startNginxUpstream(topo: Topology, opts: NginxUpstreamOptions): Promise<UpstreamServer> {
+  if (!Number.isInteger(opts.port) || opts.port <= 0 || opts.port > 65535) {
+    throw new TopologyError('TOPOLOGY_ERR_PREREQUISITE', `nginx upstream needs a fixed port in 1…65535, got ${opts.port}`);
+  }
+  const prefix = join(topo.dir, `nginx-${counter++}`);
+  // 0755 throughout: the workers run as nobody and must read www/.
+  for (const d of ['', 'www', 'tmp']) mkdirSync(join(prefix, d), { recursive: true, mode: 0o755 });
+  writeFileSync(join(prefix, 'www', 'bytes'), Buffer.alloc(NGINX_BYTES_SIZE, 0x61), { mode: 0o644 });
+  const conf = join(prefix, 'nginx.conf');
+  writeFileSync(conf, config(prefix, topo.serverAddr, opts));
+
+  // -e: the error log for the time before the config is read (default is under /var/log).
+  const child = topo.spawn('server', 'nginx', ['-c', conf, '-p', prefix, '-e', join(prefix, 'error.log')], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  const master = child.pid;
+
+  const stop = async (): Promise<void> => {
+    if (master !== undefined && !hasExited(child)) {
+      // The workers outlive a SIGKILLed master: note them first.
+      const workers = childrenOf(master);
+      await stopChild(child, QUIT_GRACE_MS, 'SIGQUIT');
+      for (const w of workers) signalQuietly(w, 'SIGKILL');
+    }
+    rmSync(prefix, { recursive: true, force: true });
+  };
+  try {
+    await waitUntilAccepting(topo, child, `nginx (${conf})`, opts.port);
+    return { port: opts.port, pid: master!, stop };
+  } catch (err) {
+    const log = existsSync(join(prefix, 'error.log')) ? readFileSync(join(prefix, 'error.log'), 'utf8').trim().slice(-2000) : '';
+    await stop();
+    if (log && err instanceof Error) err.message += `; error.log: ${log}`;
+    throw err;
+  }
+}
