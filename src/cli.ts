@@ -13,6 +13,10 @@ import { createLogger, type Logger } from './observability/logger.js';
 import { createMetricsServer, listenOn } from './observability/metrics-server.js';
 import { attachProxyMetrics } from './observability/proxy-metrics.js';
 import { attachRequestLog } from './observability/request-log.js';
+import { createPoolSource, PoolConnectionSource } from './proxy/pool-source.js';
+import { attachPoolMetrics, registerAccelerationGauge } from './observability/pool-metrics.js';
+import { attachPoolLog } from './observability/pool-log.js';
+import type { PoolSettings } from './pool/pool-config.js';
 import { AcceleratedAgent } from './proxy/accelerated-agent.js';
 import { plainConnectionSource, type ConnectionSource } from './proxy/connection-source.js';
 import { createProxyServer, type ProxyServer } from './proxy/proxy-server.js';
@@ -74,8 +78,12 @@ export async function serve(config: SynpoolConfig, options: ServeOptions): Promi
   if (options.registry === undefined) collectDefaultMetrics({ register: registry });
 
   let source: ConnectionSource = plainConnectionSource;
-  if (config.accel && options.createSource !== undefined) source = await options.createSource(config, options.upstream);
-  else if (config.accel) logger.warn('accel is on but no connection pool is wired into this build; using plain connects');
+  if (config.accel) {
+    const create = options.createSource ?? ((c: SynpoolConfig, u: UpstreamTarget) => createPoolSource([u.endpoint], c.pool as PoolSettings));
+    source = await create(config, options.upstream);
+    const disabled = (source as { disabledReason?: string }).disabledReason;
+    if (disabled !== undefined) logger.warn({ reason: disabled }, `acceleration is off (${disabled}); serving with plain connects`);
+  }
 
   const agent = new AcceleratedAgent({
     source,
@@ -96,6 +104,9 @@ export async function serve(config: SynpoolConfig, options: ServeOptions): Promi
   });
   const detachLog = attachRequestLog(logger, proxy, agent);
   const detachMetrics = attachProxyMetrics(registry, proxy, agent);
+  registerAccelerationGauge(registry, source.accelerated);
+  const detachPool =
+    source instanceof PoolConnectionSource ? [attachPoolMetrics(registry, source.pool, source), attachPoolLog(logger, source.pool)] : [];
 
   const listen = parseHostPort('listen', config.listen);
   const address = await proxy.listen(listen.port, listen.host);
@@ -134,6 +145,7 @@ export async function serve(config: SynpoolConfig, options: ServeOptions): Promi
       }
       detachLog();
       detachMetrics();
+      for (const detach of detachPool) detach();
       logger.info({ drained }, 'stopped');
       logger.flush();
       resolveStopped();
@@ -185,7 +197,7 @@ export function parseCliArgs(argv: readonly string[]): CliCommand {
   if (v['log-level'] !== undefined) overrides.logLevel = v['log-level'];
   if (v['pool-size'] !== undefined) {
     const text = v['pool-size'];
-    overrides.pool = { size: /^\d+$/.test(text) ? Number(text) : text };
+    overrides.pool = { sizing: 'fixed', targetSize: /^\d+$/.test(text) ? Number(text) : text };
   }
   return { command: 'serve', file: v.config, overrides };
 }

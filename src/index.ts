@@ -44,7 +44,12 @@ export {
 export { createLogger } from './observability/logger.js';
 export { attachRequestLog } from './observability/request-log.js';
 export { attachProxyMetrics } from './observability/proxy-metrics.js';
-export { attachPoolMetrics, type PoolStatsEmitter, type PoolUpstreamSnapshot } from './observability/pool-metrics.js';
+export { attachPoolMetrics } from './observability/pool-metrics.js';
+export { createPoolSource, PoolConnectionSource, type PlainFallback } from './proxy/pool-source.js';
+export { PoolManager, type PoolManagerOptions, type PoolSnapshot, type PoolEvents } from './pool/index.js';
+export { resolvePoolSettings, POOL_DEFAULTS, type PoolSettings, type UpstreamPoolConfig } from './pool/pool-config.js';
+export { Handshaker, type HandshakerOptions } from './handshake/handshaker.js';
+export { checkCapabilities, type CapabilityReport } from './handshake/capabilities.js';
 export { createMetricsServer } from './observability/metrics-server.js';
 
 export { serve, main, parseCliArgs, type ServeOptions, type RunningSynpool, type CliCommand } from './cli.js';

@@ -27,15 +27,8 @@ export const DEFAULTS = {
   /** HOST:PORT for /metrics, /healthz, /readyz; null disables the listener. */
   metricsListen: '127.0.0.1:9464' as string | null,
   logLevel: 'info' as LogLevel,
-  /** Passed through to the pool manager, which validates its own fields. */
-  pool: {
-    size: 8,
-    min: 0,
-    max: 64,
-    ttlMs: 50_000,
-    synRatePerSec: 200,
-    synAckTimeoutMs: 3_000,
-  } as Record<string, unknown>,
+  /** Half-open pool settings (src/pool/pool-config.ts): unset fields take POOL_DEFAULTS. */
+  pool: {} as Record<string, unknown>,
 };
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;

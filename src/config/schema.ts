@@ -1,3 +1,4 @@
+import { resolvePoolSettings, type PoolSettings } from '../pool/pool-config.js';
 import { isIP } from 'node:net';
 import { ConfigError } from '../errors.js';
 import { deepFreeze, type DeepReadonly } from './deep-freeze.js';
@@ -56,8 +57,6 @@ export const CONFIG_SCHEMA: { readonly [K in keyof SynpoolConfigShape]: FieldSpe
   pool: { kind: 'object' },
 };
 
-/** Numeric pool fields checked here only for type and sign; the pool manager validates the rest. */
-const POOL_NUMBER_FIELDS = ['size', 'min', 'max', 'ttlMs', 'synRatePerSec', 'synAckTimeoutMs'] as const;
 
 export function describeValue(value: unknown): string {
   if (value === null) return 'null';
@@ -173,12 +172,8 @@ export function validateConfig(...layers: unknown[]): SynpoolConfig {
   for (const [key, spec] of Object.entries(CONFIG_SCHEMA) as [string, FieldSpec][]) {
     checkField(key, spec, merged[key]);
   }
-  const pool = merged.pool as Record<string, unknown>;
-  for (const key of POOL_NUMBER_FIELDS) {
-    const v = pool[key];
-    if (v !== undefined && (typeof v !== 'number' || !Number.isFinite(v) || v < 0)) {
-      fail(`pool.${key}`, v, 'a non-negative number');
-    }
-  }
+  // The pool's own rules (units, ranges, the backlog cap) live with the pool; checked here, at the edge.
+  const { cap: _cap, ...pool } = resolvePoolSettings(merged.pool as PoolSettings, 'pool');
+  merged.pool = pool;
   return deepFreeze(merged as unknown as SynpoolConfigShape);
 }

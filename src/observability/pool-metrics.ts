@@ -1,91 +1,73 @@
-import { Counter, Gauge, type Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import type { PoolManager } from '../pool/pool-manager.js';
+import type { PoolEvents, PoolSnapshot } from '../pool/pool-events.js';
+import type { PoolConnectionSource } from '../proxy/pool-source.js';
 
-/** One upstream's entry in the pool's stats snapshot. Only the fields read here are typed. */
-export interface PoolUpstreamSnapshot {
-  /** "10.0.0.2:8080"; when absent, the snapshot's record key is used. */
-  upstream?: string;
-  ready?: number;
-  pending?: number;
-  hits?: number;
-  misses?: number;
-  synsSent?: number;
-  /** Latest (or smoothed) SYN-ACK round trip, milliseconds. */
-  synAckRtt?: number;
-  synAckRttMs?: number;
-  [field: string]: unknown;
-}
-
-/** What attachPoolMetrics needs from the pool manager: events plus a plain snapshot. */
-export interface PoolStatsEmitter {
-  on(event: string, listener: (event?: unknown) => void): unknown;
-  off?(event: string, listener: (event?: unknown) => void): unknown;
-  snapshot(): readonly PoolUpstreamSnapshot[] | Readonly<Record<string, PoolUpstreamSnapshot>>;
-}
-
-function labelOf(event: unknown): string {
-  if (event === null || typeof event !== 'object') return 'unknown';
-  const e = event as { upstream?: unknown; target?: { address?: unknown; port?: unknown } };
-  if (typeof e.upstream === 'string') return e.upstream;
-  if (e.target !== undefined && typeof e.target.address === 'string') return `${e.target.address}:${String(e.target.port)}`;
-  return 'unknown';
-}
-
-function reasonOf(event: unknown): string {
-  const r = (event as { reason?: unknown } | null)?.reason;
-  return typeof r === 'string' ? r : 'unknown';
-}
-
-function entries(snapshot: ReturnType<PoolStatsEmitter['snapshot']>): [string, PoolUpstreamSnapshot][] {
-  if (Array.isArray(snapshot)) {
-    return (snapshot as readonly PoolUpstreamSnapshot[]).map((s, i) => [s.upstream ?? String(i), s]);
-  }
-  return Object.entries(snapshot as Record<string, PoolUpstreamSnapshot>).map(([k, s]) => [s.upstream ?? k, s]);
-}
+/** Seconds buckets for sub-millisecond to a second: SYN-ACK RTTs (ms..s) and handoffs (µs). */
+const RTT_BUCKETS_S = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
+const HANDOFF_BUCKETS_S = [0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.01];
 
 /**
- * Pool metrics: counters from the pool's events ('hit', 'miss', 'syn-sent',
- * 'entry-evicted'), gauges read from snapshot() at scrape time (collect()).
- * Returns a function that unsubscribes from the events.
+ * Pool metrics: counters and histograms from the pool's events, gauges read
+ * from snapshot() at scrape time. Returns a function that unsubscribes.
  */
-export function attachPoolMetrics(registry: Registry, pool: PoolStatsEmitter): () => void {
-  const hits = new Counter({ name: 'synpool_pool_hits_total', help: 'Pooled connections handed out', labelNames: ['upstream'] as const, registers: [registry] });
-  const misses = new Counter({ name: 'synpool_pool_misses_total', help: 'Connection requests the pool could not serve', labelNames: ['upstream'] as const, registers: [registry] });
-  const syns = new Counter({ name: 'synpool_pool_syns_sent_total', help: 'SYNs sent to fill the pool', labelNames: ['upstream'] as const, registers: [registry] });
-  const evicted = new Counter({
-    name: 'synpool_pool_entries_evicted_total',
-    help: 'Half-open entries dropped, by reason',
-    labelNames: ['upstream', 'reason'] as const,
-    registers: [registry],
-  });
-  const gauge = (name: string, help: string, read: (s: PoolUpstreamSnapshot) => number | undefined): Gauge<'upstream'> =>
+export function attachPoolMetrics(registry: Registry, pool: PoolManager, source?: PoolConnectionSource): () => void {
+  const labelNames = ['upstream'] as const;
+  const counter = (name: string, help: string) => new Counter({ name, help, labelNames, registers: [registry] });
+  const hits = counter('synpool_pool_hits_total', 'Pooled connections handed out');
+  const misses = new Counter({ name: 'synpool_pool_misses_total', help: 'Connection requests the pool could not serve, by reason', labelNames: ['upstream', 'reason'] as const, registers: [registry] });
+  const syns = new Counter({ name: 'synpool_pool_syns_sent_total', help: 'SYNs sent, by purpose', labelNames: ['upstream', 'purpose'] as const, registers: [registry] });
+  const expired = counter('synpool_pool_entries_expired_total', 'Entries that reached their TTL unused');
+  const evicted = new Counter({ name: 'synpool_pool_entries_evicted_total', help: 'Half-open entries dropped, by reason', labelNames: ['upstream', 'reason'] as const, registers: [registry] });
+  const synFailed = new Counter({ name: 'synpool_pool_syn_failures_total', help: 'SYNs that got no usable answer, by reason', labelNames: ['upstream', 'reason'] as const, registers: [registry] });
+  const rtt = new Histogram({ name: 'synpool_synack_rtt_seconds', help: 'SYN-ACK round trip of new entries', labelNames, buckets: RTT_BUCKETS_S, registers: [registry] });
+  const handoff = new Histogram({ name: 'synpool_handoff_duration_seconds', help: 'Time a request waited for a pooled connection (TCP_REPAIR handoff)', labelNames, buckets: HANDOFF_BUCKETS_S, registers: [registry] });
+
+  const gauge = (name: string, help: string, read: (s: PoolSnapshot) => number | null) =>
     new Gauge({
       name,
       help,
-      labelNames: ['upstream'] as const,
+      labelNames,
       registers: [registry],
       collect() {
         this.reset();
-        for (const [upstream, s] of entries(pool.snapshot())) {
+        for (const s of pool.snapshot()) {
           const v = read(s);
-          if (typeof v === 'number' && Number.isFinite(v)) this.set({ upstream }, v);
+          if (v !== null && Number.isFinite(v)) this.set({ upstream: s.upstream }, v);
         }
       },
     });
   gauge('synpool_pool_ready', 'Half-open entries ready to hand out', (s) => s.ready);
   gauge('synpool_pool_pending', 'SYNs sent, SYN-ACK not yet received', (s) => s.pending);
-  gauge('synpool_pool_synack_rtt_seconds', 'SYN-ACK round trip', (s) => {
-    const ms = s.synAckRttMs ?? s.synAckRtt;
-    return typeof ms === 'number' ? ms / 1000 : undefined;
-  });
+  gauge('synpool_pool_target', 'Ready entries the pool refills to (computed from demand, clamped)', (s) => s.targetReady);
+  gauge('synpool_pool_demand_per_second', 'Measured rate of pool requests', (s) => s.demandPerSec);
+  gauge('synpool_pool_effective_ttl_seconds', 'Entry lifetime in use (learned from the upstream)', (s) => s.effectiveTtlMs / 1000);
+  gauge('synpool_pool_upstream_reachable', '1 when the upstream answers SYNs, 0 in backoff or unreachable', (s) => (s.state === 'ok' ? 1 : 0));
 
-  const listeners: [string, (e?: unknown) => void][] = [
-    ['hit', (e) => hits.inc({ upstream: labelOf(e) })],
-    ['miss', (e) => misses.inc({ upstream: labelOf(e) })],
-    ['syn-sent', (e) => syns.inc({ upstream: labelOf(e) })],
-    ['entry-evicted', (e) => evicted.inc({ upstream: labelOf(e), reason: reasonOf(e) })],
-  ];
-  for (const [event, fn] of listeners) pool.on(event, fn);
-  return () => {
-    for (const [event, fn] of listeners) pool.off?.(event, fn);
+  const off: Array<() => void> = [];
+  const on = <K extends keyof PoolEvents>(event: K, fn: (...args: PoolEvents[K]) => void): void => {
+    pool.on(event, fn as never);
+    off.push(() => pool.off(event, fn as never));
   };
+  on('hit', (e) => hits.inc({ upstream: e.upstream }));
+  on('miss', (e) => misses.inc({ upstream: e.upstream, reason: e.reason }));
+  on('syn-sent', (e) => syns.inc({ upstream: e.upstream, purpose: e.purpose }));
+  on('entry-expired', (e) => expired.inc({ upstream: e.upstream }));
+  on('entry-evicted', (e) => evicted.inc({ upstream: e.upstream, reason: e.reason }));
+  on('syn-failed', (e) => synFailed.inc({ upstream: e.upstream, reason: e.reason }));
+  on('entry-ready', (e) => rtt.observe({ upstream: e.upstream }, e.rttMs / 1000));
+  if (source) {
+    const onHandoff = (e: { target: { address: string; port: number }; us: number }) =>
+      handoff.observe({ upstream: `${e.target.address}:${e.target.port}` }, e.us / 1e6);
+    source.on('handoff', onHandoff);
+    off.push(() => source.off('handoff', onHandoff));
+  }
+  return () => {
+    for (const f of off) f();
+  };
+}
+
+/** 1 when new connections come from the half-open pool, 0 when acceleration is off (flag, or a missing capability). */
+export function registerAccelerationGauge(registry: Registry, enabled: boolean): void {
+  new Gauge({ name: 'synpool_acceleration_enabled', help: 'Whether new upstream connections come from the half-open pool', registers: [registry] }).set(enabled ? 1 : 0);
 }

@@ -155,29 +155,21 @@ function show(v: unknown): string {
   return typeof v === 'string' ? `'${v}'` : String(v);
 }
 
+/** The pool settings shared by every upstream (all of UpstreamPoolConfig but the target). */
+export type PoolSettings = Omit<UpstreamPoolConfig, 'target'>;
+
 /**
- * Checks one upstream's config, fills the defaults and freezes the result.
+ * Checks pool settings without a target (config files validate the `pool`
+ * section before the upstream's address is resolved), fills the defaults.
  * Throws ConfigError naming the field (`${path}.field`), the value and what is allowed.
  */
-export function resolvePoolConfig(input: UpstreamPoolConfig, path = 'upstream'): ResolvedPoolConfig {
-  if (input === null || typeof input !== 'object') throw new ConfigError(path, `must be an object, got ${show(input)}`);
+export function resolvePoolSettings(input: PoolSettings, path = 'pool'): Readonly<PoolDefaults> & { cap: number } {
+  if (input === null || typeof input !== 'object' || Array.isArray(input)) throw new ConfigError(path, `must be an object, got ${show(input)}`);
   for (const field of Object.keys(input)) {
-    if (!(ALLOWED_FIELDS as readonly string[]).includes(field)) {
-      throw new ConfigError(`${path}.${field}`, `unknown field; allowed: ${ALLOWED_FIELDS.join(', ')}`);
+    if (!(ALLOWED_FIELDS as readonly string[]).includes(field) || field === 'target') {
+      throw new ConfigError(`${path}.${field}`, `unknown field; allowed: ${ALLOWED_FIELDS.filter((f) => f !== 'target').join(', ')}`);
     }
   }
-  const t = input.target as Partial<Endpoint> | undefined;
-  if (t === null || typeof t !== 'object') {
-    throw new ConfigError(`${path}.target`, `must be { address, port }, got ${show(t)}`);
-  }
-  let target: Endpoint;
-  try {
-    target = parseEndpoint(t.address as string, t.port as number);
-  } catch (err) {
-    const why = err instanceof SynpoolError ? err.message : String(err);
-    throw new ConfigError(`${path}.target`, `${show(t.address)}:${show(t.port)} is not usable: ${why}`);
-  }
-
   const out: Record<string, unknown> = {};
   for (const [field, rule] of Object.entries(RULES) as [keyof PoolDefaults, Rule][]) {
     const given = input[field];
@@ -207,7 +199,28 @@ export function resolvePoolConfig(input: UpstreamPoolConfig, path = 'upstream'):
         'a pool must stay well below half of what the upstream can queue',
     );
   }
-  return Object.freeze({ ...c, target: Object.freeze({ ...target }), key: endpointKey(target), cap });
+  return Object.freeze({ ...c, cap });
+}
+
+/**
+ * Checks one upstream's config, fills the defaults and freezes the result.
+ * Throws ConfigError naming the field (`${path}.field`), the value and what is allowed.
+ */
+export function resolvePoolConfig(input: UpstreamPoolConfig, path = 'upstream'): ResolvedPoolConfig {
+  if (input === null || typeof input !== 'object') throw new ConfigError(path, `must be an object, got ${show(input)}`);
+  const { target: t, ...settings } = input as UpstreamPoolConfig & { target: Partial<Endpoint> | undefined };
+  if (t === null || typeof t !== 'object') {
+    throw new ConfigError(`${path}.target`, `must be { address, port }, got ${show(t)}`);
+  }
+  let target: Endpoint;
+  try {
+    target = parseEndpoint(t.address as string, t.port as number);
+  } catch (err) {
+    const why = err instanceof SynpoolError ? err.message : String(err);
+    throw new ConfigError(`${path}.target`, `${show(t.address)}:${show(t.port)} is not usable: ${why}`);
+  }
+  const c = resolvePoolSettings(settings, path);
+  return Object.freeze({ ...c, target: Object.freeze({ ...target }), key: endpointKey(target) });
 }
 
 /** Resolves a list of upstreams; each target may appear only once. */

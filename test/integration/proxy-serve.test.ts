@@ -7,7 +7,6 @@ import { serve, type RunningSynpool } from '../../src/cli.js';
 import { validateConfig } from '../../src/config/schema.js';
 import { resolveUpstream } from '../../src/config/load-config.js';
 import { createLogger } from '../../src/observability/logger.js';
-import { attachPoolMetrics } from '../../src/observability/pool-metrics.js';
 import type { ConnectionSource } from '../../src/proxy/connection-source.js';
 import { echoHandler, request, startUpstream, type Upstream } from './proxy-harness.js';
 
@@ -39,7 +38,8 @@ async function get(port: number, path: string): Promise<{ status: number; body: 
 
 async function start(extra: Record<string, unknown> = {}, source?: ConnectionSource) {
   upstream = await startUpstream(echoHandler);
-  const config = validateConfig({ upstream: upstream.url, listen: '127.0.0.1:0', metricsListen: '127.0.0.1:0', ...extra });
+  // accel: false unless a test brings its own source: these tests are about the proxy, not the pool.
+  const config = validateConfig({ upstream: upstream.url, listen: '127.0.0.1:0', metricsListen: '127.0.0.1:0', ...(source === undefined ? { accel: false } : {}), ...extra });
   const log = memoryLog();
   running = await serve(config, {
     upstream: await resolveUpstream(config.upstream),
@@ -76,22 +76,6 @@ describe('serve: logs, metrics, health', () => {
     expect((await get(metricsPort, '/readyz')).status).toBe(200);
     expect((await get(metricsPort, '/nope')).status).toBe(404);
     expect(r.proxy.draining).toBe(false);
-  });
-
-  it('attachPoolMetrics reads gauges from snapshot() and counts pool events', async () => {
-    const registry = new Registry();
-    const pool = Object.assign(new EventEmitter(), {
-      snapshot: () => [{ upstream: '10.0.0.2:80', ready: 5, pending: 2, hits: 9, misses: 1, synsSent: 12, synAckRttMs: 40 }],
-    });
-    attachPoolMetrics(registry, pool);
-    pool.emit('hit', { upstream: '10.0.0.2:80' });
-    pool.emit('entry-evicted', { target: { address: '10.0.0.2', port: 80 }, reason: 'rst' });
-    const text = await registry.metrics();
-    expect(text).toContain('synpool_pool_ready{upstream="10.0.0.2:80"} 5');
-    expect(text).toContain('synpool_pool_pending{upstream="10.0.0.2:80"} 2');
-    expect(text).toContain('synpool_pool_synack_rtt_seconds{upstream="10.0.0.2:80"} 0.04');
-    expect(text).toContain('synpool_pool_hits_total{upstream="10.0.0.2:80"} 1');
-    expect(text).toContain('synpool_pool_entries_evicted_total{upstream="10.0.0.2:80",reason="rst"} 1');
   });
 });
 

@@ -32,11 +32,11 @@ describe('cli', () => {
     expect(t.err()).toContain('ftp://10.0.0.2');
   });
 
-  it('a non-numeric --pool-size → exit 2 naming pool.size', async () => {
+  it('a non-numeric --pool-size → exit 2 naming pool.targetSize', async () => {
     const t = io();
     expect(await main(['--upstream', 'http://10.0.0.2', '--pool-size', 'many'], t.io)).toBe(2);
-    expect(t.err()).toContain('pool.size');
-    expect(t.err()).toContain('"many"');
+    expect(t.err()).toContain('pool.targetSize');
+    expect(t.err()).toContain('many');
   });
 
   it('an unknown key in the config file → exit 2 naming it', async () => {
@@ -69,7 +69,7 @@ describe('cli', () => {
     ).toEqual({
       command: 'serve',
       file: 'f.yaml',
-      overrides: { listen: '0.0.0.0:80', upstream: 'http://h', pool: { size: 4 }, accel: false, metricsListen: '127.0.0.1:1', logLevel: 'debug' },
+      overrides: { listen: '0.0.0.0:80', upstream: 'http://h', pool: { sizing: 'fixed', targetSize: 4 }, accel: false, metricsListen: '127.0.0.1:1', logLevel: 'debug' },
     });
     expect(parseCliArgs(['probe', 'http://x'])).toEqual({ command: 'probe', args: ['http://x'] });
   });

@@ -2,13 +2,14 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { DEFAULTS } from '../../src/config/defaults.js';
 import { loadConfig, readConfigFile } from '../../src/config/load-config.js';
+import { POOL_DEFAULTS } from '../../src/pool/pool-config.js';
 
 const path = (name: string): string => fileURLToPath(new URL(`../../config/${name}`, import.meta.url));
 
 describe('config files shipped in config/', () => {
   it('default.yaml lists exactly the defaults', () => {
     const { upstream: _u, ...defaults } = DEFAULTS;
-    expect(readConfigFile(path('default.yaml'))).toEqual(defaults);
+    expect(readConfigFile(path('default.yaml'))).toEqual({ ...defaults, pool: POOL_DEFAULTS });
   });
 
   it.each(['synpool.example.yaml', 'synpool.example.json'])('%s is valid', (name) => {

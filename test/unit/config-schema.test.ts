@@ -30,7 +30,8 @@ describe('config: validation', () => {
   it('fills defaults and deep-freezes the result', () => {
     const c = validateConfig(UP);
     expect(c.connectTimeoutMs).toBe(DEFAULTS.connectTimeoutMs);
-    expect(c.pool.size).toBe(8);
+    expect(c.pool.targetSize).toBe(8);
+    expect(c.pool.ttlMs).toBe(50_000);
     expect(Object.isFrozen(c)).toBe(true);
     expect(Object.isFrozen(c.pool)).toBe(true);
     expect(() => {
@@ -80,14 +81,14 @@ describe('config: validation', () => {
   });
 
   it('rejects a negative pool number as pool.<field>', () => {
-    const err = configError(() => validateConfig({ ...UP, pool: { size: -1 } }));
-    expect(err.field).toBe('pool.size');
+    const err = configError(() => validateConfig({ ...UP, pool: { targetSize: -1 } }));
+    expect(err.field).toBe('pool.targetSize');
   });
 
-  it('passes unknown pool fields through for the pool manager', () => {
-    const c = validateConfig({ ...UP, pool: { refreshBeforeMs: 5000 } });
-    expect(c.pool.refreshBeforeMs).toBe(5000);
-    expect(c.pool.size).toBe(8);
+  it('checks the pool section with the pool rules, naming the field', () => {
+    expect(configError(() => validateConfig({ ...UP, pool: { refreshBeforeMs: 5000 } })).field).toBe('pool.refreshBeforeMs');
+    expect(configError(() => validateConfig({ ...UP, pool: { ttlMs: 90_000 } })).message).toContain('63 s');
+    expect(configError(() => validateConfig({ ...UP, pool: { minSize: 9, maxSize: 4 } })).field).toBe('pool.minSize');
   });
 
   it.each([
@@ -110,9 +111,9 @@ describe('config: validation', () => {
 
 describe('config: files and overrides', () => {
   it('reads YAML', () => {
-    const file = tempFile('c.yaml', 'upstream: "http://10.0.0.3:81"\nconnectTimeoutMs: 1234\npool:\n  size: 3\n');
+    const file = tempFile('c.yaml', 'upstream: "http://10.0.0.3:81"\nconnectTimeoutMs: 1234\npool:\n  targetSize: 3\n');
     const c = loadConfig({ file });
-    expect(c).toMatchObject({ upstream: 'http://10.0.0.3:81', connectTimeoutMs: 1234, pool: { size: 3, max: 64 } });
+    expect(c).toMatchObject({ upstream: 'http://10.0.0.3:81', connectTimeoutMs: 1234, pool: { targetSize: 3, maxSize: 64 } });
   });
 
   it('reads JSON', () => {
@@ -121,9 +122,9 @@ describe('config: files and overrides', () => {
   });
 
   it('flags override the file (pool merged key by key)', () => {
-    const file = tempFile('c.yaml', 'upstream: "http://10.0.0.3:81"\nlisten: "0.0.0.0:80"\naccel: true\npool: { size: 3, max: 9 }\n');
-    const c = loadConfig({ file, overrides: { listen: '127.0.0.1:9000', accel: false, pool: { size: 5 } } });
-    expect(c).toMatchObject({ upstream: 'http://10.0.0.3:81', listen: '127.0.0.1:9000', accel: false, pool: { size: 5, max: 9 } });
+    const file = tempFile('c.yaml', 'upstream: "http://10.0.0.3:81"\nlisten: "0.0.0.0:80"\naccel: true\npool: { targetSize: 3, maxSize: 9 }\n');
+    const c = loadConfig({ file, overrides: { listen: '127.0.0.1:9000', accel: false, pool: { targetSize: 5 } } });
+    expect(c).toMatchObject({ upstream: 'http://10.0.0.3:81', listen: '127.0.0.1:9000', accel: false, pool: { targetSize: 5, maxSize: 9 } });
   });
 
   it('an unknown key in a file is named', () => {

@@ -1,0 +1,188 @@
+// Command line of the benchmark harness (`npm run bench`): parsed and checked
+// once here, so the rest of the harness reads plain, validated options.
+import { parseArgs } from 'node:util';
+
+export const SCENARIOS = ['sequential-idle', 'connection-close', 'poisson', 'burst'] as const;
+export type ScenarioName = (typeof SCENARIOS)[number];
+
+/** direct: no proxy; no-accel: keep-alive defeated; keepalive: warm reuse only; accel: pool + reuse; nginx: nginx with an upstream keepalive pool. */
+export const CONTENDERS = ['direct', 'no-accel', 'keepalive', 'accel', 'nginx'] as const;
+export type ContenderName = (typeof CONTENDERS)[number];
+
+export const UPSTREAM_SERVERS = ['node', 'nginx', 'python'] as const;
+export type UpstreamServerKind = (typeof UPSTREAM_SERVERS)[number];
+
+export const LINKS = ['auto', 'vde', 'netem'] as const;
+export type LinkChoice = (typeof LINKS)[number];
+
+export interface BenchOptions {
+  mode: 'compare' | 'sweep' | 'help';
+  quick: boolean;
+  /** Round trips to emulate, ms; one topology each (one-way delay = rtt / 2). */
+  rttsMs: number[];
+  scenarios: ScenarioName[];
+  contenders: ContenderName[];
+  upstreamServer: UpstreamServerKind;
+  link: LinkChoice;
+  /** Pool size of the accelerated contender (--pool-size). */
+  poolSize: number;
+  /** Sequential scenarios: requests per contender. */
+  requests: number;
+  /** sequential-idle and burst: gap between two requests (bursts) of one contender, ms; wider than the upstream idle timeout. */
+  idleGapMs: number;
+  /** Upstream keep-alive timeout in the idle scenarios, ms. */
+  upstreamIdleTimeoutMs: number;
+  /** poisson: arrivals per second per contender. */
+  ratePerSec: number;
+  /** poisson: how long the arrivals run, ms. */
+  durationMs: number;
+  /** burst: simultaneous requests per burst. */
+  burstSize: number;
+  /** burst: bursts per contender. */
+  bursts: number;
+  /** sweep: pool sizes to try. */
+  sweepSizes: number[];
+  /** sweep: the workload run at every size. */
+  sweepWorkload: ScenarioName;
+  /** Seed of the Poisson schedules (reproducible arrivals). */
+  seed: number;
+  /** Where the JSON and SVG go. */
+  outDir: string;
+  chart: boolean;
+}
+
+export class BenchUsageError extends Error {
+  readonly code = 'BENCH_ERR_USAGE';
+  override name = 'BenchUsageError';
+}
+
+export const BENCH_HELP = `synpool benchmark harness (run as root: it builds network namespaces)
+
+Usage: node dist/bench/harness/main.js [flags]
+
+  --quick                 smoke run (< 2 min): RTT 40 ms, direct/no-accel/accel, few requests
+  --rtt LIST              round trips in ms, one topology each          (default 10,40,100)
+  --scenarios LIST        ${SCENARIOS.join(',')} (default: all)
+  --contenders LIST       ${CONTENDERS.join(',')} (default: all; nginx only if /usr/sbin/nginx exists)
+  --upstream-server KIND  ${UPSTREAM_SERVERS.join(', ')}                             (default node)
+  --link KIND             auto (netem where the kernel has it, else vde), vde, netem (default auto)
+  --pool-size N           pool size of the accelerated synpool           (default 8)
+  --requests N            requests per contender, sequential scenarios   (default 20; quick 6)
+  --idle-gap-ms N         gap between requests in sequential-idle/burst  (default 1500)
+  --rate N                poisson arrivals per second per contender      (default 20)
+  --duration S            poisson run time, seconds                      (default 15; quick 5)
+  --burst N               simultaneous requests per burst                (default 32)
+  --bursts N              bursts per contender                           (default 6; quick 2)
+  --sweep pool-size       accelerated contender only, over --sweep-sizes; prints the smallest size with >= 99 % hits
+  --sweep-sizes LIST      (default 1,2,4,8,16)
+  --workload NAME         the sweep's workload                          (default poisson)
+  --seed N                seed of the Poisson arrivals                   (default 1)
+  --out DIR               JSON and SVG go here                           (default bench/results)
+  --no-chart              skip the SVG chart
+  --help
+`;
+
+const DEFAULT_RTTS = [10, 40, 100];
+const QUICK_RTTS = [40];
+const QUICK_CONTENDERS: ContenderName[] = ['direct', 'no-accel', 'accel'];
+
+function intIn(flag: string, text: string, min: number, max: number): number {
+  if (!/^\d+$/.test(text.trim())) throw new BenchUsageError(`${flag} must be an integer in ${min}…${max}, got '${text}'`);
+  const n = Number(text);
+  if (n < min || n > max) throw new BenchUsageError(`${flag} must be an integer in ${min}…${max}, got ${n}`);
+  return n;
+}
+
+function numberIn(flag: string, text: string, min: number, max: number): number {
+  const n = Number(text);
+  if (text.trim() === '' || !Number.isFinite(n) || n < min || n > max) throw new BenchUsageError(`${flag} must be a number in ${min}…${max}, got '${text}'`);
+  return n;
+}
+
+function intList(flag: string, text: string, min: number, max: number): number[] {
+  const parts = text.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  if (parts.length === 0) throw new BenchUsageError(`${flag} needs at least one value`);
+  const values = parts.map((p) => intIn(flag, p, min, max));
+  return [...new Set(values)];
+}
+
+function choiceList<T extends string>(flag: string, text: string, choices: readonly T[]): T[] {
+  const parts = text.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  if (parts.length === 0) throw new BenchUsageError(`${flag} needs at least one of ${choices.join(', ')}`);
+  for (const p of parts) {
+    if (!(choices as readonly string[]).includes(p)) throw new BenchUsageError(`${flag}: unknown '${p}'; choose from ${choices.join(', ')}`);
+  }
+  return [...new Set(parts as T[])];
+}
+
+function choice<T extends string>(flag: string, text: string, choices: readonly T[]): T {
+  if (!(choices as readonly string[]).includes(text)) throw new BenchUsageError(`${flag}: unknown '${text}'; choose from ${choices.join(', ')}`);
+  return text as T;
+}
+
+/** Parses argv (without node and the script). Throws BenchUsageError for anything unusable. */
+export function parseBenchArgs(argv: readonly string[]): BenchOptions {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: [...argv],
+      strict: true,
+      allowPositionals: false,
+      options: {
+        quick: { type: 'boolean' },
+        rtt: { type: 'string' },
+        scenarios: { type: 'string' },
+        contenders: { type: 'string' },
+        'upstream-server': { type: 'string' },
+        link: { type: 'string' },
+        'pool-size': { type: 'string' },
+        requests: { type: 'string' },
+        'idle-gap-ms': { type: 'string' },
+        rate: { type: 'string' },
+        duration: { type: 'string' },
+        burst: { type: 'string' },
+        bursts: { type: 'string' },
+        sweep: { type: 'string' },
+        'sweep-sizes': { type: 'string' },
+        workload: { type: 'string' },
+        seed: { type: 'string' },
+        out: { type: 'string' },
+        'no-chart': { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }));
+  } catch (err) {
+    throw new BenchUsageError(`${(err as Error).message} (see --help)`);
+  }
+  const quick = values.quick === true;
+  const sweep = values.sweep;
+  if (sweep !== undefined && sweep !== 'pool-size') throw new BenchUsageError(`--sweep: only 'pool-size' is supported, got '${sweep}'`);
+  const mode: BenchOptions['mode'] = values.help === true ? 'help' : sweep !== undefined ? 'sweep' : 'compare';
+
+  const opts: BenchOptions = {
+    mode,
+    quick,
+    rttsMs: values.rtt !== undefined ? intList('--rtt', values.rtt, 0, 2000) : quick || mode === 'sweep' ? [...QUICK_RTTS] : [...DEFAULT_RTTS],
+    scenarios: values.scenarios !== undefined ? choiceList('--scenarios', values.scenarios, SCENARIOS) : [...SCENARIOS],
+    contenders: values.contenders !== undefined ? choiceList('--contenders', values.contenders, CONTENDERS) : quick ? [...QUICK_CONTENDERS] : [...CONTENDERS],
+    upstreamServer: values['upstream-server'] !== undefined ? choice('--upstream-server', values['upstream-server'], UPSTREAM_SERVERS) : 'node',
+    link: values.link !== undefined ? choice('--link', values.link, LINKS) : 'auto',
+    poolSize: values['pool-size'] !== undefined ? intIn('--pool-size', values['pool-size'], 1, 1024) : 8,
+    requests: values.requests !== undefined ? intIn('--requests', values.requests, 1, 10_000) : quick ? 6 : 20,
+    idleGapMs: values['idle-gap-ms'] !== undefined ? intIn('--idle-gap-ms', values['idle-gap-ms'], 100, 60_000) : 1_500,
+    upstreamIdleTimeoutMs: 1_000,
+    ratePerSec: values.rate !== undefined ? numberIn('--rate', values.rate, 0.1, 5_000) : 20,
+    durationMs: (values.duration !== undefined ? numberIn('--duration', values.duration, 0.5, 600) : quick ? 5 : 15) * 1000,
+    burstSize: values.burst !== undefined ? intIn('--burst', values.burst, 1, 1024) : 32,
+    bursts: values.bursts !== undefined ? intIn('--bursts', values.bursts, 1, 1_000) : quick ? 2 : 6,
+    sweepSizes: values['sweep-sizes'] !== undefined ? intList('--sweep-sizes', values['sweep-sizes'], 1, 1024) : [1, 2, 4, 8, 16],
+    sweepWorkload: values.workload !== undefined ? choice('--workload', values.workload, SCENARIOS) : 'poisson',
+    seed: values.seed !== undefined ? intIn('--seed', values.seed, 0, 2 ** 31 - 1) : 1,
+    outDir: values.out ?? 'bench/results',
+    chart: values['no-chart'] !== true,
+  };
+  if (opts.idleGapMs <= opts.upstreamIdleTimeoutMs) {
+    throw new BenchUsageError(`--idle-gap-ms must exceed the upstream idle timeout (${opts.upstreamIdleTimeoutMs} ms), got ${opts.idleGapMs}`);
+  }
+  return opts;
+}

@@ -1,0 +1,178 @@
+// The proxies under test, each a process in the client namespace: synpool
+// (dist/src/cli.js) with the contender's flags, or nginx with an upstream
+// keep-alive pool. The harness thread has entered the client namespace, so
+// 127.0.0.1 here is the client namespace's loopback.
+import type { ChildProcess } from 'node:child_process';
+import { mkdirSync, readFileSync, existsSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
+import http from 'node:http';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { captureStderr, describeExit, hasExited, stopChild } from '../topology/child-output.js';
+import { childrenOf, signalQuietly } from '../topology/process-table.js';
+import type { Topology } from '../topology/index.js';
+import { processCpuMs } from './proc-cpu.js';
+import { readProxyCounters, type ProxyCounters } from './prometheus-text.js';
+
+/** Built CLI, next to this file in dist/: dist/bench/harness → dist/src/cli.js. */
+export const SYNPOOL_CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
+export const NGINX_BIN = '/usr/sbin/nginx';
+/** From spawn to answering /readyz (synpool) or accepting (nginx), ms. */
+const READY_DEADLINE_MS = 8_000;
+/** What cli.ts logs when accel is on but no pool is wired in. */
+const NO_POOL_WARNING = 'no connection pool is wired';
+
+export interface ProxyProcess {
+  readonly kind: 'synpool' | 'nginx';
+  readonly label: string;
+  readonly port: number;
+  readonly pid: number;
+  /** synpool: did it start with a pool? (false when it logged that none is wired in); nginx: null. */
+  accelerated(): boolean | null;
+  /** CPU (user + system) of the proxy's processes so far, ms. */
+  cpuMs(): number | undefined;
+  /** synpool: one scrape of /metrics; nginx: undefined. */
+  counters(): Promise<ProxyCounters | undefined>;
+  stop(): Promise<void>;
+}
+
+function httpGetText(port: number, path: string, timeoutMs: number): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.get({ host: '127.0.0.1', port, path, agent: false, timeout: timeoutMs }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (body += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error(`GET ${path} timed out after ${timeoutMs} ms`)));
+    req.on('error', reject);
+  });
+}
+
+async function waitReady(child: ChildProcess, what: string, probe: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + READY_DEADLINE_MS;
+  for (let i = 0; i < 1_000; i++) {
+    if (hasExited(child)) throw new Error(`${what} ${describeExit(child)} before it was ready`);
+    if (await probe().catch(() => false)) return;
+    if (Date.now() > deadline) break;
+    await sleep(25);
+  }
+  throw new Error(`${what} was not ready within ${READY_DEADLINE_MS} ms`);
+}
+
+export interface SynpoolProcessOptions {
+  label: string;
+  upstreamUrl: string;
+  port: number;
+  metricsPort: number;
+  accel: boolean;
+  poolSize?: number;
+}
+
+export async function startSynpool(topo: Topology, o: SynpoolProcessOptions): Promise<ProxyProcess> {
+  const args = [SYNPOOL_CLI, '--upstream', o.upstreamUrl, '--listen', `127.0.0.1:${o.port}`, '--metrics-listen', `127.0.0.1:${o.metricsPort}`, '--log-level', 'warn'];
+  if (!o.accel) args.push('--no-accel');
+  if (o.poolSize !== undefined) args.push('--pool-size', String(o.poolSize));
+  const child = topo.spawn('client', process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  captureStderr(child);
+  let stdoutTail = '';
+  child.stdout?.setEncoding('utf8');
+  child.stdout?.on('data', (c: string) => (stdoutTail = (stdoutTail + c).slice(-8192)));
+  const what = `synpool ${o.label} (${args.slice(1).join(' ')})`;
+  try {
+    await waitReady(child, what, async () => (await httpGetText(o.metricsPort, '/readyz', 500)).status === 200);
+  } catch (err) {
+    await stopChild(child, 2_000);
+    if (err instanceof Error && stdoutTail.trim()) err.message += `; stdout: ${stdoutTail.trim().slice(-1000)}`;
+    throw err;
+  }
+  const pid = child.pid!;
+  return {
+    kind: 'synpool',
+    label: o.label,
+    port: o.port,
+    pid,
+    accelerated: () => (o.accel ? !stdoutTail.includes(NO_POOL_WARNING) : false),
+    cpuMs: () => processCpuMs(pid),
+    counters: async () => {
+      const res = await httpGetText(o.metricsPort, '/metrics', 2_000);
+      if (res.status !== 200) throw new Error(`${what}: /metrics answered ${res.status}`);
+      return readProxyCounters(res.body);
+    },
+    stop: () => stopChild(child, 3_000),
+  };
+}
+
+function nginxConfig(prefix: string, port: number, upstreamHost: string, upstreamPort: number): string {
+  const tmp = join(prefix, 'tmp');
+  return `daemon off;
+master_process on;
+worker_processes 1;
+pid ${join(prefix, 'nginx.pid')};
+error_log ${join(prefix, 'error.log')} warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path ${tmp}/body;
+  proxy_temp_path ${tmp}/proxy;
+  fastcgi_temp_path ${tmp}/fastcgi;
+  uwsgi_temp_path ${tmp}/uwsgi;
+  scgi_temp_path ${tmp}/scgi;
+  upstream backend {
+    server ${upstreamHost}:${upstreamPort};
+    keepalive 32;
+  }
+  server {
+    listen 127.0.0.1:${port} backlog=511;
+    location / {
+      proxy_pass http://backend;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+    }
+  }
+}
+`;
+}
+
+let nginxCounter = 0;
+
+export async function startNginxProxy(topo: Topology, o: { label: string; upstreamHost: string; upstreamPort: number; port: number }): Promise<ProxyProcess> {
+  const prefix = join(topo.dir, `nginx-proxy-${process.pid}-${nginxCounter++}`);
+  for (const d of ['', 'tmp']) mkdirSync(join(prefix, d), { recursive: true, mode: 0o755 });
+  const conf = join(prefix, 'nginx.conf');
+  writeFileSync(conf, nginxConfig(prefix, o.port, o.upstreamHost, o.upstreamPort));
+  const child = topo.spawn('client', NGINX_BIN, ['-c', conf, '-p', prefix, '-e', join(prefix, 'error.log')], { stdio: ['ignore', 'ignore', 'pipe'] });
+  captureStderr(child);
+  const master = child.pid!;
+  let workers: number[] = [];
+  const stop = async (): Promise<void> => {
+    if (hasExited(child)) return;
+    const all = childrenOf(master);
+    await stopChild(child, 3_000, 'SIGQUIT');
+    for (const w of all) signalQuietly(w, 'SIGKILL');
+  };
+  try {
+    await waitReady(child, `nginx proxy (${conf})`, async () => (await httpGetText(o.port, '/', 1_000)).status > 0);
+    workers = childrenOf(master);
+  } catch (err) {
+    await stop();
+    const log = existsSync(join(prefix, 'error.log')) ? readFileSync(join(prefix, 'error.log'), 'utf8').trim().slice(-1000) : '';
+    if (log && err instanceof Error) err.message += `; error.log: ${log}`;
+    throw err;
+  }
+  return {
+    kind: 'nginx',
+    label: o.label,
+    port: o.port,
+    pid: master,
+    accelerated: () => null,
+    cpuMs: () => {
+      const own = processCpuMs(master);
+      return own === undefined ? undefined : workers.reduce((s, w) => s + (processCpuMs(w) ?? 0), own);
+    },
+    counters: () => Promise.resolve(undefined),
+    stop,
+  };
+}

@@ -1,0 +1,76 @@
+import { EventEmitter } from 'node:events';
+import type { Socket } from 'node:net';
+import { SynpoolError } from '../errors.js';
+import { checkCapabilities } from '../handshake/capabilities.js';
+import type { Endpoint } from '../handshake/endpoint.js';
+import { Handshaker } from '../handshake/handshaker.js';
+import { PoolManager } from '../pool/pool-manager.js';
+import type { PoolSettings } from '../pool/pool-config.js';
+import type { ConnectionSource } from './connection-source.js';
+
+export interface PoolSourceEvents {
+  /** A pooled connection was handed off; `us` is what the request waited for it. */
+  handoff: [info: { target: Endpoint; us: number }];
+}
+
+/** The accelerated ConnectionSource: a Handshaker (raw SYNs, TCP_REPAIR) under a PoolManager. */
+export class PoolConnectionSource extends EventEmitter<PoolSourceEvents> implements ConnectionSource {
+  readonly accelerated = true;
+  readonly pool: PoolManager;
+  readonly handshaker: Handshaker;
+
+  constructor(handshaker: Handshaker, pool: PoolManager) {
+    super();
+    this.handshaker = handshaker;
+    this.pool = pool;
+  }
+
+  acquire(target: Endpoint): Socket | undefined {
+    const t0 = performance.now();
+    const socket = this.pool.acquire(target);
+    if (socket) this.emit('handoff', { target, us: (performance.now() - t0) * 1000 });
+    return socket;
+  }
+
+  reportDead(target: Endpoint): void {
+    this.pool.reportDead(target);
+  }
+
+  close(): void {
+    this.pool.close();
+    this.handshaker.close();
+  }
+}
+
+/** Why acceleration is off, for the one warning the proxy logs at start. */
+export interface PlainFallback {
+  readonly accelerated: false;
+  readonly disabledReason: string;
+  acquire(): undefined;
+}
+
+/**
+ * Builds the pool for the upstreams if this process may: CAP_NET_RAW,
+ * CAP_NET_ADMIN and a kernel that takes TCP_REPAIR. Otherwise a plain source
+ * that says what is missing (the proxy still serves, with plain connects).
+ */
+export function createPoolSource(targets: readonly Endpoint[], settings: PoolSettings): PoolConnectionSource | PlainFallback {
+  const caps = checkCapabilities();
+  if (caps.missing.length > 0) return plainFallback(`missing ${caps.missing.join(', ')}`);
+  let handshaker: Handshaker;
+  try {
+    handshaker = Handshaker.create({ targets });
+  } catch (err) {
+    if (err instanceof SynpoolError && (err.code === 'SYNPOOL_ERR_CAPABILITY' || err.code === 'SYNPOOL_ERR_SYSCALL')) {
+      return plainFallback(err.message);
+    }
+    throw err;
+  }
+  const pool = new PoolManager({ driver: handshaker, upstreams: targets.map((target) => ({ ...settings, target })) });
+  pool.start();
+  return new PoolConnectionSource(handshaker, pool);
+}
+
+function plainFallback(reason: string): PlainFallback {
+  return Object.freeze({ accelerated: false as const, disabledReason: reason, acquire: () => undefined });
+}
