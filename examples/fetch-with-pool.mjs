@@ -1,56 +1,38 @@
-// fetch() whose new connections come from a ConnectionSource before a plain connect.
+// fetch() whose new connections come from the half-open SYN pool.
 //
-//   npm run build && node examples/fetch-with-pool.mjs http://127.0.0.1:8080/
+//   npm run build && sudo node examples/fetch-with-pool.mjs http://10.0.0.2:8080/
 //
-// With no pool manager at hand, the source below pre-connects ordinary sockets: it
-// shows the seam (acquire / reportDead / accelerated) the SYN pool plugs into.
-// undici's fetch is used so the dispatcher and fetch come from the same undici.
-import net from 'node:net';
+// Needs CAP_NET_RAW + CAP_NET_ADMIN (root). Without them createPoolSource
+// returns a plain source that says why, and fetch still works with plain connects.
+// undici's own fetch is used so the dispatcher and fetch come from the same undici.
+import { lookup } from 'node:dns/promises';
+import { isIPv4 } from 'node:net';
 import { fetch, setGlobalDispatcher } from 'undici';
-import { createAcceleratedAgent } from '../dist/src/index.js';
+import { createAcceleratedAgent, createPoolSource } from '../dist/src/index.js';
 
 const url = new URL(process.argv[2] ?? 'http://127.0.0.1:8080/');
+const address = isIPv4(url.hostname) ? url.hostname : (await lookup(url.hostname, { family: 4 })).address;
+const target = { address, port: Number(url.port || 80) };
 
-/** A stand-in pool: a few sockets connected ahead of time to one IPv4 upstream. */
-class PreconnectedSource {
-  accelerated = true;
-  #ready = [];
-  warm(target, n) {
-    for (let i = 0; i < n; i++) {
-      const socket = net.connect(target.port, target.address);
-      socket.on('error', () => {}); // a socket that dies while idle is just not handed out
-      this.#ready.push(socket);
-    }
-  }
-  acquire(target) {
-    // The real pool hands out sockets that are already established; skip any that died.
-    while (this.#ready.length > 0) {
-      const s = this.#ready.shift();
-      if (!s.destroyed && s.remotePort === target.port) return s;
-    }
-    return undefined;
-  }
-  reportDead(target) {
-    console.error(`pooled connection to ${target.address}:${target.port} was dead`);
-  }
-  close() {
-    for (const s of this.#ready) s.destroy();
-  }
-}
-
-const source = new PreconnectedSource();
-source.warm({ address: url.hostname, port: Number(url.port || 80) }, 2);
-await new Promise((r) => setTimeout(r, 50)); // let the stand-in connects finish
+const source = createPoolSource([target], { sizing: 'fixed', targetSize: 4 });
+if (!source.accelerated) console.error(`acceleration off: ${source.disabledReason}`);
+// Give the pool one SYN-ACK round trip to fill.
+await new Promise((r) => setTimeout(r, 300));
 
 const agent = createAcceleratedAgent({ source, connectTimeoutMs: 3000 });
 agent.events.on('connection', (e) => console.error(`request went out on a ${e.connection} connection`));
 agent.events.on('fallback', (e) => console.error(`fallback: ${e.reason}`));
 setGlobalDispatcher(agent);
 
-for (let i = 0; i < 3; i++) {
-  const res = await fetch(url);
-  console.log(res.status, (await res.text()).length, 'bytes');
+try {
+  for (let i = 0; i < 3; i++) {
+    // Connection: close makes every request need a new connection, like an upstream with a short idle timeout.
+    const t0 = performance.now();
+    const res = await fetch(url, { headers: { connection: 'close' } });
+    await res.text();
+    console.log(`${res.status} in ${(performance.now() - t0).toFixed(1)} ms`);
+  }
+} finally {
+  await agent.close();
+  source.close?.();
 }
-
-await agent.close();
-source.close();
