@@ -23,6 +23,8 @@ export interface BenchCell {
   /** Did the proxy actually use a pool? null when not a synpool. */
   accelerated: boolean | null;
   fallbacks: Record<string, number> | null;
+  /** The first few error messages, if any request failed. */
+  firstErrors: string[];
 }
 
 export interface CellInput {
@@ -36,6 +38,7 @@ export interface CellInput {
   counters?: ProxyCounters | undefined;
   cpuMs?: number | null | undefined;
   accelerated?: boolean | null | undefined;
+  firstErrors?: readonly string[] | undefined;
 }
 
 export function buildCell(input: CellInput): BenchCell {
@@ -73,6 +76,7 @@ export function buildCell(input: CellInput): BenchCell {
     proxyCpuMs: input.cpuMs ?? null,
     accelerated: input.accelerated ?? null,
     fallbacks: c !== undefined && Object.keys(c.fallbacks).length > 0 ? c.fallbacks : null,
+    firstErrors: [...(input.firstErrors ?? [])],
   };
 }
 

@@ -92,7 +92,7 @@ function formatHuman(r: ProbeResult): string {
 }
 
 /** `synpool probe <url>`: see whether acceleration works against an upstream. Returns the exit code. */
-export async function runProbe(argv: string[], out = process.stdout, err = process.stderr): Promise<number> {
+export async function runProbe(argv: string[], out: NodeJS.WritableStream = process.stdout, err: NodeJS.WritableStream = process.stderr): Promise<number> {
   let cli: ProbeCli | 'help';
   try {
     cli = parseProbeArgs(argv);

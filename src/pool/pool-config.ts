@@ -52,8 +52,10 @@ export const POOL_DEFAULTS: Readonly<PoolDefaults> = Object.freeze({
   // The server keeps a SYN_RECV entry ~63 s (tcp_synack_retries=5); 13 s of margin.
   ttlMs: 50_000,
   refreshLeadMs: 5_000,
-  synRatePerSec: 10,
-  synBurst: 10,
+  // A pool serves at most this many takes per second (each hit is refilled):
+  // it must sit well above the peak new-connection rate (bench/pool, docs/pool-bench.md).
+  synRatePerSec: 200,
+  synBurst: 50,
   maxOpensPerTick: 4,
   synAckTimeoutMs: 2_000,
   backoffBaseMs: 500,

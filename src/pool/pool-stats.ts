@@ -9,7 +9,9 @@ export type EvictReason =
   /** A replacement covers it: released before its TTL (refresh, or the target went down). */
   | 'refreshed'
   /** The driver had already released or handed it off behind the pool's back. */
-  | 'driver-released';
+  | 'driver-released'
+  /** Opened before an entry that was reported dead on use was taken: the same server event likely took it. */
+  | 'sibling-dead';
 
 export const EVICT_REASONS: readonly EvictReason[] = [
   'reset',
@@ -17,6 +19,7 @@ export const EVICT_REASONS: readonly EvictReason[] = [
   'handoff-failed',
   'refreshed',
   'driver-released',
+  'sibling-dead',
 ];
 
 /** Upper bounds (ms, inclusive) of the SYN-ACK RTT histogram; one more bucket counts everything above. */
@@ -61,6 +64,7 @@ export class PoolStats {
     'handoff-failed': 0,
     refreshed: 0,
     'driver-released': 0,
+    'sibling-dead': 0,
   };
   readonly failures: FailureCounts = { timeouts: 0, refused: 0, openErrors: 0, releaseErrors: 0 };
 

@@ -187,6 +187,18 @@ export class UpstreamPool {
     const rec = entry === undefined ? undefined : this.taken.get(entry.id);
     if (entry !== undefined) this.taken.delete(entry.id);
     this.learn(rec === undefined ? this.learner.ttlMs : rec.takenAt - rec.openedAt, now);
+    // Whatever made the server forget this entry (a restart, pruning under
+    // SYN-queue pressure) hit the entries it held at the same time too:
+    // take() hands out the oldest first, so every ready entry opened before
+    // this one was taken is suspect. Replacing them costs SYNs; handing them
+    // out would cost each request a failed attempt. Only the death reported
+    // feeds TTL learning, so one restart is one observation, not many.
+    const takenAt = rec?.takenAt ?? now;
+    for (let slot = this.head; slot !== undefined && slot.openedAt < takenAt; ) {
+      const next = slot.next;
+      this.evict(slot, 'sibling-dead', now);
+      slot = next;
+    }
     this.arm(now);
   }
 

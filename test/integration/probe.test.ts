@@ -44,7 +44,7 @@ async function probeInClient(args: string[]): Promise<{ code: number; out: strin
   const err = sink();
   const leave = enterNamespace(topo.netnsPath('client'));
   try {
-    const code = await runProbe(args, out.stream as unknown as NodeJS.WriteStream, err.stream as unknown as NodeJS.WriteStream);
+    const code = await runProbe(args, out.stream, err.stream);
     return { code, out: out.text(), err: err.text() };
   } finally {
     leave();

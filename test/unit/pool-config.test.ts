@@ -24,7 +24,7 @@ describe('pool config', () => {
     expect(Object.isFrozen(c)).toBe(true);
     expect(resolvePoolConfig({ target, upstreamBacklog: 5, minSize: 1 }).cap).toBe(1);
     expect(resolvePoolConfig({ target, upstreamBacklog: 128 }).cap).toBe(32);
-    expect(POOL_DEFAULTS.synRatePerSec).toBe(10);
+    expect(POOL_DEFAULTS.synRatePerSec).toBe(200);
   });
 
   it('names the field, the value and what is allowed', () => {

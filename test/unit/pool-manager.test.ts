@@ -275,6 +275,27 @@ describe('PoolManager', () => {
     expect(mgr.reportDead(B)).toBe(false);
   });
 
+  it('a death on use evicts the ready entries opened before it was taken, and counts as one observation', () => {
+    const { driver, mgr, snap, clock, named } = setup({ sizing: 'fixed', targetSize: 4 });
+    driver.behaviour = answer;
+    mgr.start();
+    clock.advance(2_000);
+    const dead = mgr.take(A)!;
+    // The upstream restarts: every entry it held is gone. The first use reports it.
+    clock.advance(40);
+    mgr.reportDead(dead);
+    const siblings = named('entry-evicted').filter((e) => e.reason === 'sibling-dead');
+    expect(siblings).toHaveLength(3);
+    expect(snap().evicted['sibling-dead']).toBe(3);
+    expect(snap().learned.earlyDeaths).toBe(1);
+    expect(snap().effectiveTtlMs).toBe(50_000);
+    // The pool refills with fresh entries; nothing opened before the take is handed out.
+    clock.advance(1_000);
+    expect(snap().ready).toBe(4);
+    const next = mgr.take(A)!;
+    expect(next.sentAt).toBeGreaterThan(dead.sentAt);
+  });
+
   it('take() prefers the oldest entry', () => {
     const { driver, mgr, clock, named } = setup({ sizing: 'fixed', targetSize: 3, synRatePerSec: 1, synBurst: 1, synAckTimeoutMs: 10_000 });
     mgr.start();

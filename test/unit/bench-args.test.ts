@@ -1,0 +1,77 @@
+import { describe, expect, it } from 'vitest';
+import { BENCH_HELP, BenchUsageError, CONTENDERS, SCENARIOS, parseBenchArgs } from '../../bench/harness/bench-args.js';
+
+describe('bench harness arguments', () => {
+  it('defaults: three RTTs, every scenario and contender, node upstream, pool size 8', () => {
+    const o = parseBenchArgs([]);
+    expect(o.mode).toBe('compare');
+    expect(o.rttsMs).toEqual([10, 40, 100]);
+    expect(o.scenarios).toEqual([...SCENARIOS]);
+    expect(o.contenders).toEqual([...CONTENDERS]);
+    expect(o.upstreamServer).toBe('node');
+    expect(o.poolSize).toBe(8);
+    expect(o.ratePerSec).toBe(20);
+    expect(o.burstSize).toBe(32);
+    expect(o.idleGapMs).toBeGreaterThan(o.upstreamIdleTimeoutMs);
+    expect(o.outDir).toBe('bench/results');
+    expect(o.chart).toBe(true);
+  });
+
+  it('--quick: one RTT of 40 ms, direct/no-accel/accel, fewer requests', () => {
+    const o = parseBenchArgs(['--quick']);
+    expect(o.quick).toBe(true);
+    expect(o.rttsMs).toEqual([40]);
+    expect(o.contenders).toEqual(['direct', 'no-accel', 'accel']);
+    expect(o.requests).toBeLessThan(parseBenchArgs([]).requests);
+    expect(o.durationMs).toBeLessThan(parseBenchArgs([]).durationMs);
+  });
+
+  it('explicit flags win over --quick', () => {
+    const o = parseBenchArgs(['--quick', '--rtt', '10', '--contenders', 'direct,nginx', '--requests', '3']);
+    expect(o.rttsMs).toEqual([10]);
+    expect(o.contenders).toEqual(['direct', 'nginx']);
+    expect(o.requests).toBe(3);
+  });
+
+  it('parses lists, dropping blanks and duplicates', () => {
+    const o = parseBenchArgs(['--rtt', '10, 40,,40', '--scenarios', 'poisson,burst', '--upstream-server', 'nginx', '--duration', '2.5']);
+    expect(o.rttsMs).toEqual([10, 40]);
+    expect(o.scenarios).toEqual(['poisson', 'burst']);
+    expect(o.upstreamServer).toBe('nginx');
+    expect(o.durationMs).toBe(2500);
+  });
+
+  it('--sweep pool-size: sizes, workload, one RTT by default', () => {
+    const o = parseBenchArgs(['--sweep', 'pool-size', '--sweep-sizes', '1,2,4']);
+    expect(o.mode).toBe('sweep');
+    expect(o.sweepSizes).toEqual([1, 2, 4]);
+    expect(o.sweepWorkload).toBe('poisson');
+    expect(o.rttsMs).toEqual([40]);
+  });
+
+  it.each([
+    [['--rtt', 'abc']],
+    [['--rtt', '']],
+    [['--rtt', '-5']],
+    [['--pool-size', '0']],
+    [['--pool-size', '1.5']],
+    [['--rate', '0']],
+    [['--scenarios', 'poisson,nope']],
+    [['--contenders', 'haproxy']],
+    [['--upstream-server', 'apache']],
+    [['--sweep', 'rate']],
+    [['--idle-gap-ms', '900']],
+    [['--idle-gap-ms', '1500']],
+    [['--unknown']],
+    [['positional']],
+  ])('rejects %j with a usage error', (argv) => {
+    expect(() => parseBenchArgs(argv)).toThrow(BenchUsageError);
+  });
+
+  it('--help mode; the help text names every flag', () => {
+    expect(parseBenchArgs(['--help']).mode).toBe('help');
+    for (const flag of ['--quick', '--rtt', '--upstream-server', '--pool-size', '--rate', '--burst', '--sweep', '--sweep-sizes', '--no-chart']) {
+      expect(BENCH_HELP).toContain(flag);
+    }
+  });
+});
