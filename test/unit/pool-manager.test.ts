@@ -4,7 +4,7 @@ import { CapabilityError, SyscallError } from '../../src/errors.js';
 import type { Endpoint } from '../../src/handshake/endpoint.js';
 import type { HalfOpen } from '../../src/handshake/half-open.js';
 import { FakeClock } from '../../src/pool/clock.js';
-import { FakeHandshakeDriver } from '../../src/pool/fake-handshake-driver.js';
+import { FakeHandshakeDriver } from '../helpers/fake-handshake-driver.js';
 import type { UpstreamPoolConfig } from '../../src/pool/pool-config.js';
 import type { PoolEvents, PoolSnapshot } from '../../src/pool/pool-events.js';
 import { PoolManager } from '../../src/pool/pool-manager.js';

@@ -2,7 +2,7 @@ import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { attachPoolMetrics } from '../../src/observability/pool-metrics.js';
 import { FakeClock } from '../../src/pool/clock.js';
-import { FakeHandshakeDriver } from '../../src/pool/fake-handshake-driver.js';
+import { FakeHandshakeDriver } from '../helpers/fake-handshake-driver.js';
 import { PoolManager } from '../../src/pool/pool-manager.js';
 
 describe('attachPoolMetrics', () => {

@@ -1,10 +1,10 @@
 import { EventEmitter } from 'node:events';
 import { Socket } from 'node:net';
-import { EntryStateError } from '../errors.js';
-import type { HandshakeDriver, HandshakeDriverEvents } from '../handshake/driver.js';
-import { formatEndpoint, type Endpoint } from '../handshake/endpoint.js';
-import type { HalfOpen } from '../handshake/half-open.js';
-import type { Clock } from './clock.js';
+import { EntryStateError } from '../../src/errors.js';
+import type { HandshakeDriver, HandshakeDriverEvents } from '../../src/handshake/driver.js';
+import { formatEndpoint, type Endpoint } from '../../src/handshake/endpoint.js';
+import type { HalfOpen } from '../../src/handshake/half-open.js';
+import type { Clock } from '../../src/pool/clock.js';
 
 /** Offsets after the first SYN-ACK at which a Linux server retransmits it (tcp_synack_retries=5). */
 export const LINUX_SYNACK_RETRANSMITS_MS: readonly number[] = [1_000, 3_000, 7_000, 15_000, 31_000];
