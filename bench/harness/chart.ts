@@ -1,9 +1,5 @@
 // The chart: a vega-lite spec (pure), compiled to vega and rendered to SVG
-// headless with View.toSVG(): no browser, no canvas. vega and vega-lite are
-// optional: when they cannot be imported, the chart is skipped with a note.
-import { createRequire } from 'node:module';
-import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
+// headless with View.toSVG(): no browser, no canvas.
 import type { BenchCell } from './bench-result.js';
 
 /** A vega-lite spec: p50 bar, p90–p99 range, per contender; one panel per scenario (rows) and RTT (columns). */
@@ -16,7 +12,7 @@ export function chartSpec(cells: readonly BenchCell[], title: string): Record<st
   // The colour legend names the contenders; no x axis in every panel.
   const x = { field: 'contender', type: 'nominal', sort: contenders, axis: null };
   return {
-    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
     title: { text: title, subtitle: 'bar: p50 · line: p90 to p99 · ms', anchor: 'start' },
     data: { values },
     facet: {
@@ -50,40 +46,12 @@ export function chartSpec(cells: readonly BenchCell[], title: string): Record<st
   };
 }
 
-interface VegaModule {
-  parse(spec: unknown): unknown;
-  View: new (runtime: unknown, opts: { renderer: string }) => { toSVG(): Promise<string>; finalize(): void };
-}
-interface VegaLiteModule {
-  compile(spec: unknown): { spec: unknown };
-}
-
-/**
- * Imports a package by name from the project, else from BENCH_CHART_MODULES
- * (a node_modules directory, e.g. a scratch install) when that is set.
- */
-async function importOptional<T>(name: string): Promise<T | undefined> {
+/** SVG text of the chart, rendered headless by vega (no browser, no canvas). */
+export async function renderChartSvg(spec: Record<string, unknown>): Promise<string> {
+  const [vega, vl] = await Promise.all([import('vega'), import('vega-lite')]);
+  const view = new vega.View(vega.parse(vl.compile(spec as never).spec), { renderer: 'none' });
   try {
-    return (await import(name)) as T;
-  } catch {
-    const dir = process.env.BENCH_CHART_MODULES;
-    if (!dir) return undefined;
-    try {
-      const resolved = createRequire(join(dir, 'noop.js')).resolve(name);
-      return (await import(pathToFileURL(resolved).href)) as T;
-    } catch {
-      return undefined;
-    }
-  }
-}
-
-/** SVG text, or undefined (with the reason) when vega / vega-lite are not installed. */
-export async function renderChartSvg(spec: Record<string, unknown>): Promise<{ svg: string } | { skipped: string }> {
-  const [vega, vl] = await Promise.all([importOptional<VegaModule>('vega'), importOptional<VegaLiteModule>('vega-lite')]);
-  if (vega === undefined || vl === undefined) return { skipped: 'vega and vega-lite are not installed (npm i -D vega vega-lite)' };
-  const view = new vega.View(vega.parse(vl.compile(spec).spec), { renderer: 'none' });
-  try {
-    return { svg: await view.toSVG() };
+    return await view.toSVG();
   } finally {
     view.finalize();
   }

@@ -13,7 +13,7 @@ import { formatResultsTable } from './bench-result.js';
 import { chartSpec, renderChartSvg } from './chart.js';
 import { fmt, fmtPercent, formatMarkdownTable } from './markdown-table.js';
 import { Progress } from './progress.js';
-import { runCompare, runSweep, SWEEP_TARGET_HIT_RATIO, type CompareResult, type SweepResult } from './run-bench.js';
+import { leaveClientNamespace, runCompare, runSweep, SWEEP_TARGET_HIT_RATIO, type CompareResult, type SweepResult } from './run-bench.js';
 
 const QUANTILES = 'exact quantiles (nearest rank) over every successful request';
 
@@ -49,13 +49,8 @@ async function reportCompare(o: BenchOptions, argv: readonly string[], r: Compar
   writeJson(`${base}.json`, { bench: 'compare', ...header(o, argv, elapsedMs), topologies: r.topologies, cells: r.cells });
   progress.note(`wrote ${base}.json`);
   if (o.chart) {
-    const chart = await renderChartSvg(chartSpec(r.cells, `synpool: request latency (${o.upstreamServer} upstream)`));
-    if ('svg' in chart) {
-      writeFileSync(`${base}.svg`, chart.svg);
-      progress.note(`wrote ${base}.svg`);
-    } else {
-      progress.note(`no chart: ${chart.skipped}`);
-    }
+    writeFileSync(`${base}.svg`, await renderChartSvg(chartSpec(r.cells, `synpool: request latency (${o.upstreamServer} upstream)`)));
+    progress.note(`wrote ${base}.svg`);
   }
 }
 
@@ -114,7 +109,9 @@ export async function main(argv: readonly string[]): Promise<number> {
 
   const abort = new AbortController();
   let signals = 0;
+  // Registered before any topology exists, so it runs before bench/topology's own exit hook.
   const onSignal = (signal: NodeJS.Signals): void => {
+    leaveClientNamespace();
     signals++;
     if (signals > 1) process.exit(130);
     process.stderr.write(`\nbench: ${signal}: stopping, cleaning up (again to quit at once)\n`);

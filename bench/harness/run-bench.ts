@@ -24,6 +24,20 @@ interface Scope {
   ports: PortAllocator;
 }
 
+/** Leaves the client namespace of the current topology, if this thread is in one. */
+let leaveCurrent: (() => void) | undefined;
+
+/**
+ * For a signal handler, synchronously: bench/topology's exit hook SIGKILLs every
+ * process inside a topology's namespaces, and while this thread is in the
+ * client namespace that includes the harness itself.
+ */
+export function leaveClientNamespace(): void {
+  const leave = leaveCurrent;
+  leaveCurrent = undefined;
+  leave?.();
+}
+
 /** Builds a topology for `rttMs`, enters its client namespace on this thread, runs `body`, and always cleans up. */
 async function topologyScope<T>(rttMs: number, o: BenchOptions, progress: Progress, body: (s: Scope) => Promise<T>): Promise<{ info: TopologyInfo; value: T }> {
   progress.phase(`RTT ${rttMs} ms: building the topology`);
@@ -34,9 +48,11 @@ async function topologyScope<T>(rttMs: number, o: BenchOptions, progress: Progre
     progress.note(`RTT ${rttMs} ms: topology ${topo.name}, link ${topo.link}, measured connect RTT ${topo.measuredRttMs.toFixed(1)} ms`);
     // The load generator and the /metrics scrapes run on this thread, from inside the client namespace.
     leave = enterNamespace(topo.netnsPath('client'));
+    leaveCurrent = leave;
     const value = await body({ topo, upstreams, ports: new PortAllocator() });
     return { info: { rttMs, measuredRttMs: topo.measuredRttMs, link: topo.link }, value };
   } finally {
+    leaveCurrent = undefined;
     leave?.();
     await upstreams.stopAll().catch(() => undefined);
     await topo.destroy().catch((err: Error) => progress.note(`warning: ${err.message}`));
