@@ -84,6 +84,9 @@ export class ProxyServer extends EventEmitter<ProxyServerEvents> {
     this.server = http.createServer({ requireHostHeader: true }, (req, res) => this.#onRequest(req, res));
     this.server.keepAliveTimeout = this.#options.clientKeepAliveTimeoutMs;
     this.server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => this.#onClientError(err, socket));
+    // node:http hands CONNECT (authority-form target) to 'connect' listeners only, and
+    // without one destroys the socket unanswered; it gets the 400 of any other bad target.
+    this.server.on('connect', (req: IncomingMessage, socket: Socket) => this.#onConnect(req, socket));
   }
 
   get inFlight(): number {
@@ -141,6 +144,19 @@ export class ProxyServer extends EventEmitter<ProxyServerEvents> {
       socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${text.length + 1}\r\n\r\n${text}\n`);
     }
     socket.destroySoon();
+  }
+
+  #onConnect(req: IncomingMessage, socket: Socket): void {
+    const started = performance.now();
+    const text = 'bad request target\n';
+    socket.on('error', () => undefined);
+    socket.end(`HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${text.length}\r\nVia: 1.1 synpool\r\n\r\n${text}`);
+    socket.destroySoon();
+    this.emit('request', {
+      method: req.method ?? 'CONNECT', path: String(req.url), upstream: this.#options.upstream.url, status: 400,
+      durationMs: performance.now() - started, connection: 'none', retried: false, bytesIn: 0, bytesOut: 0, aborted: false,
+      error: 'BAD_REQUEST_TARGET',
+    });
   }
 
   #onRequest(req: IncomingMessage, res: ServerResponse): void {
