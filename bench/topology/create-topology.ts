@@ -13,7 +13,7 @@ import { buildVdeLink } from './vde-link.js';
 import { buildVethLink } from './veth-link.js';
 
 const LINK_CHOICES = ['auto', 'vde', 'netem', 'veth'] as const;
-const VDE_TOOLS = ['vde_switch', 'vde_plug', 'wirefilter', 'dpipe'] as const;
+const VDE_TOOLS = ['vde_switch', 'wirefilter'] as const;
 const MAX_ONE_WAY_DELAY_MS = 10_000;
 /** The link must carry a TCP connect within this long after setup. */
 const CONNECTIVITY_DEADLINE_MS = 5_000;

@@ -17,7 +17,7 @@ export interface TrackedProcess {
   pid: number;
   /** From /proc/PID/stat, so a reused pid is never signalled. */
   startTicks: number;
-  /** Signal the whole process group (dpipe makes its own). */
+  /** Signal the whole process group (a child that made its own). */
   group: boolean;
   label: string;
 }

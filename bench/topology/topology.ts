@@ -38,7 +38,7 @@ export interface Topology {
   exec(side: Side, cmd: string, args: readonly string[], opts?: RunOptions): Promise<CommandResult>;
   /** Starts a command inside a namespace; destroy() stops it if it still runs. */
   spawn(side: Side, cmd: string, args: readonly string[], opts?: SpawnOptions): ChildProcess;
-  /** Pids of the link's own processes (vde_switch, dpipe, wirefilter, vde_plug); empty for veth and netem. */
+  /** Pids of the link's own processes (two vde_switch, one wirefilter); empty for veth and netem. */
   helperPids(): number[];
   /** Stops every process of the topology and deletes its namespaces; idempotent. */
   destroy(): Promise<void>;

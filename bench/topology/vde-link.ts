@@ -1,20 +1,23 @@
 // The userspace delay line for kernels without sch_netem:
 //
-//   client ns: tap ── vde_switch ─┐                         ┌─ vde_switch ── tap :server ns
-//                                 └ dpipe vde_plug = wirefilter -d MS = vde_plug ┘
+//   client ns: tap ── vde_switch ── wirefilter -d MS ── vde_switch ── tap :server ns
+//
+// wirefilter plugs into both switches itself (`-v SW1:SW2`), over the
+// switches' datagram sockets. The usual `dpipe vde_plug = wirefilter =
+// vde_plug` joins them with pipes instead, and those deadlock under bulk
+// traffic in both directions at once (a 10 MB upload echoed back stalls the
+// link for good, every time); datagrams are dropped when a queue is full,
+// like a real link, and TCP recovers.
 //
 // Each vde_switch runs inside its namespace (`ip netns exec`), so its tap is
-// created there and never appears in the host namespace. The switches run in
-// the foreground with stdin a pipe from us: vde_switch exits on EOF on stdin,
-// so they die with this process even when it is SIGKILLed, and their taps with
-// them. dpipe puts itself and its children in a new process group; it is
-// stopped through its children (it reaps them and exits), SIGKILL to the group as fallback.
+// created there and never appears in the host namespace. The switches and
+// wirefilter run in the foreground with stdin a pipe from us: vde_switch exits
+// on EOF on stdin, so the link dies with this process even when it is SIGKILLed.
 import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { captureStderr, describeExit, hasExited, stopChild, waitForExit } from './child-output.js';
-import { isProcessAlive, processGroupMembers, signalQuietly } from './process-table.js';
 import type { CommandResult } from './run-command.js';
 import { TopologyError } from './topology-error.js';
 import type { LinkHandle, Side } from './topology.js';
@@ -36,30 +39,15 @@ export async function buildVdeLink(ctx: VdeLinkContext): Promise<LinkHandle> {
   }
   const sockDir = (side: Side): string => join(ctx.dir, `vde-${side}`);
   const switches: ChildProcess[] = [];
-  let dpipe: ChildProcess | undefined;
-  let groupSeen: number[] = [];
+  let filter: ChildProcess | undefined;
 
   const handle: LinkHandle = {
     kind: 'vde',
     helperPids() {
-      const pids = new Set<number>(groupSeen);
-      for (const c of [...switches, ...(dpipe ? [dpipe] : [])]) if (c.pid !== undefined) pids.add(c.pid);
-      if (dpipe?.pid !== undefined) for (const p of processGroupMembers(dpipe.pid)) pids.add(p);
-      return [...pids];
+      return [...switches, ...(filter ? [filter] : [])].flatMap((c) => (c.pid === undefined ? [] : [c.pid]));
     },
     async stop() {
-      if (dpipe?.pid !== undefined) {
-        const pgid = dpipe.pid;
-        groupSeen = [...new Set([...groupSeen, ...processGroupMembers(pgid)])];
-        // Children first: dpipe reaps them and exits by itself. Killing dpipe
-        // first orphans them to pid 1, which here leaves them as zombies a while.
-        for (const p of groupSeen) if (p !== pgid) signalQuietly(p, 'SIGTERM');
-        if (!(await waitForExit(dpipe, 2_000))) {
-          signalQuietly(-pgid, 'SIGKILL');
-          dpipe.kill('SIGKILL');
-          await waitForExit(dpipe, 2_000);
-        }
-      }
+      if (filter !== undefined) await stopChild(filter, 1_000);
       // EOF on stdin is vde_switch's clean exit: it removes its control directory.
       for (const sw of switches) sw.stdin?.end();
       await Promise.all(
@@ -67,10 +55,6 @@ export async function buildVdeLink(ctx: VdeLinkContext): Promise<LinkHandle> {
           if (!(await waitForExit(sw, 2_000))) await stopChild(sw, 1_000);
         }),
       );
-      // wirefilter and vde_plug are dpipe's children, not ours: wait until they are gone.
-      const deadline = Date.now() + 2_000;
-      while (groupSeen.some((p) => isProcessAlive(p)) && Date.now() < deadline) await sleep(POLL_MS);
-      for (const p of groupSeen) if (isProcessAlive(p)) signalQuietly(p, 'SIGKILL');
     },
   };
 
@@ -83,14 +67,12 @@ export async function buildVdeLink(ctx: VdeLinkContext): Promise<LinkHandle> {
     await Promise.all((['client', 'server'] as const).map((side, i) => waitForSwitch(ctx, side, switches[i]!, sockDir(side))));
 
     const delay = ctx.oneWayDelayMs > 0 ? ['-d', String(ctx.oneWayDelayMs)] : [];
-    // dpipe runs inside the client namespace only so that `ip netns pids` finds
-    // it too; vde_plug talks to the switches over unix sockets.
-    dpipe = ctx.spawnTracked('client', 'dpipe', ['vde_plug', sockDir('client'), '=', 'wirefilter', ...delay, '=', 'vde_plug', sockDir('server')], true);
-    captureStderr(dpipe);
-    // Give dpipe a moment to fork; a line that never passes traffic is caught by the connectivity check.
+    // In the client namespace only so that `ip netns pids` finds it too; it talks to the switches over unix sockets.
+    filter = ctx.spawnTracked('client', 'wirefilter', ['-v', `${sockDir('client')}:${sockDir('server')}`, ...delay], false);
+    captureStderr(filter);
+    // Give it a moment to plug in; a line that never passes traffic is caught by the connectivity check.
     await sleep(50);
-    if (hasExited(dpipe)) throw new TopologyError('TOPOLOGY_ERR_COMMAND', `dpipe (vde_plug = wirefilter = vde_plug) ${describeExit(dpipe)}`);
-    groupSeen = processGroupMembers(dpipe.pid!);
+    if (hasExited(filter)) throw new TopologyError('TOPOLOGY_ERR_COMMAND', `wirefilter -v ${describeExit(filter)}`);
     return handle;
   } catch (err) {
     await handle.stop();

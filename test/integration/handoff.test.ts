@@ -23,7 +23,7 @@ let nodeTarget: Endpoint;
 let pythonTarget: Endpoint;
 
 beforeAll(async () => {
-  assertIntegrationPrerequisites([ 'ip', 'vde_switch', 'vde_plug', 'wirefilter', 'dpipe', 'python3']);
+  assertIntegrationPrerequisites(['python3']);
   topo = await createTopology({ oneWayDelayMs: ONE_WAY_MS, link: 'vde', prefix: 'sph' });
   node = await startNodeUpstream(topo);
   python = await startPythonUpstream(topo, { port: 8000 });

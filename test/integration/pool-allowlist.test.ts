@@ -22,7 +22,7 @@ let hs: Handshaker | undefined;
 let pool: PoolManager | undefined;
 
 beforeAll(async () => {
-  assertIntegrationPrerequisites(['ip', 'tcpdump', 'vde_switch', 'vde_plug', 'wirefilter', 'dpipe']);
+  assertIntegrationPrerequisites(['tcpdump']);
   topo = await createTopology({ oneWayDelayMs: ONE_WAY_MS, link: 'vde', prefix: 'spallow' });
   configured = await startNodeUpstream(topo);
   other = await startNodeUpstream(topo);

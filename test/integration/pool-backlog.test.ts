@@ -27,7 +27,7 @@ let target: Endpoint;
 const pools: PoolManager[] = [];
 
 beforeAll(async () => {
-  assertIntegrationPrerequisites(['ip', 'ss', 'python3', 'vde_switch', 'vde_plug', 'wirefilter', 'dpipe']);
+  assertIntegrationPrerequisites(['ss', 'python3']);
   topo = await createTopology({ oneWayDelayMs: ONE_WAY_MS, link: 'vde', prefix: 'spbklog' });
   python = await startPythonUpstream(topo, { port: 8000 });
   target = { address: topo.serverAddr, port: python.port };

@@ -26,7 +26,7 @@ let target: Endpoint;
 const hitAges: number[] = [];
 
 beforeAll(async () => {
-  assertIntegrationPrerequisites(['ip', 'ss', 'vde_switch', 'vde_plug', 'wirefilter', 'dpipe']);
+  assertIntegrationPrerequisites(['ss']);
   topo = await createTopology({ oneWayDelayMs: ONE_WAY_MS, link: 'vde', prefix: 'spfill' });
   node = await startNodeUpstream(topo);
   target = { address: topo.serverAddr, port: node.port };

@@ -27,7 +27,7 @@ let pool: PoolManager;
 let target: Endpoint;
 
 beforeAll(async () => {
-  assertIntegrationPrerequisites(['ip', 'vde_switch', 'vde_plug', 'wirefilter', 'dpipe']);
+  assertIntegrationPrerequisites();
   topo = await createTopology({ oneWayDelayMs: ONE_WAY_MS, link: 'vde', prefix: 'sprst' });
   node = await startNodeUpstream(topo);
   target = { address: topo.serverAddr, port: node.port };

@@ -16,7 +16,7 @@ let topo: Topology;
 let node: UpstreamServer;
 
 beforeAll(async () => {
-  assertIntegrationPrerequisites(['ip', 'vde_switch', 'vde_plug', 'wirefilter', 'dpipe', 'setpriv']);
+  assertIntegrationPrerequisites(['setpriv']);
   topo = await createTopology({ oneWayDelayMs: ONE_WAY_MS, link: 'vde', prefix: 'spp' });
   node = await startNodeUpstream(topo);
 }, 60_000);

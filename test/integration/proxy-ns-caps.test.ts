@@ -20,7 +20,7 @@ let upstream: UpstreamServer;
 const clis: CliSynpool[] = [];
 
 beforeAll(async () => {
-  assertIntegrationPrerequisites(['ip', 'vde_switch', 'vde_plug', 'wirefilter', 'dpipe', 'setpriv', 'capsh']);
+  assertIntegrationPrerequisites(['setpriv', 'capsh']);
   topo = await createTopology({ oneWayDelayMs: ONE_WAY_MS, link: 'vde', prefix: 'spnc' });
   // Keep-alive off upstream-side: every request needs a new connection, so the source shows in every log line.
   upstream = await startNodeUpstream(topo, { connectionClose: true });

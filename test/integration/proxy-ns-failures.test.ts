@@ -23,7 +23,7 @@ const proxies: InProcessSynpool[] = [];
 const clients: Pool[] = [];
 
 beforeAll(async () => {
-  assertIntegrationPrerequisites(['ip', 'vde_switch', 'vde_plug', 'wirefilter', 'dpipe']);
+  assertIntegrationPrerequisites();
   topo = await createTopology({ oneWayDelayMs: ONE_WAY_MS, link: 'vde', prefix: 'spnf' });
   leave = enterNamespace(topo.netnsPath('client'));
 }, 60_000);
