@@ -3,8 +3,7 @@
 // keep-alive pool. The harness thread has entered the client namespace, so
 // 127.0.0.1 here is the client namespace's loopback.
 import type { ChildProcess } from 'node:child_process';
-import { mkdirSync, readFileSync, existsSync } from 'node:fs';
-import { writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,6 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { captureStderr, describeExit, hasExited, stopChild } from '../topology/child-output.js';
 import { childrenOf, signalQuietly } from '../topology/process-table.js';
 import type { Topology } from '../topology/index.js';
+import { nginxConfig } from '../upstream/nginx-config.js';
 import { processCpuMs } from './proc-cpu.js';
 import { readProxyCounters, type ProxyCounters } from './prometheus-text.js';
 
@@ -105,22 +105,11 @@ export async function startSynpool(topo: Topology, o: SynpoolProcessOptions): Pr
   };
 }
 
-function nginxConfig(prefix: string, port: number, upstreamHost: string, upstreamPort: number): string {
-  const tmp = join(prefix, 'tmp');
-  return `daemon off;
-master_process on;
-worker_processes 1;
-pid ${join(prefix, 'nginx.pid')};
-error_log ${join(prefix, 'error.log')} warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path ${tmp}/body;
-  proxy_temp_path ${tmp}/proxy;
-  fastcgi_temp_path ${tmp}/fastcgi;
-  uwsgi_temp_path ${tmp}/uwsgi;
-  scgi_temp_path ${tmp}/scgi;
-  upstream backend {
+/** nginx as the reference reverse proxy: an upstream keep-alive pool, HTTP/1.1 to the upstream. */
+function nginxProxyConfig(prefix: string, port: number, upstreamHost: string, upstreamPort: number): string {
+  return nginxConfig(
+    prefix,
+    `  upstream backend {
     server ${upstreamHost}:${upstreamPort};
     keepalive 32;
   }
@@ -131,9 +120,9 @@ http {
       proxy_http_version 1.1;
       proxy_set_header Connection "";
     }
-  }
-}
-`;
+  }`,
+    4096,
+  );
 }
 
 let nginxCounter = 0;
@@ -142,7 +131,7 @@ export async function startNginxProxy(topo: Topology, o: { label: string; upstre
   const prefix = join(topo.dir, `nginx-proxy-${process.pid}-${nginxCounter++}`);
   for (const d of ['', 'tmp']) mkdirSync(join(prefix, d), { recursive: true, mode: 0o755 });
   const conf = join(prefix, 'nginx.conf');
-  writeFileSync(conf, nginxConfig(prefix, o.port, o.upstreamHost, o.upstreamPort));
+  writeFileSync(conf, nginxProxyConfig(prefix, o.port, o.upstreamHost, o.upstreamPort));
   const child = topo.spawn('client', NGINX_BIN, ['-c', conf, '-p', prefix, '-e', join(prefix, 'error.log')], { stdio: ['ignore', 'ignore', 'pipe'] });
   captureStderr(child);
   const master = child.pid!;

@@ -6,6 +6,7 @@ import { hasExited, stopChild } from '../topology/child-output.js';
 import { childrenOf, signalQuietly } from '../topology/process-table.js';
 import { TopologyError } from '../topology/topology-error.js';
 import type { Topology } from '../topology/topology.js';
+import { nginxConfig } from './nginx-config.js';
 import { waitUntilAccepting, type UpstreamServer } from './upstream-server.js';
 
 export interface NginxUpstreamOptions {
@@ -22,30 +23,17 @@ const QUIT_GRACE_MS = 3_000;
 let counter = 0;
 
 function config(prefix: string, addr: string, opts: NginxUpstreamOptions): string {
-  const tmp = join(prefix, 'tmp');
-  return `daemon off;
-master_process on;
-worker_processes 1;
-pid ${join(prefix, 'nginx.pid')};
-error_log ${join(prefix, 'error.log')} warn;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  client_body_temp_path ${tmp}/body;
-  proxy_temp_path ${tmp}/proxy;
-  fastcgi_temp_path ${tmp}/fastcgi;
-  uwsgi_temp_path ${tmp}/uwsgi;
-  scgi_temp_path ${tmp}/scgi;
-  keepalive_timeout ${opts.keepaliveTimeoutS ?? 75}s;
+  return nginxConfig(
+    prefix,
+    `  keepalive_timeout ${opts.keepaliveTimeoutS ?? 75}s;
   default_type application/octet-stream;
   server {
     listen ${addr}:${opts.port} backlog=511;
     root ${join(prefix, 'www')};
     location = / { default_type text/plain; return 200 "ok\\n"; }
     location = /bytes { }
-  }
-}
-`;
+  }`,
+  );
 }
 
 export async function startNginxUpstream(topo: Topology, opts: NginxUpstreamOptions): Promise<UpstreamServer> {

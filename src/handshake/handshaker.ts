@@ -177,17 +177,21 @@ export class Handshaker extends EventEmitter<HandshakeDriverEvents> implements H
   }
 
   release(entry: HalfOpen): void {
-    const key = endpointKey(entry.local);
-    const slot = this.#slots.get(key);
+    const slot = this.#slots.get(endpointKey(entry.local));
     if (!slot || slot.entry !== entry) return;
-    this.#slots.delete(key);
     // A RST with seq = our ISN+1 lets the server drop its request socket now
     // instead of retransmitting SYN-ACKs for a minute.
     this.#sendRst(entry);
+    this.#drop(slot);
+    this.stats.released++;
+  }
+
+  /** Forgets an entry: its prepared repair socket (closing it in repair mode sends nothing) and its port. */
+  #drop(slot: Slot): void {
+    this.#slots.delete(endpointKey(slot.entry.local));
     if (slot.repairFd >= 0) closeFd(slot.repairFd);
     slot.reservation.release();
-    entry.state = 'released';
-    this.stats.released++;
+    slot.entry.state = 'released';
   }
 
   close(): void {
@@ -229,10 +233,7 @@ export class Handshaker extends EventEmitter<HandshakeDriverEvents> implements H
       }
       if (refused) this.stats.refused++;
       else this.stats.forgotten++;
-      this.#slots.delete(`${seg.dstAddr}:${seg.dstPort}`);
-      if (slot.repairFd >= 0) closeFd(slot.repairFd);
-      slot.reservation.release();
-      entry.state = 'released';
+      this.#drop(slot);
       this.emit('reset', entry);
       return;
     }
