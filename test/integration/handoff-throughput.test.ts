@@ -71,12 +71,18 @@ describe('a handed-off connection at full speed', () => {
       expect(r.bytes).toBe(FIVE_MB);
       return rate(FIVE_MB, r.totalMs);
     };
-    const repairedUp = await up((await handedOff()).socket);
-    const plainUp = await up();
-    const repairedDown = await down((await handedOff()).socket);
-    const plainDown = await down();
-    expect(repairedUp).toBeGreaterThan(plainUp / 2);
-    expect(repairedDown).toBeGreaterThan(plainDown / 2);
+    // The delay line has no bandwidth limit: TCP fills wirefilter's queue and
+    // loses hundreds of segments per transfer, so one transfer's time is luck.
+    // Best of three, interleaved, compares what each kind of socket can do.
+    const best = { repairedUp: 0, plainUp: 0, repairedDown: 0, plainDown: 0 };
+    for (let i = 0; i < 3; i++) {
+      best.repairedUp = Math.max(best.repairedUp, await up((await handedOff()).socket));
+      best.plainUp = Math.max(best.plainUp, await up());
+      best.repairedDown = Math.max(best.repairedDown, await down((await handedOff()).socket));
+      best.plainDown = Math.max(best.plainDown, await down());
+    }
+    expect(best.repairedUp, JSON.stringify(best)).toBeGreaterThan(best.plainUp / 2);
+    expect(best.repairedDown, JSON.stringify(best)).toBeGreaterThan(best.plainDown / 2);
   }, 120_000);
 
   it('bulk traffic on an unrelated connection does not reach the SYN channel handler', async () => {
