@@ -10,6 +10,18 @@ export interface LoadResult {
   latenciesMs: number[];
 }
 
+/** One GET with its body read: the latency in ms, or undefined for an error or a status other than 200. */
+async function timedGet(pool: Pool, path: string): Promise<number | undefined> {
+  const start = performance.now();
+  try {
+    const res = await pool.request({ method: 'GET', path, headersTimeout: 10_000, bodyTimeout: 10_000 });
+    await res.body.text();
+    return res.statusCode === 200 ? performance.now() - start : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export async function closedLoop(o: { url: string; path: string; concurrency: number; durationMs: number; maxRequests: number }): Promise<LoadResult> {
   const pool = new Pool(o.url, { connections: o.concurrency, pipelining: 1, keepAliveTimeout: 30_000 });
   const latenciesMs: number[] = [];
@@ -20,15 +32,9 @@ export async function closedLoop(o: { url: string; path: string; concurrency: nu
   const worker = async (): Promise<void> => {
     while (performance.now() < deadline && issued < o.maxRequests) {
       issued++;
-      const start = performance.now();
-      try {
-        const res = await pool.request({ method: 'GET', path: o.path, headersTimeout: 10_000, bodyTimeout: 10_000 });
-        await res.body.text();
-        if (res.statusCode === 200) latenciesMs.push(performance.now() - start);
-        else errors++;
-      } catch {
-        errors++;
-      }
+      const ms = await timedGet(pool, o.path);
+      if (ms === undefined) errors++;
+      else latenciesMs.push(ms);
     }
   };
   await Promise.all(Array.from({ length: o.concurrency }, () => worker()));
@@ -44,15 +50,9 @@ export async function sequential(o: { url: string; path: string; count: number; 
   let errors = 0;
   const t0 = performance.now();
   for (let i = 0; i < o.count; i++) {
-    const start = performance.now();
-    try {
-      const res = await pool.request({ method: 'GET', path: o.path, headersTimeout: 10_000, bodyTimeout: 10_000 });
-      await res.body.text();
-      if (res.statusCode === 200) latenciesMs.push(performance.now() - start);
-      else errors++;
-    } catch {
-      errors++;
-    }
+    const ms = await timedGet(pool, o.path);
+    if (ms === undefined) errors++;
+    else latenciesMs.push(ms);
     await new Promise((r) => setTimeout(r, o.gapMs));
   }
   const seconds = (performance.now() - t0) / 1000;
