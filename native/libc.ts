@@ -2,7 +2,7 @@
 // use, so importing this module on a machine without the library (or without
 // the capabilities) has no side effect.
 import { createRequire } from 'node:module';
-import { SyscallError } from '../src/errors.js';
+import { SyscallError } from './syscall-error.js';
 import { errnoName } from './errno.js';
 
 type Koffi = typeof import('koffi');
@@ -26,10 +26,6 @@ export interface Libc {
   getsockname(fd: number, addr: Buffer, addrlen: Buffer): number;
   /** int close(int fd) */
   close(fd: number): number;
-  /** int open(const char *pathname, int flags) */
-  open(path: string, flags: number): number;
-  /** int setns(int fd, int nstype) */
-  setns(fd: number, nstype: number): number;
 }
 
 const require = createRequire(import.meta.url);
@@ -54,8 +50,6 @@ export function getLibc(): Libc {
     getsockopt: lib.func('int getsockopt(int sockfd, int level, int optname, void *optval, void *optlen)'),
     getsockname: lib.func('int getsockname(int sockfd, void *addr, void *addrlen)'),
     close: lib.func('int close(int fd)'),
-    open: lib.func('int open(const char *pathname, int flags)'),
-    setns: lib.func('int setns(int fd, int nstype)'),
   } as Libc;
   return libc;
 }

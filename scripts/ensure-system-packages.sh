@@ -2,7 +2,9 @@
 # Installs the Debian packages the demo, the benchmarks and the integration
 # tests need, if any of their commands is missing: the vde2 delay line, nginx
 # (an upstream and the reference proxy), curl, tcpdump, iproute2 (ip, ss),
-# capsh and setpriv. Does nothing when everything is there.
+# capsh and setpriv, and a C compiler with the libc and kernel headers (the
+# native-ABI test compiles a program against <linux/tcp.h>). Does nothing when
+# everything is there.
 set -eu
 
 missing=""
@@ -17,6 +19,9 @@ need ss iproute2
 need capsh libcap2-bin
 need setpriv util-linux
 need python3 python3
+need cc gcc
+[ -f /usr/include/stdio.h ] || missing="$missing libc6-dev"
+[ -f /usr/include/linux/tcp.h ] || missing="$missing linux-libc-dev"
 
 [ -z "$missing" ] && exit 0
 packages=$(printf '%s\n' $missing | sort -u | tr '\n' ' ')

@@ -2,32 +2,12 @@
 // The registry below is the single list of codes; README's error table is
 // checked against it by test/unit/errors.test.ts.
 
-export class SynpoolError extends Error {
-  readonly code: string;
-  /** True when nothing of a request reached the upstream, so it may be retried on another connection. */
-  readonly retriable: boolean;
-
-  constructor(code: string, message: string, options?: { cause?: unknown; retriable?: boolean }) {
-    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
-    this.name = new.target.name;
-    this.code = code;
-    this.retriable = options?.retriable ?? false;
-  }
-}
-
-/** A libc call failed; carries the call, errno and its symbolic name. */
-export class SyscallError extends SynpoolError {
-  readonly syscall: string;
-  readonly errno: number;
-  readonly errnoCode: string;
-
-  constructor(syscall: string, errno: number, errnoCode: string) {
-    super('SYNPOOL_ERR_SYSCALL', `${syscall} failed: ${errnoCode} (errno ${errno})`);
-    this.syscall = syscall;
-    this.errno = errno;
-    this.errnoCode = errnoCode;
-  }
-}
+// The base class and the syscall error live in native/ (the kernel boundary
+// owns its error type, and native/ never imports from src/); re-exported here
+// so that every code stays in one registry.
+import { SynpoolError } from '../native/synpool-error.js';
+export { SynpoolError } from '../native/synpool-error.js';
+export { SyscallError } from '../native/syscall-error.js';
 
 /** The process lacks a capability the accelerated path needs. */
 export class CapabilityError extends SynpoolError {

@@ -3,7 +3,8 @@
 // later tick (net.connect) or after a lookup (server.listen with a host), so stay
 // inside until 'connect' / 'listening' has fired before switching back.
 import { CLONE_NEWNET, O_CLOEXEC, O_RDONLY } from '../../native/constants.js';
-import { check, getLibc } from '../../native/libc.js';
+import { check } from '../../native/libc.js';
+import { getNamespaceLibc } from './namespace-libc.js';
 
 const CURRENT_NETNS = '/proc/thread-self/ns/net';
 
@@ -13,7 +14,7 @@ const CURRENT_NETNS = '/proc/thread-self/ns/net';
  * closes the descriptors; calling it again does nothing.
  */
 export function enterNamespace(path: string): () => void {
-  const libc = getLibc();
+  const libc = getNamespaceLibc();
   const original = check(libc.open(CURRENT_NETNS, O_RDONLY | O_CLOEXEC), `open(${CURRENT_NETNS})`);
   let target = -1;
   try {

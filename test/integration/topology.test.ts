@@ -1,15 +1,14 @@
 // The test topology itself: namespaces, the vde delay line, the upstream
-// servers, and that nothing is left behind. Runs as root; under CI a missing
-// prerequisite fails the file instead of skipping it.
+// servers, and that nothing is left behind. Runs as root; a missing
+// prerequisite fails the file (naming it), never skips it.
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { afterAll, describe, expect, test } from 'vitest';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { createTopology, enterNamespace, probeConnect, sweepStaleTopologies, type Topology } from '../../bench/topology/index.js';
 import { isProcessAlive, processStartTicks } from '../../bench/topology/process-table.js';
-import { isOnPath } from '../../bench/topology/run-command.js';
 import { STATE_ROOT, writeState } from '../../bench/topology/topology-state.js';
 import {
   NGINX_BYTES_SIZE,
@@ -18,16 +17,10 @@ import {
   startNodeUpstream,
   startPythonUpstream,
 } from '../../bench/upstream/index.js';
+import { assertIntegrationPrerequisites, missingPrerequisites } from '../helpers/prerequisites.js';
 
-const REQUIRED_TOOLS = ['ip', 'vde_switch', 'wirefilter', 'nginx', 'python3', 'curl'];
-const missing = [
-  ...(process.getuid?.() === 0 ? [] : ['root']),
-  ...REQUIRED_TOOLS.filter((t) => !isOnPath(t)),
-];
-const inCi = process.env.CI === 'true' || process.env.CI === '1';
-// Outside CI a machine without the tools skips, saying why; under CI it fails.
-const maybe = missing.length > 0 && !inCi ? describe.skip : describe;
-const suffix = missing.length > 0 && !inCi ? ` (skipped: missing ${missing.join(', ')})` : '';
+const EXTRA_TOOLS = ['nginx', 'python3', 'curl'];
+const missing = missingPrerequisites(['ip', 'vde_switch', 'wirefilter', ...EXTRA_TOOLS]);
 
 const live: Topology[] = [];
 async function build(...args: Parameters<typeof createTopology>): Promise<Topology> {
@@ -79,14 +72,12 @@ function netnsList(): string {
 }
 
 test('prerequisites: root, iproute2, vde2, nginx, python3, curl', () => {
-  if (missing.length > 0 && !inCi) {
-    console.warn(`topology tests skipped: missing ${missing.join(', ')}`);
-    return;
-  }
-  expect(missing, 'missing prerequisites (CI must provide them)').toEqual([]);
+  expect(missing, 'missing prerequisites (scripts/ensure-system-packages.sh installs them)').toEqual([]);
 });
 
-maybe(`topology${suffix}`, () => {
+describe('topology', () => {
+  beforeAll(() => assertIntegrationPrerequisites(EXTRA_TOOLS));
+
   test('vde with 20 ms one-way delay: a TCP connect takes one 40 ms round trip', async () => {
     const topo = await build({ oneWayDelayMs: 20, link: 'vde' });
     expect(topo.link).toBe('vde');

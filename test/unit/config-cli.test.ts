@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -41,11 +41,15 @@ describe('cli', () => {
 
   it('an unknown key in the config file → exit 2 naming it', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'synpool-cli-'));
-    const file = join(dir, 'c.yaml');
-    writeFileSync(file, 'upstream: "http://10.0.0.2"\ntimeout: 5\n');
-    const t = io();
-    expect(await main(['--config', file], t.io)).toBe(2);
-    expect(t.err()).toContain('config timeout: unknown key');
+    try {
+      const file = join(dir, 'c.yaml');
+      writeFileSync(file, 'upstream: "http://10.0.0.2"\ntimeout: 5\n');
+      const t = io();
+      expect(await main(['--config', file], t.io)).toBe(2);
+      expect(t.err()).toContain('config timeout: unknown key');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('an unknown flag → exit 2', async () => {

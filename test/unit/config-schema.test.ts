@@ -1,7 +1,7 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/errors.js';
 import { DEFAULTS } from '../../src/config/defaults.js';
 import { loadConfig, resolveUpstream } from '../../src/config/load-config.js';
@@ -19,9 +19,16 @@ function configError(fn: () => unknown): ConfigError {
   throw new Error('expected a ConfigError');
 }
 
+// One folder for the file's lifetime, removed after it (test/unit/temp-cleanup.test.ts checks).
+let dir: string | undefined;
+let files = 0;
+afterAll(() => {
+  if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+});
+
 function tempFile(name: string, text: string): string {
-  const dir = mkdtempSync(join(tmpdir(), 'synpool-config-'));
-  const path = join(dir, name);
+  dir ??= mkdtempSync(join(tmpdir(), 'synpool-config-'));
+  const path = join(dir, `${++files}-${name}`);
   writeFileSync(path, text);
   return path;
 }

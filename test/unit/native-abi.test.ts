@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as C from '../../native/constants.js';
+import { assertCCompiler } from '../helpers/prerequisites.js';
 import { koffiModule } from '../../native/libc.js';
 import {
   SOCK_FILTER_SIZE, SOCK_FPROG_FILTER_OFFSET, SOCK_FPROG_SIZE, SOCKADDR_IN_SIZE, structTypes,
@@ -50,6 +51,8 @@ let dir: string;
 const abi = new Map<string, number>();
 
 beforeAll(() => {
+  // No compiler is a failure naming it, not a skip: this test is the only check of the layouts.
+  assertCCompiler(['stdio.h', 'linux/tcp.h', 'linux/filter.h']);
   dir = mkdtempSync(join(tmpdir(), 'synpool-abi-'));
   writeFileSync(join(dir, 'abi.c'), PROGRAM);
   execFileSync('cc', ['-D_GNU_SOURCE', '-o', join(dir, 'abi'), join(dir, 'abi.c')]);
@@ -58,7 +61,9 @@ beforeAll(() => {
     abi.set(`${kind} ${name}`, Number(value));
   }
 });
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+afterAll(() => {
+  if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+});
 
 const get = (key: string): number => {
   const v = abi.get(key);
