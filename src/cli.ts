@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import { loadConfig, resolveUpstream, type Ipv4Lookup, type UpstreamTarget } from './config/load-config.js';
-import { parseHostPort, type ConfigInput, type SynpoolConfig } from './config/schema.js';
+import { CONFIG_SCHEMA, parseHostPort, type ConfigInput, type SynpoolConfig } from './config/schema.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { createMetricsServer, listenOn } from './observability/metrics-server.js';
 import { attachProxyMetrics } from './observability/proxy-metrics.js';
@@ -21,6 +21,24 @@ import { AcceleratedAgent } from './proxy/accelerated-agent.js';
 import { plainConnectionSource, type ConnectionSource } from './proxy/connection-source.js';
 import { createProxyServer, type ProxyServer } from './proxy/proxy-server.js';
 
+/** The config keys, wrapped for the help text; generated from the schema so the list cannot drift. */
+function keyList(keys: readonly string[], indent: string, width = 78): string {
+  const lines: string[] = [];
+  let line = indent;
+  for (const [i, key] of keys.entries()) {
+    const word = i === keys.length - 1 ? key : `${key},`;
+    if (line.length > indent.length && line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = indent;
+    }
+    line += line.length > indent.length ? ` ${word}` : word;
+  }
+  lines.push(line);
+  return lines.join('\n');
+}
+
+const TOP_LEVEL_KEYS = Object.keys(CONFIG_SCHEMA).filter((k) => k !== 'pool');
+
 export const HELP = `synpool: an HTTP reverse proxy whose new upstream connections skip the TCP handshake round trip
 
 Usage:
@@ -32,17 +50,16 @@ Flags:
   --config FILE            YAML (.yaml/.yml) or JSON (.json) configuration file
   --listen HOST:PORT       client listener                       (default 127.0.0.1:8080)
   --upstream URL           http://IPv4-or-hostname[:port]; a hostname is resolved to IPv4 once, at start
-  --pool-size N            half-open connections kept per upstream (pool.size, default 8)
+  --pool-size N            keep N half-open connections ready (pool.sizing: fixed, pool.targetSize: N;
+                           at most pool.maxSize, default 64; without it the pool sizes itself from demand)
   --no-accel               plain connects only (accel: false)
   --metrics-listen HOST:PORT  /metrics, /healthz, /readyz       (default 127.0.0.1:9464)
   --log-level LEVEL        fatal, error, warn, info, debug, trace, silent (default info)
 
 Configuration file keys (durations in milliseconds, sizes in bytes):
-  listen, upstream, accel, preserveHost, connectTimeoutMs, headersTimeoutMs,
-  bodyTimeoutMs, upstreamKeepAliveTimeoutMs, clientKeepAliveTimeoutMs,
-  maxUpstreamConnections, retryBufferBytes, shutdownTimeoutMs, metricsListen,
-  logLevel, pool { size, min, max, ttlMs, synRatePerSec, synAckTimeoutMs }
-  See config/synpool.example.yaml and docs/proxy.md.
+${keyList(TOP_LEVEL_KEYS, '  ')},
+  pool { sizing, targetSize, minSize, maxSize, upstreamBacklog, ttlMs, synRatePerSec, … }
+  See config/default.yaml (every key with its default), docs/proxy.md and docs/pool.md.
 
 Exit codes: 0 stopped cleanly (SIGTERM/SIGINT), 1 runtime failure, 2 bad usage or configuration.
 `;

@@ -2,6 +2,7 @@ import { resolvePoolSettings, type PoolSettings } from '../pool/pool-config.js';
 import { isIP } from 'node:net';
 import { ConfigError } from '../errors.js';
 import { deepFreeze, type DeepReadonly } from './deep-freeze.js';
+import { checkFixedTarget } from './pool-target.js';
 import { DEFAULTS, LOG_LEVELS, type LogLevel } from './defaults.js';
 
 export interface SynpoolConfigShape {
@@ -174,6 +175,7 @@ export function validateConfig(...layers: unknown[]): SynpoolConfig {
   }
   // The pool's own rules (units, ranges, the backlog cap) live with the pool; checked here, at the edge.
   const { cap: _cap, ...pool } = resolvePoolSettings(merged.pool as PoolSettings, 'pool');
+  checkFixedTarget(pool, 'pool');
   merged.pool = pool;
   return deepFreeze(merged as unknown as SynpoolConfigShape);
 }
