@@ -3,7 +3,7 @@ import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { Writable } from 'node:stream';
-import { ConfigError, SynpoolError } from './errors.js';
+import { ConfigError, ListenError, SynpoolError } from './errors.js';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { Registry, collectDefaultMetrics } from 'prom-client';
@@ -96,7 +96,9 @@ export async function serve(config: SynpoolConfig, options: ServeOptions): Promi
 
   let source: ConnectionSource = plainConnectionSource;
   if (config.accel) {
-    const create = options.createSource ?? ((c: SynpoolConfig, u: UpstreamTarget) => createPoolSource([u.endpoint], c.pool as PoolSettings));
+    // Built but not started: no SYN leaves before both listeners are bound (source.start() below).
+    const create =
+      options.createSource ?? ((c: SynpoolConfig, u: UpstreamTarget) => createPoolSource([u.endpoint], c.pool as PoolSettings, { start: false }));
     source = await create(config, options.upstream);
     const disabled = (source as { disabledReason?: string }).disabledReason;
     if (disabled !== undefined) logger.warn({ reason: disabled }, `acceleration is off (${disabled}); serving with plain connects`);
@@ -125,15 +127,28 @@ export async function serve(config: SynpoolConfig, options: ServeOptions): Promi
   const detachPool =
     source instanceof PoolConnectionSource ? [attachPoolMetrics(registry, source.pool, source), attachPoolLog(logger, source.pool)] : [];
 
-  const listen = parseHostPort('listen', config.listen);
-  const address = await proxy.listen(listen.port, listen.host);
   let metricsServer: Server | undefined;
   let metricsAddress: AddressInfo | undefined;
-  if (config.metricsListen !== null) {
-    const m = parseHostPort('metricsListen', config.metricsListen);
-    metricsServer = createMetricsServer({ registry, ready: () => proxy.listening && !proxy.draining });
-    metricsAddress = await listenOn(metricsServer, m.port, m.host);
+  let address: AddressInfo;
+  try {
+    address = await bindListener('listen', config.listen, (port, host) => proxy.listen(port, host));
+    if (config.metricsListen !== null) {
+      metricsServer = createMetricsServer({ registry, ready: () => proxy.listening && !proxy.draining });
+      const server = metricsServer;
+      metricsAddress = await bindListener('metricsListen', config.metricsListen, (port, host) => listenOn(server, port, host));
+    }
+  } catch (err) {
+    // Nothing has reached the upstream yet: undo what was built and let the caller report the one line.
+    await proxy.close(0);
+    if (metricsServer?.listening) await new Promise<void>((r) => metricsServer!.close(() => r()));
+    await agent.destroy();
+    await source.close?.();
+    detachLog();
+    detachMetrics();
+    for (const detach of detachPool) detach();
+    throw err;
   }
+  source.start?.();
   logger.info(
     { listen: `${address.address}:${address.port}`, upstream: options.upstream.url, target: options.upstream.origin, accelerated: source.accelerated, metrics: metricsAddress === undefined ? null : `${metricsAddress.address}:${metricsAddress.port}` },
     'synpool serving',
@@ -174,6 +189,16 @@ export async function serve(config: SynpoolConfig, options: ServeOptions): Promi
     process.on('SIGINT', onSignal);
   }
   return { proxy, agent, registry, address, metricsAddress, shutdown, stopped };
+}
+
+/** Binds one listener; a failure becomes a ListenError naming the config key, the address and the reason. */
+async function bindListener(field: string, hostPort: string, listen: (port: number, host: string) => Promise<AddressInfo>): Promise<AddressInfo> {
+  const { host, port } = parseHostPort(field, hostPort);
+  try {
+    return await listen(port, host);
+  } catch (err) {
+    throw new ListenError(field, host, port, err);
+  }
 }
 
 export type CliCommand =
@@ -247,6 +272,11 @@ export async function main(argv: readonly string[], io: CliIo = { stdout: proces
     if (err instanceof ConfigError) {
       io.stderr.write(`synpool: ${err.message}\n`);
       return 2;
+    }
+    // Like a config error, the message says all an operator needs: one line, no stack.
+    if (err instanceof ListenError) {
+      io.stderr.write(`synpool: ${err.message}\n`);
+      return 1;
     }
     const message = err instanceof SynpoolError ? `${err.code}: ${err.message}` : err instanceof Error ? (err.stack ?? err.message) : String(err);
     io.stderr.write(`synpool: ${message}\n`);

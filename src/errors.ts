@@ -76,6 +76,33 @@ export class ConfigError extends SynpoolError {
   }
 }
 
+// errno codes a listener commonly fails with, as a reader would say them.
+const LISTEN_REASONS: Readonly<Record<string, string>> = {
+  EADDRINUSE: 'address already in use',
+  EADDRNOTAVAIL: 'address not available on this host',
+  EACCES: 'permission denied (a port below 1024 needs CAP_NET_BIND_SERVICE)',
+  EPERM: 'operation not permitted',
+  ENOTFOUND: 'host name not found',
+  EAI_AGAIN: 'host name lookup failed (temporary)',
+};
+
+/** A listener (the client front or the metrics endpoint) could not bind; names the address and why. */
+export class ListenError extends SynpoolError {
+  /** The config key of the listener: `listen` or `metricsListen`. */
+  readonly field: string;
+  readonly address: string;
+  /** The errno code from the failed listen (EADDRINUSE…), if there was one. */
+  readonly errnoCode: string | undefined;
+  constructor(field: string, host: string, port: number, cause: unknown) {
+    const errnoCode = (cause as NodeJS.ErrnoException | undefined)?.code;
+    const reason = (errnoCode !== undefined ? LISTEN_REASONS[errnoCode] : undefined) ?? errnoCode ?? String(cause);
+    super('SYNPOOL_ERR_LISTEN', `cannot listen on ${host}:${port} (${field}): ${reason}`, { cause });
+    this.field = field;
+    this.address = `${host}:${port}`;
+    this.errnoCode = errnoCode;
+  }
+}
+
 export const ERROR_CODES = [
   'SYNPOOL_ERR_SYSCALL',
   'SYNPOOL_ERR_CAPABILITY',
@@ -86,6 +113,7 @@ export const ERROR_CODES = [
   'SYNPOOL_ERR_TARGET_NOT_ALLOWED',
   'SYNPOOL_ERR_INVALID_ARGUMENT',
   'SYNPOOL_ERR_CONFIG',
+  'SYNPOOL_ERR_LISTEN',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

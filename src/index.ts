@@ -45,7 +45,7 @@ export { createLogger } from './observability/logger.js';
 export { attachRequestLog } from './observability/request-log.js';
 export { attachProxyMetrics } from './observability/proxy-metrics.js';
 export { attachPoolMetrics } from './observability/pool-metrics.js';
-export { createPoolSource, PoolConnectionSource, type PlainFallback } from './proxy/pool-source.js';
+export { createPoolSource, PoolConnectionSource, type PlainFallback, type CreatePoolSourceOptions } from './proxy/pool-source.js';
 export { PoolManager, type PoolManagerOptions, type PoolSnapshot, type PoolEvents } from './pool/index.js';
 export { resolvePoolSettings, POOL_DEFAULTS, type PoolSettings, type UpstreamPoolConfig } from './pool/pool-config.js';
 export { Handshaker, type HandshakerOptions } from './handshake/handshaker.js';

@@ -7,6 +7,12 @@ export interface ConnectionSource {
   acquire(target: Endpoint): Socket | undefined;
   /** Called when a pooled socket turned out dead on first use (so the pool can learn). */
   reportDead?(target: Endpoint): void;
+  /**
+   * Optional: begin work that reaches the upstream (the pool's SYNs). The proxy
+   * calls it once its listeners are bound, so a process that cannot serve never
+   * sends a SYN. Must be idempotent.
+   */
+  start?(): void;
   /** Optional: release everything (called once at shutdown). */
   close?(): void | Promise<void>;
   readonly accelerated: boolean;

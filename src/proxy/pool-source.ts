@@ -32,6 +32,11 @@ export class PoolConnectionSource extends EventEmitter<PoolSourceEvents> impleme
     return socket;
   }
 
+  /** Starts sending SYNs (idempotent). */
+  start(): void {
+    this.pool.start();
+  }
+
   reportDead(target: Endpoint): void {
     this.pool.reportDead(target);
   }
@@ -49,12 +54,24 @@ export interface PlainFallback {
   acquire(): undefined;
 }
 
+export interface CreatePoolSourceOptions {
+  /**
+   * Start the pool (send SYNs) at once. Default true, for library users; the
+   * proxy passes false and calls source.start() once its listeners are bound.
+   */
+  start?: boolean;
+}
+
 /**
  * Builds the pool for the upstreams if this process may: CAP_NET_RAW,
  * CAP_NET_ADMIN and a kernel that takes TCP_REPAIR. Otherwise a plain source
  * that says what is missing (the proxy still serves, with plain connects).
  */
-export function createPoolSource(targets: readonly Endpoint[], settings: PoolSettings): PoolConnectionSource | PlainFallback {
+export function createPoolSource(
+  targets: readonly Endpoint[],
+  settings: PoolSettings,
+  options: CreatePoolSourceOptions = {},
+): PoolConnectionSource | PlainFallback {
   const caps = checkCapabilities();
   if (caps.missing.length > 0) return plainFallback(`missing ${caps.missing.join(', ')}`);
   let handshaker: Handshaker;
@@ -67,8 +84,9 @@ export function createPoolSource(targets: readonly Endpoint[], settings: PoolSet
     throw err;
   }
   const pool = new PoolManager({ driver: handshaker, upstreams: targets.map((target) => ({ ...settings, target })) });
-  pool.start();
-  return new PoolConnectionSource(handshaker, pool);
+  const source = new PoolConnectionSource(handshaker, pool);
+  if (options.start ?? true) source.start();
+  return source;
 }
 
 function plainFallback(reason: string): PlainFallback {

@@ -21,6 +21,7 @@ describe('error codes', () => {
       new errors.TargetNotAllowedError('10.0.0.9:80'),
       new errors.InvalidArgumentError('x'),
       new errors.ConfigError('pool.ttlMs', 'too long'),
+      new errors.ListenError('listen', '127.0.0.1', 8080, Object.assign(new Error('listen EADDRINUSE'), { code: 'EADDRINUSE' })),
     ];
     expect(new Set(samples.map((e) => e.code))).toEqual(new Set(errors.ERROR_CODES));
     for (const e of samples) expect(e).toBeInstanceOf(errors.SynpoolError);
@@ -29,6 +30,14 @@ describe('error codes', () => {
   it('a syscall error names the call and errno', () => {
     const e = new errors.SyscallError('setsockopt(TCP_REPAIR)', 1, 'EPERM');
     expect(e.message).toBe('setsockopt(TCP_REPAIR) failed: EPERM (errno 1)');
+  });
+
+  it('a listen error names the address, the listener and the reason', () => {
+    const e = new errors.ListenError('listen', '127.0.0.1', 8080, Object.assign(new Error('x'), { code: 'EADDRINUSE' }));
+    expect(e.message).toBe('cannot listen on 127.0.0.1:8080 (listen): address already in use');
+    expect(new errors.ListenError('metricsListen', 'h', 1, Object.assign(new Error('x'), { code: 'EWHATEVER' })).message).toBe(
+      'cannot listen on h:1 (metricsListen): EWHATEVER',
+    );
   });
 
   it('only a reset before any acknowledged byte is retriable among handoff errors', () => {
