@@ -18,7 +18,7 @@ export const DEFAULTS = {
   upstreamKeepAliveTimeoutMs: 4_000,
   /** How long an idle client keep-alive connection is kept open. */
   clientKeepAliveTimeoutMs: 5_000,
-  /** Upper bound on concurrent connections per upstream. */
+  /** Upper bound on concurrent connections per upstream, first attempts and replays together (≥ 2; src/proxy/connection-budget.ts). */
   maxUpstreamConnections: 256,
   /** Request body bytes kept so a request can be replayed on a fresh connection (bytes). */
   retryBufferBytes: 1_048_576,

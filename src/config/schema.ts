@@ -50,7 +50,8 @@ export const CONFIG_SCHEMA: { readonly [K in keyof SynpoolConfigShape]: FieldSpe
   bodyTimeoutMs: { kind: 'int', min: 1, max: HOUR_MS, unit: 'milliseconds' },
   upstreamKeepAliveTimeoutMs: { kind: 'int', min: 1, max: HOUR_MS, unit: 'milliseconds' },
   clientKeepAliveTimeoutMs: { kind: 'int', min: 1, max: HOUR_MS, unit: 'milliseconds' },
-  maxUpstreamConnections: { kind: 'int', min: 1, max: 65_535, unit: 'connections' },
+  // ≥ 2: first attempts and replays share the cap (src/proxy/connection-budget.ts).
+  maxUpstreamConnections: { kind: 'int', min: 2, max: 65_535, unit: 'connections' },
   retryBufferBytes: { kind: 'int', min: 0, max: 1 << 30, unit: 'bytes' },
   shutdownTimeoutMs: { kind: 'int', min: 0, max: HOUR_MS, unit: 'milliseconds' },
   metricsListen: { kind: 'hostPort', nullable: true },

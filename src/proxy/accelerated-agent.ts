@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import { Agent, Dispatcher, Pool } from 'undici';
 import type { Endpoint } from '../handshake/endpoint.js';
 import { plainConnectionSource, type ConnectionOrigin, type ConnectionSource } from './connection-source.js';
+import { splitConnectionBudget } from './connection-budget.js';
 import { createConnector, type FallbackReason } from './connector.js';
 import { ReplayableBody } from './replayable-body.js';
 import { errorCode, retryReason, type RetryReason } from './retry-policy.js';
@@ -18,7 +19,10 @@ export interface AcceleratedAgentOptions {
   headersTimeoutMs?: number;
   /** Default idle-body timeout per request (ms); a request may override it with bodyTimeout. Default 30000. */
   bodyTimeoutMs?: number;
-  /** Upper bound on connections per origin; null = unbounded. Default null. */
+  /**
+   * Upper bound on connections per origin, first attempts and replays together
+   * (split by splitConnectionBudget: ≥ 2); null = unbounded. Default null.
+   */
   connections?: number | null;
 }
 
@@ -87,11 +91,13 @@ export class AcceleratedAgent extends Dispatcher {
     super();
     const o = { ...AGENT_DEFAULTS, ...options };
     this.source = options.source ?? plainConnectionSource;
-    this.#accelerated = this.#makeAgent(o, false);
-    this.#plain = this.#makeAgent(o, true);
+    // One cap for both agents together, not one each (see connection-budget.ts).
+    const budget = splitConnectionBudget(o.connections);
+    this.#accelerated = this.#makeAgent(o, false, budget.accelerated);
+    this.#plain = this.#makeAgent(o, true, budget.replay);
   }
 
-  #makeAgent(o: typeof AGENT_DEFAULTS, plainOnly: boolean): Agent {
+  #makeAgent(o: typeof AGENT_DEFAULTS, plainOnly: boolean, connections: number | null): Agent {
     const onFallback = (reason: FallbackReason, target: Endpoint): void => {
       this.events.emit('fallback', { reason, target });
     };
@@ -113,7 +119,7 @@ export class AcceleratedAgent extends Dispatcher {
       headersTimeout: o.headersTimeoutMs,
       bodyTimeout: o.bodyTimeoutMs,
       connectTimeout: o.connectTimeoutMs,
-      connections: o.connections,
+      connections,
       factory: (origin, poolOptions) => new Pool(origin, { ...(poolOptions as Pool.Options), factory: clientFactory }),
     });
   }
