@@ -40,6 +40,8 @@ Flags:
 Configuration file keys (durations in milliseconds, sizes in bytes):
   listen, upstream, accel, preserveHost, connectTimeoutMs, headersTimeoutMs,
   bodyTimeoutMs, upstreamKeepAliveTimeoutMs, clientKeepAliveTimeoutMs,
+  clientHeadersTimeoutMs (request line + headers from a client, default 60000),
+  upgradeIdleTimeoutMs (an idle WebSocket/upgraded tunnel is closed, default 60000),
   maxUpstreamConnections, retryBufferBytes, shutdownTimeoutMs, metricsListen,
   logLevel, pool { size, min, max, ttlMs, synRatePerSec, synAckTimeoutMs }
   See config/synpool.example.yaml and docs/proxy.md.
@@ -101,6 +103,8 @@ export async function serve(config: SynpoolConfig, options: ServeOptions): Promi
     bodyTimeoutMs: config.bodyTimeoutMs,
     retryBufferBytes: config.retryBufferBytes,
     clientKeepAliveTimeoutMs: config.clientKeepAliveTimeoutMs,
+    clientHeadersTimeoutMs: config.clientHeadersTimeoutMs,
+    upgradeIdleTimeoutMs: config.upgradeIdleTimeoutMs,
   });
   const detachLog = attachRequestLog(logger, proxy, agent);
   const detachMetrics = attachProxyMetrics(registry, proxy, agent);

@@ -14,6 +14,8 @@ export interface SynpoolConfigShape {
   bodyTimeoutMs: number;
   upstreamKeepAliveTimeoutMs: number;
   clientKeepAliveTimeoutMs: number;
+  clientHeadersTimeoutMs: number;
+  upgradeIdleTimeoutMs: number;
   maxUpstreamConnections: number;
   retryBufferBytes: number;
   shutdownTimeoutMs: number;
@@ -49,6 +51,8 @@ export const CONFIG_SCHEMA: { readonly [K in keyof SynpoolConfigShape]: FieldSpe
   bodyTimeoutMs: { kind: 'int', min: 1, max: HOUR_MS, unit: 'milliseconds' },
   upstreamKeepAliveTimeoutMs: { kind: 'int', min: 1, max: HOUR_MS, unit: 'milliseconds' },
   clientKeepAliveTimeoutMs: { kind: 'int', min: 1, max: HOUR_MS, unit: 'milliseconds' },
+  clientHeadersTimeoutMs: { kind: 'int', min: 1, max: HOUR_MS, unit: 'milliseconds' },
+  upgradeIdleTimeoutMs: { kind: 'int', min: 1, max: HOUR_MS, unit: 'milliseconds' },
   maxUpstreamConnections: { kind: 'int', min: 1, max: 65_535, unit: 'connections' },
   retryBufferBytes: { kind: 'int', min: 0, max: 1 << 30, unit: 'bytes' },
   shutdownTimeoutMs: { kind: 'int', min: 0, max: HOUR_MS, unit: 'milliseconds' },
