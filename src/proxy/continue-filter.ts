@@ -10,8 +10,10 @@ import type { Socket } from 'node:net';
  * undici untouched: it reports them to the handler as responses below 200.
  *
  * Only the start of a response is inspected: the socket is armed when a request is
- * written on it (undici sends one request at a time per connection), and disarmed by
- * the first byte that cannot begin a 100 head.
+ * written on it, and disarmed by the first byte that cannot begin a 100 head. That
+ * relies on undici's default `pipelining: 1` (the agent never raises it): the next
+ * request is written only after the previous response was parsed to its end, so a
+ * body that happens to contain "HTTP/1.1 100" is never inspected.
  */
 export interface ResponseStartListener {
   /** A byte of the response arrived (held here, so undici has not seen it yet). */

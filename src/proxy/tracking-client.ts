@@ -31,7 +31,8 @@ const noop = (): void => undefined;
  * An undici Client (one connection at a time) that learns, per request, whether the
  * request went out on a pooled, a plain or a reused connection. undici calls the
  * handler's onConnect synchronously while writing the request on the client's current
- * socket, which is the one its connector handed over last.
+ * socket, which is the one its connector handed over last. The same moment arms the
+ * 100-Continue filter for that request's response (continue-filter.ts).
  */
 export class TrackingClient extends Client {
   readonly #state: ClientSocketState;
