@@ -93,6 +93,31 @@ describe('proxy: interim (1xx) responses (RFC 9110 §15.2)', () => {
     expect(proxied.records.map((r) => r.connection)).toEqual(['plain', 'reused']);
   });
 
+  it('Expect: 100-continue: the client gets one 100 (from the proxy), then the final answer of the upstream', async () => {
+    let sawExpect: string | undefined = 'unset';
+    upstream = await startUpstream((req, res) => {
+      sawExpect = req.headers.expect;
+      res.writeContinue(); // unsolicited: the proxy does not forward Expect
+      let body = '';
+      req.on('data', (c: Buffer) => (body += c.toString()));
+      req.on('end', () => res.end(`got ${body}`));
+    });
+    proxied = await startProxy(upstream.url);
+    const socket = net.connect(proxied.port, '127.0.0.1');
+    await once(socket, 'connect');
+    socket.write('POST /up HTTP/1.1\r\nHost: x\r\nConnection: close\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n');
+    let reply = '';
+    socket.on('data', (c: Buffer) => {
+      reply += c.toString('latin1');
+      if (reply === 'HTTP/1.1 100 Continue\r\n\r\n') socket.write('hello');
+    });
+    await once(socket, 'close');
+    expect(reply).toMatch(/^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 200 OK\r\n/);
+    expect(reply.match(/ 100 Continue/g)).toHaveLength(1);
+    expect(reply.endsWith('got hello')).toBe(true);
+    expect(sawExpect).toBeUndefined();
+  });
+
   it('a connection lost after a 100 is not replayed: 502, one request upstream', async () => {
     scripted = await startScriptedUpstream((s) => {
       s.write('HTTP/1.1 100 Continue\r\n\r\n');
