@@ -74,6 +74,7 @@ export class UpgradeExchange implements ConnectionAwareHandler {
   #connection: ConnectionOrigin | 'none' = 'none';
   #status = 0;
   #headSent = false;
+  #tunneled = false;
   #bytesToClient = 0;
   #finished = false;
 
@@ -91,11 +92,12 @@ export class UpgradeExchange implements ConnectionAwareHandler {
   start(): void {
     const { req, socket, options } = this;
     socket.on('error', () => undefined); // reported through 'close' below
+    // Before a tunnel exists the client going away ends the upstream request; a tunnel watches its own sockets.
     socket.once('close', () => {
-      if (!this.#headSent) {
-        this.#controller?.abort(new Error('client closed the connection'));
-        this.#finish('failed', 499, { error: 'CLIENT_CLOSED' });
-      }
+      if (this.#tunneled || this.#finished) return;
+      this.#controller?.abort(new Error('client closed the connection'));
+      if (this.#headSent) this.#finish('refused', this.#status, { error: 'CLIENT_CLOSED' });
+      else this.#finish('failed', 499, { error: 'CLIENT_CLOSED' });
     });
     const headers = upstreamRequestHeaders(req.rawHeaders, {
       clientAddress: socket.remoteAddress,
@@ -139,6 +141,7 @@ export class UpgradeExchange implements ConnectionAwareHandler {
     const pairs = upgradeResponseHeaders(pairsFromRaw(raw.map(String)));
     socket.write(serializeResponseHead(statusCode, STATUS_CODES[statusCode] ?? 'Switching Protocols', pairs));
     this.#headSent = true;
+    this.#tunneled = true;
     this.#status = statusCode;
     const tunnel = new Tunnel(socket, upstream, this.options.upgradeIdleTimeoutMs);
     tunnel.once('close', (result) => {

@@ -55,7 +55,7 @@ function parseFrames(buf: Buffer): [{ opcode: number; payload: Buffer }[], numbe
   return [frames, off];
 }
 
-export async function startWebSocketEchoServer(): Promise<WebSocketEchoServer> {
+export async function startWebSocketEchoServer(host = '127.0.0.1'): Promise<WebSocketEchoServer> {
   const received: string[] = [];
   const closeCodes: number[] = [];
   const upgradeHeaders: http.IncomingHttpHeaders[] = [];
@@ -98,11 +98,11 @@ export async function startWebSocketEchoServer(): Promise<WebSocketEchoServer> {
     socket.on('data', onData);
     if (head.length > 0) onData(Buffer.alloc(0));
   });
-  server.listen(0, '127.0.0.1');
+  server.listen(0, host);
   await once(server, 'listening');
   const port = (server.address() as AddressInfo).port;
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `http://${host}:${port}`,
     port,
     received,
     closeCodes,

@@ -244,6 +244,21 @@ describe('proxy: upgrades (RFC 9110 §7.8)', () => {
     expect(records[0]).toMatchObject({ outcome: 'tunneled', closedBy: 'upstream-error', error: 'ECONNRESET' });
   });
 
+  it('proxy shutdown closes an open tunnel', async () => {
+    const up = await startRawUpgradeUpstream(() => undefined);
+    closers.push(() => up.close());
+    proxied = await startProxy(`http://127.0.0.1:${up.port}`);
+    const records = upgrades(proxied);
+    const { socket } = await upgradeRaw(proxied.port);
+    closers.push(() => void socket.destroy());
+    socket.on('error', () => undefined);
+    const ended = once(socket, 'end');
+    await proxied.proxy.close(200);
+    await ended;
+    await until(() => records.length === 1);
+    expect(records[0]).toMatchObject({ outcome: 'tunneled', closedBy: 'shutdown' });
+  });
+
   it('answers 502 when the upstream is down, without a tunnel', async () => {
     const dead = net.createServer();
     dead.listen(0, '127.0.0.1');
