@@ -11,7 +11,7 @@ import { ReplayableBody } from './replayable-body.js';
 import { upstreamErrorResponse } from './upstream-error.js';
 import { clientErrorAnswer, rawClientErrorResponse, type ClientErrorAnswer } from './client-error.js';
 import type { Tunnel } from './tunnel.js';
-import { UpgradeExchange, type UpgradeRecord } from './upgrade-exchange.js';
+import { endWithText, UpgradeExchange, type UpgradeRecord } from './upgrade-exchange.js';
 
 export interface ProxyServerOptions {
   upstream: UpstreamTarget;
@@ -189,20 +189,18 @@ export class ProxyServer extends EventEmitter<ProxyServerEvents> {
 
   #onUpgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
     const path = upstreamPath(req.url);
-    let refusal: [number, string, string] | undefined;
-    if (path === undefined) refusal = [400, 'bad request target', 'BAD_REQUEST_TARGET'];
-    // The body of an upgrade request would sit in `head`, unframed: not supported.
-    else if (hasBody(req)) refusal = [400, 'upgrade request with a body', 'UPGRADE_WITH_BODY'];
-    else if (this.#draining) refusal = [503, 'shutting down', 'DRAINING'];
+    // An upgrade request's body would sit in `head`, unframed: not supported.
+    const refusal: [number, string, string] | undefined =
+      path === undefined ? [400, 'bad request target', 'BAD_REQUEST_TARGET']
+      : hasBody(req) ? [400, 'upgrade request with a body', 'UPGRADE_WITH_BODY']
+      : this.#draining ? [503, 'shutting down', 'DRAINING']
+      : undefined;
     if (refusal !== undefined || path === undefined) {
       const [status, message, error] = refusal ?? [400, 'bad request target', 'BAD_REQUEST_TARGET'];
-      const body = `${message}\n`;
-      socket.on('error', () => undefined);
-      socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${body.length}\r\nVia: 1.1 synpool\r\n\r\n${body}`);
-      socket.destroySoon();
+      endWithText(socket, status, message);
       this.emit('request', {
         method: req.method ?? '?', path: String(req.url), upstream: this.#options.upstream.url, status,
-        durationMs: 0, connection: 'none', retried: false, bytesIn: 0, bytesOut: 0, aborted: false, error,
+        durationMs: 0, connection: 'none', retried: false, bytesIn: 0, bytesOut: 0, aborted: false, error, upgrade: String(req.headers.upgrade),
       });
       return;
     }

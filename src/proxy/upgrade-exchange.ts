@@ -186,14 +186,7 @@ export class UpgradeExchange implements ConnectionAwareHandler {
     if (this.#finished) return;
     const mapped = upstreamErrorResponse(err);
     if (!this.#headSent && !socket.destroyed) {
-      const body = `${mapped.message}\n`;
-      const pairs: HeaderPair[] = [
-        ['content-type', 'text/plain; charset=utf-8'],
-        ['content-length', String(Buffer.byteLength(body))],
-        ['via', '1.1 synpool'],
-        ['connection', 'close'],
-      ];
-      socket.end(serializeResponseHead(mapped.status, STATUS_CODES[mapped.status] ?? '', pairs) + body);
+      endWithText(socket, mapped.status, mapped.message);
       this.#headSent = true;
       this.#finish('failed', mapped.status, { error: mapped.code });
       return;
@@ -226,4 +219,18 @@ export class UpgradeExchange implements ConnectionAwareHandler {
     };
     this.hooks.done(record);
   }
+}
+
+/** A short text response written straight to a socket node:http no longer parses, then the close. */
+export function endWithText(socket: Socket, status: number, message: string): void {
+  const body = `${message}\n`;
+  const pairs: HeaderPair[] = [
+    ['content-type', 'text/plain; charset=utf-8'],
+    ['content-length', String(Buffer.byteLength(body))],
+    ['via', '1.1 synpool'],
+    ['connection', 'close'],
+  ];
+  socket.on('error', () => undefined);
+  socket.end(serializeResponseHead(status, STATUS_CODES[status] ?? '', pairs) + body);
+  socket.destroySoon();
 }

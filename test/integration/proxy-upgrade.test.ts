@@ -259,6 +259,16 @@ describe('proxy: upgrades (RFC 9110 §7.8)', () => {
     expect(records[0]).toMatchObject({ outcome: 'tunneled', closedBy: 'shutdown' });
   });
 
+  it('refuses an upgrade request with a body (400) without asking the upstream', async () => {
+    ws = await startWebSocketEchoServer();
+    closers.push(() => ws.close());
+    proxied = await startProxy(ws.url);
+    const reply = await rawExchange(proxied.port, 'POST / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nContent-Length: 3\r\n\r\nabc');
+    expect(reply).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/);
+    expect(ws.upgradeHeaders).toHaveLength(0);
+    expect(proxied.records.at(-1)).toMatchObject({ status: 400, error: 'UPGRADE_WITH_BODY' });
+  });
+
   it('answers 502 when the upstream is down, without a tunnel', async () => {
     const dead = net.createServer();
     dead.listen(0, '127.0.0.1');
