@@ -120,6 +120,8 @@ export async function serve(config: SynpoolConfig, options: ServeOptions): Promi
     bodyTimeoutMs: config.bodyTimeoutMs,
     retryBufferBytes: config.retryBufferBytes,
     clientKeepAliveTimeoutMs: config.clientKeepAliveTimeoutMs,
+    clientHeadersTimeoutMs: config.clientHeadersTimeoutMs,
+    upgradeIdleTimeoutMs: config.upgradeIdleTimeoutMs,
   });
   const detachLog = attachRequestLog(logger, proxy, agent);
   const detachMetrics = attachProxyMetrics(registry, proxy, agent);

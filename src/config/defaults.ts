@@ -18,6 +18,10 @@ export const DEFAULTS = {
   upstreamKeepAliveTimeoutMs: 4_000,
   /** How long an idle client keep-alive connection is kept open. */
   clientKeepAliveTimeoutMs: 5_000,
+  /** A client must send a request's whole header section within this; exceeded → 408 and close. */
+  clientHeadersTimeoutMs: 60_000,
+  /** An upgraded connection (WebSocket…) with no byte either way for this long is closed. */
+  upgradeIdleTimeoutMs: 60_000,
   /** Upper bound on concurrent connections per upstream, first attempts and replays together (≥ 2; src/proxy/connection-budget.ts). */
   maxUpstreamConnections: 256,
   /** Request body bytes kept so a request can be replayed on a fresh connection (bytes). */

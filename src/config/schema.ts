@@ -15,6 +15,8 @@ export interface SynpoolConfigShape {
   bodyTimeoutMs: number;
   upstreamKeepAliveTimeoutMs: number;
   clientKeepAliveTimeoutMs: number;
+  clientHeadersTimeoutMs: number;
+  upgradeIdleTimeoutMs: number;
   maxUpstreamConnections: number;
   retryBufferBytes: number;
   shutdownTimeoutMs: number;
@@ -50,6 +52,8 @@ export const CONFIG_SCHEMA: { readonly [K in keyof SynpoolConfigShape]: FieldSpe
   bodyTimeoutMs: { kind: 'int', min: 1, max: HOUR_MS, unit: 'milliseconds' },
   upstreamKeepAliveTimeoutMs: { kind: 'int', min: 1, max: HOUR_MS, unit: 'milliseconds' },
   clientKeepAliveTimeoutMs: { kind: 'int', min: 1, max: HOUR_MS, unit: 'milliseconds' },
+  clientHeadersTimeoutMs: { kind: 'int', min: 1, max: HOUR_MS, unit: 'milliseconds' },
+  upgradeIdleTimeoutMs: { kind: 'int', min: 1, max: HOUR_MS, unit: 'milliseconds' },
   // ≥ 2: first attempts and replays share the cap (src/proxy/connection-budget.ts).
   maxUpstreamConnections: { kind: 'int', min: 2, max: 65_535, unit: 'connections' },
   retryBufferBytes: { kind: 'int', min: 0, max: 1 << 30, unit: 'bytes' },

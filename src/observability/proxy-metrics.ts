@@ -1,6 +1,7 @@
 import { Counter, Histogram, type Registry } from 'prom-client';
 import type { AcceleratedAgent, FallbackEvent, RetryEvent } from '../proxy/accelerated-agent.js';
 import type { ClientErrorRecord, ProxyServer, RequestRecord } from '../proxy/proxy-server.js';
+import type { UpgradeRecord } from '../proxy/upgrade-exchange.js';
 
 /** Seconds; covers loopback (sub-ms) to slow upstreams. */
 const DURATION_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
@@ -39,20 +40,31 @@ export function attachProxyMetrics(registry: Registry, proxy: ProxyServer, agent
     labelNames: ['code'] as const,
     registers: [registry],
   });
+  const upgrades = new Counter({
+    name: 'synpool_upgrades_total',
+    help: 'Connection: Upgrade requests (WebSocket…) by outcome: tunneled (101), refused (upstream answered without switching), failed',
+    labelNames: ['outcome'] as const,
+    registers: [registry],
+  });
 
   const onRequest = (r: RequestRecord): void => {
+    // A tunnel's record spans its whole life (minutes): counted in synpool_upgrades_total instead.
+    if (r.status === 101) return;
     duration.observe({ connection: r.connection, status_class: statusClass(r.status) }, r.durationMs / 1000);
   };
   const onClientError = (e: ClientErrorRecord): void => clientErrors.inc({ code: e.code });
+  const onUpgrade = (u: UpgradeRecord): void => upgrades.inc({ outcome: u.outcome });
   const onFallback = (e: FallbackEvent): void => fallbacks.inc({ reason: e.reason });
   const onRetry = (e: RetryEvent): void => retries.inc({ reason: e.reason });
   proxy.on('request', onRequest);
   proxy.on('client-error', onClientError);
+  proxy.on('upgrade', onUpgrade);
   agent?.events.on('fallback', onFallback);
   agent?.events.on('retry', onRetry);
   return () => {
     proxy.off('request', onRequest);
     proxy.off('client-error', onClientError);
+    proxy.off('upgrade', onUpgrade);
     agent?.events.off('fallback', onFallback);
     agent?.events.off('retry', onRetry);
   };

@@ -171,6 +171,10 @@ class Exchange {
     this.#wrapped = new Proxy(handler, {
       get: (t, prop) => {
         const value = Reflect.get(t, prop, t) as unknown;
+        // undici calls onResponseStarted on the first byte of a status line (even an interim
+        // or malformed one): a response began, so the request must never be replayed, whether
+        // or not the handler itself listens.
+        if (prop === 'onResponseStarted' && typeof value !== 'function') return () => void (this.#responded = true);
         if (typeof value !== 'function') return value;
         const fn = value as (...args: unknown[]) => unknown;
         if (typeof prop === 'string' && RESPONSE_STARTED.has(prop)) {

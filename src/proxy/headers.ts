@@ -125,3 +125,24 @@ export function upstreamPath(requestTarget: string | undefined): string | undefi
   }
   return undefined;
 }
+
+/**
+ * Headers for a 101 relayed to the client: the upstream's, hop-by-hop removed except
+ * Upgrade (the protocol switched to), `Connection: Upgrade` restated, Via appended.
+ */
+export function upgradeResponseHeaders(pairs: readonly HeaderPair[]): HeaderPair[] {
+  const named = connectionTokens(pairs);
+  named.delete('upgrade');
+  const kept = pairs.filter(([name]) => {
+    const lower = name.toLowerCase();
+    return lower === 'upgrade' || !isHopByHop(lower, named);
+  });
+  return appendVia([...kept, ['connection', 'Upgrade']], '1.1');
+}
+
+/** A response head for writing straight to a socket. */
+export function serializeResponseHead(statusCode: number, statusText: string, pairs: readonly HeaderPair[]): string {
+  let head = `HTTP/1.1 ${statusCode} ${statusText}\r\n`;
+  for (const [name, value] of pairs) head += `${name}: ${value}\r\n`;
+  return `${head}\r\n`;
+}

@@ -6,8 +6,12 @@ import type { UpstreamTarget } from '../config/load-config.js';
 import { AcceleratedAgent, type AcceleratedDispatchOptions, type ConnectionAwareHandler } from './accelerated-agent.js';
 import type { ConnectionOrigin } from './connection-source.js';
 import { clientResponseHeaders, upstreamPath, upstreamRequestHeaders } from './headers.js';
+import { forwardInterim } from './interim-response.js';
 import { ReplayableBody } from './replayable-body.js';
 import { upstreamErrorResponse } from './upstream-error.js';
+import { clientErrorAnswer, rawClientErrorResponse, type ClientErrorAnswer } from './client-error.js';
+import type { Tunnel } from './tunnel.js';
+import { endWithText, UpgradeExchange, type UpgradeRecord } from './upgrade-exchange.js';
 
 export interface ProxyServerOptions {
   upstream: UpstreamTarget;
@@ -22,6 +26,10 @@ export interface ProxyServerOptions {
   retryBufferBytes?: number;
   /** Idle client keep-alive (ms). Default 5000. */
   clientKeepAliveTimeoutMs?: number;
+  /** Request line + headers from a client (ms); exceeded → 408 and close. Default 60000. */
+  clientHeadersTimeoutMs?: number;
+  /** An upgraded tunnel with no byte either way for this long is closed (ms). Default 60000. */
+  upgradeIdleTimeoutMs?: number;
 }
 
 const SERVER_DEFAULTS = {
@@ -30,7 +38,12 @@ const SERVER_DEFAULTS = {
   bodyTimeoutMs: 30_000,
   retryBufferBytes: 1_048_576,
   clientKeepAliveTimeoutMs: 5_000,
+  clientHeadersTimeoutMs: 60_000,
+  upgradeIdleTimeoutMs: 60_000,
 };
+
+/** node:http's own requestTimeout (whole request, body included); kept unless the header timeout is longer. */
+const NODE_REQUEST_TIMEOUT_MS = 300_000;
 
 /** One line per request, emitted when the exchange is over. */
 export interface RequestRecord {
@@ -50,6 +63,10 @@ export interface RequestRecord {
   aborted: boolean;
   /** Error code when the upstream exchange failed. */
   error?: string;
+  /** Interim (1xx) responses relayed to the client before the final one, when any. */
+  interim?: number[];
+  /** The Upgrade asked for (e.g. "websocket"); for a tunnel the record comes when it closes. */
+  upgrade?: string;
 }
 
 export interface ClientErrorRecord {
@@ -60,12 +77,8 @@ export interface ClientErrorRecord {
 export interface ProxyServerEvents {
   request: [RequestRecord];
   'client-error': [ClientErrorRecord];
+  upgrade: [UpgradeRecord];
 }
-
-const CLIENT_ERROR_STATUS: Record<string, [number, string]> = {
-  HPE_HEADER_OVERFLOW: [431, 'Request Header Fields Too Large'],
-  ERR_HTTP_REQUEST_TIMEOUT: [408, 'Request Timeout'],
-};
 
 /**
  * The HTTP front: a reverse proxy to one configured upstream. Emits a `request`
@@ -77,16 +90,35 @@ export class ProxyServer extends EventEmitter<ProxyServerEvents> {
   #inFlight = 0;
   #draining = false;
   #idle: (() => void) | undefined;
+  /** The exchange behind each open response, for a parser error that comes after the head. */
+  readonly #exchanges = new WeakMap<ServerResponse, ProxyExchange>();
+  /** Upgrade requests not yet answered, and open tunnels: node:http no longer tracks their sockets. */
+  readonly #upgrades = new Set<{ shutdown(): void }>();
 
   constructor(options: ProxyServerOptions) {
     super();
     this.#options = { ...SERVER_DEFAULTS, ...options };
-    this.server = http.createServer({ requireHostHeader: true }, (req, res) => this.#onRequest(req, res));
+    const headersTimeout = this.#options.clientHeadersTimeoutMs;
+    this.server = http.createServer(
+      {
+        requireHostHeader: true,
+        headersTimeout,
+        // node:http refuses a requestTimeout shorter than headersTimeout.
+        requestTimeout: Math.max(NODE_REQUEST_TIMEOUT_MS, headersTimeout),
+        // Both timeouts are enforced by a sweep every connectionsCheckingInterval (30 s by
+        // default, which turned a 60 s timeout into up to 90 s): sweep at a quarter of it.
+        connectionsCheckingInterval: Math.min(30_000, Math.max(50, Math.floor(headersTimeout / 4))),
+      },
+      (req, res) => this.#onRequest(req, res),
+    );
     this.server.keepAliveTimeout = this.#options.clientKeepAliveTimeoutMs;
     this.server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => this.#onClientError(err, socket));
     // node:http hands CONNECT (authority-form target) to 'connect' listeners only, and
     // without one destroys the socket unanswered; it gets the 400 of any other bad target.
     this.server.on('connect', (req: IncomingMessage, socket: Socket) => this.#onConnect(req, socket));
+    // With an 'upgrade' listener node:http hands every `Connection: Upgrade` request here
+    // (raw socket, no response object) instead of to the request handler.
+    this.server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => this.#onUpgrade(req, socket, head));
   }
 
   get inFlight(): number {
@@ -130,20 +162,75 @@ export class ProxyServer extends EventEmitter<ProxyServerEvents> {
       clearTimeout(timer);
     }
     this.server.closeAllConnections();
+    for (const u of this.#upgrades) u.shutdown();
     await closed;
     return drained;
   }
 
-  #onClientError(err: NodeJS.ErrnoException, socket: Socket): void {
+  #onClientError(err: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket: Socket): void {
     const code = err.code ?? 'UNKNOWN';
-    const known = CLIENT_ERROR_STATUS[code];
-    const [status, text] = known ?? [400, 'Bad Request'];
-    const canAnswer = socket.writable && code !== 'ECONNRESET' && !(socket as Socket & { _httpMessage?: unknown })._httpMessage;
-    this.emit('client-error', { code, status: canAnswer ? status : undefined });
-    if (canAnswer) {
-      socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${text.length + 1}\r\n\r\n${text}\n`);
+    const answer = clientErrorAnswer(err);
+    // The parser may fail after the head was parsed (a bad chunk size, an unusable
+    // Transfer-Encoding): a response object then exists, and its exchange answers.
+    const res = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage ?? undefined;
+    const exchange = res === undefined ? undefined : this.#exchanges.get(res);
+    let answered = false;
+    if (socket.writable && code !== 'ECONNRESET') {
+      if (res === undefined) {
+        socket.end(rawClientErrorResponse(answer));
+        answered = true;
+      } else if (exchange !== undefined) {
+        answered = exchange.rejectClient(answer, code);
+      }
     }
+    this.emit('client-error', { code, status: answered ? answer.status : undefined });
     socket.destroySoon();
+  }
+
+  #onUpgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
+    const path = upstreamPath(req.url);
+    // An upgrade request's body would sit in `head`, unframed: not supported.
+    const refusal: [number, string, string] | undefined =
+      path === undefined ? [400, 'bad request target', 'BAD_REQUEST_TARGET']
+      : hasBody(req) ? [400, 'upgrade request with a body', 'UPGRADE_WITH_BODY']
+      : this.#draining ? [503, 'shutting down', 'DRAINING']
+      : undefined;
+    if (refusal !== undefined || path === undefined) {
+      const [status, message, error] = refusal ?? [400, 'bad request target', 'BAD_REQUEST_TARGET'];
+      endWithText(socket, status, message);
+      this.emit('request', {
+        method: req.method ?? '?', path: String(req.url), upstream: this.#options.upstream.url, status,
+        durationMs: 0, connection: 'none', retried: false, bytesIn: 0, bytesOut: 0, aborted: false, error, upgrade: String(req.headers.upgrade),
+      });
+      return;
+    }
+    const o = this.#options;
+    let open: { shutdown(): void };
+    const exchange = new UpgradeExchange(
+      { upstream: o.upstream, dispatcher: o.dispatcher, preserveHost: o.preserveHost, headersTimeoutMs: o.headersTimeoutMs, bodyTimeoutMs: o.bodyTimeoutMs, upgradeIdleTimeoutMs: o.upgradeIdleTimeoutMs },
+      req, socket, head, path,
+      {
+        tunnelOpened: (tunnel: Tunnel) => {
+          this.#upgrades.delete(open);
+          open = tunnel;
+          this.#upgrades.add(open);
+        },
+        done: (r: UpgradeRecord) => {
+          this.#upgrades.delete(open);
+          const record: RequestRecord = {
+            method: r.method, path: r.path, upstream: r.upstream, status: r.status, durationMs: r.durationMs,
+            connection: r.connection, retried: false, bytesIn: r.bytesFromClient, bytesOut: r.bytesToClient,
+            aborted: r.status === 499, upgrade: r.protocol,
+          };
+          if (r.error !== undefined) record.error = r.error;
+          this.emit('request', record);
+          this.emit('upgrade', r);
+        },
+      },
+    );
+    open = exchange;
+    this.#upgrades.add(open);
+    exchange.start();
   }
 
   #onConnect(req: IncomingMessage, socket: Socket): void {
@@ -159,6 +246,18 @@ export class ProxyServer extends EventEmitter<ProxyServerEvents> {
     });
   }
 
+  /** 400 and close, without asking the upstream. */
+  #reject(req: IncomingMessage, res: ServerResponse, error: string, message: string): void {
+    const started = performance.now();
+    res.shouldKeepAlive = false;
+    sendText(res, 400, message);
+    this.emit('request', {
+      method: req.method ?? '?', path: String(req.url), upstream: this.#options.upstream.url, status: 400,
+      durationMs: performance.now() - started, connection: 'none', retried: false, bytesIn: 0, bytesOut: 0, aborted: false,
+      error,
+    });
+  }
+
   #onRequest(req: IncomingMessage, res: ServerResponse): void {
     this.#inFlight += 1;
     let done = false;
@@ -171,19 +270,19 @@ export class ProxyServer extends EventEmitter<ProxyServerEvents> {
     });
     if (this.#draining) res.shouldKeepAlive = false;
 
-    const path = upstreamPath(req.url);
-    if (path === undefined) {
-      const started = performance.now();
-      res.shouldKeepAlive = false;
-      sendText(res, 400, 'bad request target');
-      this.emit('request', {
-        method: req.method ?? '?', path: String(req.url), upstream: this.#options.upstream.url, status: 400,
-        durationMs: performance.now() - started, connection: 'none', retried: false, bytesIn: 0, bytesOut: 0, aborted: false,
-        error: 'BAD_REQUEST_TARGET',
-      });
+    if (req.httpVersionMajor < 1) {
+      // HTTP/0.9 ("GET /" without a version): no headers, no Host, no framing to relay.
+      this.#reject(req, res, 'HTTP_0_9', 'HTTP/0.9 is not supported');
       return;
     }
-    new ProxyExchange(this, this.#options, req, res, path).start();
+    const path = upstreamPath(req.url);
+    if (path === undefined) {
+      this.#reject(req, res, 'BAD_REQUEST_TARGET', 'bad request target');
+      return;
+    }
+    const exchange = new ProxyExchange(this, this.#options, req, res, path);
+    this.#exchanges.set(res, exchange);
+    exchange.start();
   }
 }
 
@@ -209,6 +308,7 @@ class ProxyExchange implements ConnectionAwareHandler {
   #retried = false;
   #body: ReplayableBody | undefined;
   #status = 0;
+  readonly #interim: number[] = [];
   #bytesOut = 0;
   #finished = false;
 
@@ -270,6 +370,11 @@ class ProxyExchange implements ConnectionAwareHandler {
   ): void {
     const { res } = this;
     if (this.#abort.signal.aborted) return;
+    if (statusCode < 200) {
+      // Interim (undici reports 1xx like a response, then the final one): never the head.
+      if (forwardInterim(this.req, res, statusCode, headers) === 'forwarded') this.#interim.push(statusCode);
+      return;
+    }
     this.#status = statusCode;
     if (this.proxy.draining) res.shouldKeepAlive = false;
     try {
@@ -311,6 +416,21 @@ class ProxyExchange implements ConnectionAwareHandler {
     this.#finish({ error: mapped.code });
   }
 
+  /**
+   * The client's request turned out malformed after its head: stop the upstream
+   * exchange and answer `answer` (connection closed) unless a response head is already
+   * out. Returns whether the answer was written.
+   */
+  rejectClient(answer: ClientErrorAnswer, code: string): boolean {
+    if (this.#finished || this.res.headersSent) return false;
+    this.#status = answer.status;
+    this.#finish({ error: code });
+    this.#abort.abort(new Error(`malformed request: ${code}`));
+    this.res.shouldKeepAlive = false;
+    sendText(this.res, answer.status, answer.text);
+    return true;
+  }
+
   #finish(extra: { aborted?: boolean; error?: string }): void {
     if (this.#finished) return;
     this.#finished = true;
@@ -328,6 +448,7 @@ class ProxyExchange implements ConnectionAwareHandler {
       aborted,
     };
     if (extra.error !== undefined) record.error = extra.error;
+    if (this.#interim.length > 0) record.interim = [...this.#interim];
     this.proxy.emit('request', record);
   }
 }

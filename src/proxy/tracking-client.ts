@@ -3,6 +3,7 @@ import { Client, type Dispatcher } from 'undici';
 import type { Endpoint } from '../handshake/endpoint.js';
 import { connectionInfo } from './connection-registry.js';
 import type { ConnectionOrigin } from './connection-source.js';
+import { expectResponse } from './continue-filter.js';
 
 /**
  * Dispatch options may carry this symbol-keyed callback; the client calls it when the
@@ -17,13 +18,21 @@ export interface ClientSocketState {
   socket: Socket | undefined;
 }
 
-type InternalHandler = Dispatcher.DispatchHandler & { onConnect?: (abort: (err?: Error) => void, context?: unknown) => void };
+/** The old-style handler undici's Client calls (its dispatcher base unwraps new-style handlers before). */
+type InternalHandler = Dispatcher.DispatchHandler & {
+  onConnect?: (abort: (err?: Error) => void, context?: unknown) => void;
+  onResponseStarted?: () => void;
+  onHeaders?: (statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string) => boolean;
+};
+
+const noop = (): void => undefined;
 
 /**
  * An undici Client (one connection at a time) that learns, per request, whether the
  * request went out on a pooled, a plain or a reused connection. undici calls the
  * handler's onConnect synchronously while writing the request on the client's current
- * socket, which is the one its connector handed over last.
+ * socket, which is the one its connector handed over last. The same moment arms the
+ * 100-Continue filter for that request's response (continue-filter.ts).
  */
 export class TrackingClient extends Client {
   readonly #state: ClientSocketState;
@@ -35,7 +44,6 @@ export class TrackingClient extends Client {
 
   override dispatch(opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
     const observer = (opts as { [kConnectionObserver]?: ConnectionObserver })[kConnectionObserver];
-    if (observer === undefined) return super.dispatch(opts, handler);
     const state = this.#state;
     const target = handler as InternalHandler;
     const wrapped = new Proxy(target, {
@@ -43,13 +51,23 @@ export class TrackingClient extends Client {
         if (prop === 'onConnect') {
           return (abort: (err?: Error) => void, context?: unknown) => {
             const socket = state.socket;
-            const info = socket === undefined ? undefined : connectionInfo(socket);
-            let origin: ConnectionOrigin = 'plain';
-            if (info !== undefined) {
-              origin = info.served > 0 ? 'reused' : info.origin;
-              info.served += 1;
+            if (socket !== undefined) {
+              // An interim 100 removed from the stream still counts as a response byte (no
+              // replay) and is reported like any other 1xx.
+              expectResponse(socket, {
+                started: () => t.onResponseStarted?.(),
+                interim: (statusCode, statusText, rawHeaders) => void t.onHeaders?.(statusCode, rawHeaders, noop, statusText),
+              });
             }
-            observer(origin, info?.target);
+            if (observer !== undefined) {
+              const info = socket === undefined ? undefined : connectionInfo(socket);
+              let origin: ConnectionOrigin = 'plain';
+              if (info !== undefined) {
+                origin = info.served > 0 ? 'reused' : info.origin;
+                info.served += 1;
+              }
+              observer(origin, info?.target);
+            }
             return t.onConnect?.(abort, context);
           };
         }
