@@ -214,9 +214,11 @@ class Exchange {
     });
     if (reason === undefined) return false;
     const target = this.#target;
-    if (this.#connection === 'pool' && target !== undefined) {
-      this.agent.source.reportDead?.(target);
-      if (reason === 'pooled-reset' || reason === 'pooled-error') this.agent.events.emit('fallback', { reason, target });
+    // No reportDead here: the pool learns from its own sockets (PoolManager.acquire),
+    // and only from a reset before any byte was acknowledged. A 'pooled-error' is the
+    // application resetting a request it received: replayed if idempotent, never learned.
+    if (this.#connection === 'pool' && target !== undefined && (reason === 'pooled-reset' || reason === 'pooled-error')) {
+      this.agent.events.emit('fallback', { reason, target });
     }
     this.agent.events.emit('retry', { reason, method: this.opts.method, origin: String(this.opts.origin), error: errorCode(err) });
     process.nextTick(() => this.#dispatchOn(this.plain));

@@ -32,10 +32,6 @@ export class PoolConnectionSource extends EventEmitter<PoolSourceEvents> impleme
     return socket;
   }
 
-  reportDead(target: Endpoint): void {
-    this.pool.reportDead(target);
-  }
-
   close(): void {
     this.pool.close();
     this.handshaker.close();
