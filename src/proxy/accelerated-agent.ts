@@ -214,11 +214,10 @@ class Exchange {
     });
     if (reason === undefined) return false;
     const target = this.#target;
-    // No reportDead here: the pool learns from its own sockets (PoolManager.acquire),
-    // and only from a reset before any byte was acknowledged. A 'pooled-error' is the
-    // application resetting a request it received: replayed if idempotent, never learned.
-    if (this.#connection === 'pool' && target !== undefined && (reason === 'pooled-reset' || reason === 'pooled-error')) {
-      this.agent.events.emit('fallback', { reason, target });
+    if (this.#connection === 'pool' && target !== undefined) {
+      // Nothing is reported to the pool here: it learns from its own sockets (PoolManager.acquire), and only
+      // from SYNPOOL_ERR_POOLED_RESET. A 'pooled-error' is the upstream resetting a request it acknowledged.
+      if (reason === 'pooled-reset' || reason === 'pooled-error') this.agent.events.emit('fallback', { reason, target });
     }
     this.agent.events.emit('retry', { reason, method: this.opts.method, origin: String(this.opts.origin), error: errorCode(err) });
     process.nextTick(() => this.#dispatchOn(this.plain));
