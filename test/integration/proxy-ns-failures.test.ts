@@ -97,6 +97,7 @@ describe('upstream restart with a full pool', () => {
     // Connection: close upstream: every request takes a new connection, i.e. a pool entry.
     let server = await upstream({ connectionClose: true });
     const port = server.port;
+    const proxyStartedAt = performance.now();
     const p = await proxy({
       upstream: `http://${topo.serverAddr}:${port}`,
       pool: { sizing: 'fixed', targetSize: SIZE, synRatePerSec: 50, synBurst: SIZE },
@@ -148,6 +149,8 @@ describe('upstream restart with a full pool', () => {
     const pool = (p.running.agent.source as PoolConnectionSource).pool.snapshot()[0]!;
     expect(pool.deadOnUse, report).toBe(retried);
     expect(pool.learned.earlyDeaths, report).toBe(1);
+    // What was learned is the dead entry's own age (younger than the proxy), not the TTL in force.
+    expect(pool.learned.observedLifetimeMs, report).toBeLessThan(performance.now() - proxyStartedAt);
     expect(pool.effectiveTtlMs, report).toBe(50_000);
     expect(metricValue(metrics, 'synpool_pool_effective_ttl_seconds'), report).toBe(50);
     // After the restart the pool refilled from the new server and served again.
