@@ -33,11 +33,6 @@ export class RetransmitEvidence {
   trusted(nowMs: number, graceMs: number): boolean {
     return nowMs - this.lastSeenAt <= this.windowMs + graceMs;
   }
-
-  /** Whether any retransmit was ever seen (for the snapshot). */
-  get everSeen(): boolean {
-    return this.lastSeenAt > -Infinity;
-  }
 }
 
 /**

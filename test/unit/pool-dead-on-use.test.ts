@@ -5,6 +5,7 @@
 // can trigger one at will must not be able to shorten the TTL, evict
 // entries or cost SYNs.
 import type { Socket } from 'node:net';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { PooledConnectionResetError } from '../../src/errors.js';
 import type { Endpoint } from '../../src/handshake/endpoint.js';
@@ -81,5 +82,46 @@ describe('deaths on use', () => {
     mgr.reportDead(next);
     expect(snap().learned.earlyDeaths).toBe(2);
     expect(snap().effectiveTtlMs).toBe(2_000); // 0.8 × the 2 s of the first: the floor
+  });
+
+  it('property: reports teach at most once per entry handed out, and never for anything else', () => {
+    type Step = { kind: 'take' } | { kind: 'advance'; ms: number } | { kind: 'report'; pick: number; forged: boolean };
+    const step: fc.Arbitrary<Step> = fc.oneof(
+      fc.constant({ kind: 'take' as const }),
+      fc.record({ kind: fc.constant('advance' as const), ms: fc.integer({ min: 1, max: 5_000 }) }),
+      fc.record({ kind: fc.constant('report' as const), pick: fc.nat(), forged: fc.boolean() }),
+    );
+    fc.assert(
+      fc.property(fc.array(step, { maxLength: 80 }), (steps) => {
+        const { clock, driver, mgr, snap } = setup({ sizing: 'fixed', targetSize: 4 });
+        mgr.start();
+        clock.advance(100);
+        const taken: number[] = [];
+        const reported = new Set<number>();
+        for (const s of steps) {
+          if (s.kind === 'take') {
+            const e = mgr.take(A);
+            if (e !== undefined) taken.push(e.id);
+          } else if (s.kind === 'advance') {
+            clock.advance(s.ms);
+          } else if (s.forged || taken.length === 0) {
+            // An id the pool never handed out: a ready entry, or none at all.
+            const ids = driver.live().map((e) => e.id).filter((id) => !taken.includes(id));
+            const id = ids.length > 0 ? ids[s.pick % ids.length]! : 1_000_000 + s.pick;
+            expect(mgr.reportDead({ id, target: A })).toBe(false);
+          } else {
+            const id = taken[s.pick % taken.length]!;
+            expect(mgr.reportDead({ id, target: A })).toBe(!reported.has(id));
+            reported.add(id);
+          }
+        }
+        const s = snap();
+        expect(s.deadOnUse).toBe(reported.size);
+        // Only early deaths seen on the wire (none here: retransmits all arrive) or reported ones.
+        expect(s.learned.earlyDeaths).toBeLessThanOrEqual(reported.size);
+        mgr.close();
+      }),
+      { numRuns: 200 },
+    );
   });
 });
