@@ -38,7 +38,7 @@ export async function pooledRequest(ctx: LoadContext): Promise<RequestSample> {
     return { hit: socket !== undefined, acquireUs, ttfbMs: res.ttfbMs, status: res.status, replayed: false };
   } catch (err) {
     if (socket !== undefined && (err as { code?: string }).code === POOLED_RESET) {
-      pool.reportDead(target);
+      // acquire() watches its socket: the pool already learned from this reset.
       try {
         const res = await httpGet(get);
         return { hit: true, acquireUs, ttfbMs: res.ttfbMs, status: res.status, replayed: true };

@@ -17,6 +17,9 @@
 //   POST /upload    reads the whole body, answers {"received": N}   (PUT too)
 //   GET  /echo      {"method", "url", "headers"}
 //   DELETE /x       204
+//   GET  /reset     no answer: the request is read (the kernel acknowledged
+//                   it), then the connection is reset (RST), the way an
+//                   application may refuse a request
 import { createServer } from 'node:http';
 import { parseArgs } from 'node:util';
 
@@ -94,6 +97,7 @@ const server = createServer((req, res) => {
     if (!Number.isSafeInteger(n) || n > MAX_BYTES) return send(res, 400, `at most ${MAX_BYTES} bytes\n`);
     return sendBytes(res, n);
   }
+  if (method === 'GET' && url === '/reset') return req.socket.resetAndDestroy();
   if (method === 'DELETE' && url === '/x') {
     res.writeHead(204, connectionClose ? { connection: 'close' } : {});
     return res.end();

@@ -42,6 +42,7 @@ export function attachPoolMetrics(registry: Registry, pool: PoolManager, source?
   gauge('synpool_pool_target', 'Ready entries the pool refills to (computed from demand, clamped)', (s) => s.targetReady);
   gauge('synpool_pool_demand_per_second', 'Measured rate of pool requests', (s) => s.demandPerSec);
   gauge('synpool_pool_effective_ttl_seconds', 'Entry lifetime in use (learned from the upstream)', (s) => s.effectiveTtlMs / 1000);
+  gauge('synpool_pool_retransmits_trusted', '1 while a missing SYN-ACK retransmit counts as a dead entry (the upstream was seen retransmitting); 0 e.g. against SYN cookies', (s) => (s.retransmitsTrusted ? 1 : 0));
   gauge('synpool_pool_upstream_reachable', '1 when the upstream answers SYNs, 0 in backoff or unreachable', (s) => (s.state === 'ok' ? 1 : 0));
 
   const off: Array<() => void> = [];

@@ -51,7 +51,7 @@ export interface PoolSnapshot {
   readonly misses: number;
   readonly expiredUnused: number;
   readonly evicted: Readonly<Record<EvictReason, number>>;
-  /** reportDead() calls: an entry handed out was reset on first use. */
+  /** Entries handed out and reset on first use before any byte was acknowledged (reportDead() calls that counted). */
   readonly deadOnUse: number;
   readonly synsSent: number;
   /** First SYN-ACKs (entries that became ready). */
@@ -63,4 +63,11 @@ export interface PoolSnapshot {
   readonly effectiveTtlMs: number;
   readonly configuredTtlMs: number;
   readonly learned: { readonly earlyDeaths: number; readonly observedLifetimeMs: number | null };
+  /**
+   * Whether a missing SYN-ACK retransmit currently counts as a dead entry:
+   * true while this upstream has been seen retransmitting recently; false
+   * for an upstream answering with SYN cookies (or whose entries are all
+   * used before their first retransmit).
+   */
+  readonly retransmitsTrusted: boolean;
 }

@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
+import { PooledConnectionResetError } from '../errors.js';
 import type { HandshakeDriver } from '../handshake/driver.js';
 import { endpointKey, type Endpoint } from '../handshake/endpoint.js';
 import type { HalfOpen } from '../handshake/half-open.js';
@@ -7,6 +8,9 @@ import { realClock, type Clock } from './clock.js';
 import { resolvePoolConfigs, type ResolvedPoolConfig, type UpstreamPoolConfig } from './pool-config.js';
 import type { PoolEmit, PoolEvents, PoolSnapshot } from './pool-events.js';
 import { UpstreamPool } from './upstream-pool.js';
+
+/** What reportDead() needs of an entry: a HalfOpen, or a RepairedSocket's `{ id: entryId, target }`. */
+export type EntryRef = Pick<HalfOpen, 'id' | 'target'>;
 
 export interface PoolManagerOptions {
   /** The kernel seam: sends SYNs, reports SYN-ACKs and RSTs, hands entries off. Owned by the caller (close() does not close it). */
@@ -88,13 +92,18 @@ export class PoolManager extends EventEmitter<PoolEvents> {
   /**
    * take() + driver.handoff(). If the handoff throws, that entry is released
    * and counted (evicted: 'handoff-failed') and the next entry is tried once.
+   * The socket reports itself: if it fails with a PooledConnectionResetError
+   * (reset before the server acknowledged any byte), the entry is reported
+   * dead; nothing else the connection meets feeds the pool.
    */
   acquire(target: Endpoint): Socket | undefined {
     const pool = this.pools.get(endpointKey(target));
     let entry = this.take(target);
     for (let attempt = 0; entry !== undefined && pool !== undefined; attempt++) {
       try {
-        return this.driver.handoff(entry);
+        const socket = this.driver.handoff(entry);
+        this.watchFirstUse(socket, entry);
+        return socket;
       } catch {
         pool.handoffFailed(entry);
         entry = attempt === 0 && !this.closed ? pool.take(false) : undefined;
@@ -104,18 +113,27 @@ export class PoolManager extends EventEmitter<PoolEvents> {
   }
 
   /**
-   * The caller's first use of a pooled connection got a RST before any data
-   * was acknowledged: the server had forgotten the entry. Feeds TTL learning.
-   * Pass the entry when you have it (its age is what is learned); a target
-   * alone counts as an entry of unknown age. Returns false for an unknown upstream.
+   * The first use of an entry taken with take() got a RST before the server
+   * acknowledged any byte (SYNPOOL_ERR_POOLED_RESET): the server had
+   * forgotten it. Feeds TTL learning with the entry's age, and evicts its
+   * older siblings. acquire() does this by itself. Only that error may be
+   * reported: a reset after the request was acknowledged is the
+   * application's choice, and counting it would let clients steer the pool.
+   * Returns false (and learns nothing) for an unknown upstream, an entry this
+   * pool did not hand out recently, or one already reported.
    */
-  reportDead(entryOrTarget: HalfOpen | Endpoint): boolean {
-    const isEntry = 'id' in entryOrTarget && 'target' in entryOrTarget;
-    const target = isEntry ? entryOrTarget.target : entryOrTarget;
-    const pool = this.pools.get(endpointKey(target));
+  reportDead(entry: EntryRef): boolean {
+    const pool = this.pools.get(endpointKey(entry.target));
     if (pool === undefined || this.closed) return false;
-    pool.reportDead(isEntry ? entryOrTarget : undefined);
-    return true;
+    return pool.reportDead(entry.id);
+  }
+
+  private watchFirstUse(socket: Socket, entry: EntryRef): void {
+    const onError = (err: unknown): void => {
+      if (err instanceof PooledConnectionResetError) this.reportDead(entry);
+    };
+    socket.on('error', onError);
+    socket.once('close', () => socket.off('error', onError));
   }
 
   /** One plain snapshot per configured upstream, in configuration order. */

@@ -6,6 +6,7 @@ import type { Clock, TimerHandle } from './clock.js';
 import type { ResolvedPoolConfig } from './pool-config.js';
 import type { OpenPurpose, PoolEmit, PoolEvents, PoolSnapshot, SynFailure } from './pool-events.js';
 import { PoolStats, type EvictReason } from './pool-stats.js';
+import { RetransmitEvidence, retransmitTrustWindowMs } from './retransmit-evidence.js';
 import { clampTarget, DemandMeter, demandTarget } from './sizing.js';
 import { TokenBucket } from './token-bucket.js';
 import { TtlLearner, type TtlChange } from './ttl-learner.js';
@@ -63,7 +64,14 @@ export class UpstreamPool {
   private readonly backoff: Backoff;
   private readonly learner: TtlLearner;
   private readonly demand: DemandMeter;
+  private readonly retransmits: RetransmitEvidence;
   private readonly stats = new PoolStats();
+  /**
+   * takenAt of the latest entry reported dead on use: entries opened before
+   * it died in the same server event (they were evicted, or were already
+   * taken and in flight), so their deaths teach nothing new.
+   */
+  private deathCutoff = -Infinity;
 
   private timer: TimerHandle | undefined;
   private timerAt = Infinity;
@@ -81,6 +89,7 @@ export class UpstreamPool {
     this.backoff = new Backoff(config, deps.random);
     this.learner = new TtlLearner(config);
     this.demand = new DemandMeter(config.demandWindowMs, now);
+    this.retransmits = new RetransmitEvidence(retransmitTrustWindowMs(config.synAckRetransmitFirstMs, config.expectedSynAckRetries));
   }
 
   get isStarted(): boolean {
@@ -151,6 +160,10 @@ export class UpstreamPool {
       slot.synAcks += 1;
       slot.lastSynAckAt = now;
       this.stats.synAckRetransmits += 1;
+      const wasTrusted = this.retransmits.trusted(now, this.overdueGraceMs());
+      this.retransmits.seen(now);
+      // Overdue checks start counting now: let the next tick plan for them.
+      if (!wasTrusted) this.arm(now);
     }
   }
 
@@ -176,30 +189,39 @@ export class UpstreamPool {
   }
 
   /**
-   * The caller's first use of a taken entry got a RST: the server had
-   * forgotten it. Without the entry (or for an entry taken too long ago) the
-   * age is unknown and the current effective TTL stands in for it.
+   * The first use of the entry `id`, taken from this pool, was reset before
+   * the server acknowledged any byte (SYNPOOL_ERR_POOLED_RESET): the server
+   * had forgotten it. Learns the entry's age at take time. Anything else a
+   * connection meets after that (a reset after the request was acknowledged,
+   * a close) is the application's business and must not be reported: a
+   * client could otherwise steer the pool. Returns false, learning nothing,
+   * for an entry this pool did not hand out (or long ago) or one already
+   * reported.
    */
-  reportDead(entry: HalfOpen | undefined): void {
-    if (this.closed) return;
+  reportDead(id: number): boolean {
+    if (this.closed) return false;
+    const rec = this.taken.get(id);
+    if (rec === undefined) return false;
+    this.taken.delete(id);
     const now = this.deps.clock.now();
     this.stats.deadOnUse += 1;
-    const rec = entry === undefined ? undefined : this.taken.get(entry.id);
-    if (entry !== undefined) this.taken.delete(entry.id);
-    this.learn(rec === undefined ? this.learner.ttlMs : rec.takenAt - rec.openedAt, now);
     // Whatever made the server forget this entry (a restart, pruning under
     // SYN-queue pressure) hit the entries it held at the same time too:
     // take() hands out the oldest first, so every ready entry opened before
     // this one was taken is suspect. Replacing them costs SYNs; handing them
-    // out would cost each request a failed attempt. Only the death reported
-    // feeds TTL learning, so one restart is one observation, not many.
-    const takenAt = rec?.takenAt ?? now;
+    // out would cost each request a failed attempt. Entries of that same
+    // generation already in flight die too: only the first death of a
+    // generation feeds TTL learning, so one restart is one observation.
+    if (rec.openedAt >= this.deathCutoff) this.learn(rec.takenAt - rec.openedAt, now);
+    this.deathCutoff = Math.max(this.deathCutoff, rec.takenAt);
+    const takenAt = rec.takenAt;
     for (let slot = this.head; slot !== undefined && slot.openedAt < takenAt; ) {
       const next = slot.next;
       this.evict(slot, 'sibling-dead', now);
       slot = next;
     }
     this.arm(now);
+    return true;
   }
 
   /** acquire(): driver.handoff() threw for an entry this pool handed out. */
@@ -261,6 +283,7 @@ export class UpstreamPool {
       effectiveTtlMs: learned.effectiveTtlMs,
       configuredTtlMs: learned.configuredTtlMs,
       learned: { earlyDeaths: learned.earlyDeaths, observedLifetimeMs: learned.observedLifetimeMs },
+      retransmitsTrusted: this.retransmits.trusted(now, this.overdueGraceMs()),
     };
   }
 
@@ -374,8 +397,9 @@ export class UpstreamPool {
     // When is the next thing due?
     let next = this.learner.nextRecoveryAt();
     for (const slot of this.pending.values()) next = Math.min(next, slot.openedAt + c.synAckTimeoutMs);
+    const checkOverdue = this.retransmits.trusted(now, this.overdueGraceMs());
     for (const slot of this.ready.values()) {
-      next = Math.min(next, slot.openedAt + ttl, this.overdueAt(slot));
+      next = Math.min(next, slot.openedAt + ttl, checkOverdue ? this.overdueAt(slot) : Infinity);
       const staleAt = slot.openedAt + this.refreshAge(slot, ttl);
       if (staleAt > now) next = Math.min(next, staleAt);
     }
@@ -397,10 +421,17 @@ export class UpstreamPool {
     return ttl - lead * (1 + slot.jitter);
   }
 
-  /** When the missing next SYN-ACK retransmit proves the server forgot the entry (Infinity: no more expected). */
+  /**
+   * When the missing next SYN-ACK retransmit proves the server forgot the
+   * entry (Infinity: no more expected). Only while the upstream is seen
+   * retransmitting at all (see RetransmitEvidence).
+   */
   private overdueAt(slot: Slot): number {
-    const expected = this.expectedRetransmitAt(slot);
-    return expected + Math.max(OVERDUE_GRACE_MIN_MS, 2 * this.stats.rttMs);
+    return this.expectedRetransmitAt(slot) + this.overdueGraceMs();
+  }
+
+  private overdueGraceMs(): number {
+    return Math.max(OVERDUE_GRACE_MIN_MS, 2 * this.stats.rttMs);
   }
 
   private expectedRetransmitAt(slot: Slot): number {
@@ -426,7 +457,7 @@ export class UpstreamPool {
       this.emitFor('entry-expired', { id: slot.entry.id, ageMs: age });
       return false;
     }
-    if (now >= this.overdueAt(slot)) {
+    if (now >= this.overdueAt(slot) && this.retransmits.trusted(now, this.overdueGraceMs())) {
       const diedAt = this.expectedRetransmitAt(slot);
       this.evict(slot, 'retransmit-overdue', now);
       this.learn(diedAt - slot.openedAt, now);

@@ -225,7 +225,8 @@ class Exchange {
     if (reason === undefined) return false;
     const target = this.#target;
     if (this.#connection === 'pool' && target !== undefined) {
-      this.agent.source.reportDead?.(target);
+      // Nothing is reported to the pool here: it learns from its own sockets (PoolManager.acquire), and only
+      // from SYNPOOL_ERR_POOLED_RESET. A 'pooled-error' is the upstream resetting a request it acknowledged.
       if (reason === 'pooled-reset' || reason === 'pooled-error') this.agent.events.emit('fallback', { reason, target });
     }
     this.agent.events.emit('retry', { reason, method: this.opts.method, origin: String(this.opts.origin), error: errorCode(err) });

@@ -5,8 +5,6 @@ import type { Endpoint } from '../handshake/endpoint.js';
 export interface ConnectionSource {
   /** A connected socket from the half-open pool for this upstream, or undefined (pool empty / acceleration off). Synchronous. */
   acquire(target: Endpoint): Socket | undefined;
-  /** Called when a pooled socket turned out dead on first use (so the pool can learn). */
-  reportDead?(target: Endpoint): void;
   /**
    * Optional: begin work that reaches the upstream (the pool's SYNs). The proxy
    * calls it once its listeners are bound, so a process that cannot serve never

@@ -65,7 +65,7 @@ export function createConnector(options: ConnectorOptions): Connector {
         process.nextTick(callback, null, pooled);
         return;
       }
-      if (pooled !== undefined) source.reportDead?.(target);
+      // A socket destroyed before first use says nothing about the server's entry: not reported.
       options.onFallback?.(pooled === undefined ? 'pool-empty' : 'pooled-destroyed', target);
     }
 

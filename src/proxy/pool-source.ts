@@ -37,10 +37,6 @@ export class PoolConnectionSource extends EventEmitter<PoolSourceEvents> impleme
     this.pool.start();
   }
 
-  reportDead(target: Endpoint): void {
-    this.pool.reportDead(target);
-  }
-
   close(): void {
     this.pool.close();
     this.handshaker.close();

@@ -38,6 +38,8 @@ export class FakeHandshakeDriver extends EventEmitter<HandshakeDriverEvents> imp
   readonly behaviourByTarget = new Map<string, FakeUpstreamBehaviour>();
   closed = false;
   private nextId = 1;
+  /** Entries the fake server no longer holds (restart, pruning): no more retransmits. */
+  private readonly forgotten = new Set<number>();
 
   constructor(private readonly clock: Clock) {
     super();
@@ -88,12 +90,17 @@ export class FakeHandshakeDriver extends EventEmitter<HandshakeDriverEvents> imp
     this.emit('synack', entry, { retransmit: false, rttMs });
   }
 
-  /** Delivers a SYN-ACK retransmit for an established entry. */
+  /** Delivers a SYN-ACK retransmit for an established entry (none once the server forgot it). */
   retransmit(entry: HalfOpen): void {
-    if (entry.state !== 'established') return;
+    if (entry.state !== 'established' || this.forgotten.has(entry.id)) return;
     entry.lastSynAckAt = this.clock.now();
     entry.synAckCount += 1;
     this.emit('synack', entry, { retransmit: true, rttMs: 0 });
+  }
+
+  /** The fake server forgets an entry silently (a restart): its scheduled retransmits stop. */
+  forget(entry: HalfOpen): void {
+    this.forgotten.add(entry.id);
   }
 
   /** Delivers a RST from the upstream (refused in syn-sent, forgotten when established). */

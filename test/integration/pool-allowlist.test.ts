@@ -57,7 +57,7 @@ describe('the allowlist', () => {
       for (let i = 0; i < 50; i++) {
         for (const s of strangers) expect(pool.acquire(s)).toBeUndefined();
         expect(pool.take(strangers[0]!)).toBeUndefined();
-        expect(pool.reportDead(strangers[0]!)).toBe(false);
+        expect(pool.reportDead({ id: 1, target: strangers[0]! })).toBe(false);
         await sleep(10);
       }
       // The driver refuses too: the second line of defence.

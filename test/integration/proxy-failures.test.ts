@@ -23,7 +23,6 @@ afterEach(async () => {
  */
 class ForgetfulSource implements ConnectionSource {
   readonly accelerated = true;
-  readonly dead: Endpoint[] = [];
   readonly #ready: Socket[] = [];
 
   async warm(target: Endpoint, n: number): Promise<void> {
@@ -46,10 +45,6 @@ class ForgetfulSource implements ConnectionSource {
 
   acquire(): Socket | undefined {
     return this.#ready.shift();
-  }
-
-  reportDead(target: Endpoint): void {
-    this.dead.push(target);
   }
 }
 
@@ -173,7 +168,6 @@ describe('proxy: pooled connections', () => {
     const seen = JSON.parse(res.body.toString()) as { method: string; bytes: number };
     expect(seen).toMatchObject({ method, bytes: body?.length ?? 0 });
     expect(fallbacks).toEqual([{ reason: 'pooled-reset', target }]);
-    expect(source.dead).toEqual([target]);
     expect(proxied.records.at(-1)).toMatchObject({ status: 200, retried: true, connection: 'plain' });
   });
 

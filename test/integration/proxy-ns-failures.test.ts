@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTopology, enterNamespace, type Topology } from '../../bench/topology/index.js';
 import { startNodeUpstream, type UpstreamServer } from '../../bench/upstream/index.js';
 import { main } from '../../src/cli.js';
+import type { PoolConnectionSource } from '../../src/proxy/pool-source.js';
 import { assertIntegrationPrerequisites } from '../helpers/prerequisites.js';
 import { metricValue, serveInProcess, sleep, waitUntil, type InProcessSynpool } from '../helpers/proxy-process.js';
 
@@ -96,6 +97,7 @@ describe('upstream restart with a full pool', () => {
     // Connection: close upstream: every request takes a new connection, i.e. a pool entry.
     let server = await upstream({ connectionClose: true });
     const port = server.port;
+    const proxyStartedAt = performance.now();
     const p = await proxy({
       upstream: `http://${topo.serverAddr}:${port}`,
       pool: { sizing: 'fixed', targetSize: SIZE, synRatePerSec: 50, synBurst: SIZE },
@@ -141,6 +143,16 @@ describe('upstream restart with a full pool', () => {
     const replayed = p.log.requests().filter((l) => l.retried === true);
     expect(replayed.length).toBe(retried);
     for (const l of replayed) expect(l).toMatchObject({ status: 200, connection: 'plain' });
+    // One restart is one server event: the burst's entries were all of the old
+    // server's generation, so their deaths are one observation of their age at
+    // take time, and one observation does not shorten the TTL.
+    const pool = (p.running.agent.source as PoolConnectionSource).pool.snapshot()[0]!;
+    expect(pool.deadOnUse, report).toBe(retried);
+    expect(pool.learned.earlyDeaths, report).toBe(1);
+    // What was learned is the dead entry's own age (younger than the proxy), not the TTL in force.
+    expect(pool.learned.observedLifetimeMs, report).toBeLessThan(performance.now() - proxyStartedAt);
+    expect(pool.effectiveTtlMs, report).toBe(50_000);
+    expect(metricValue(metrics, 'synpool_pool_effective_ttl_seconds'), report).toBe(50);
     // After the restart the pool refilled from the new server and served again.
     const tail = p.log.requests().slice(-10);
     expect(tail.filter((l) => l.connection === 'pool').length, report).toBeGreaterThanOrEqual(5);

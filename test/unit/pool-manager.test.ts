@@ -133,7 +133,7 @@ describe('PoolManager', () => {
     expect(snap().evicted['retransmit-overdue']).toBe(0);
   });
 
-  it('evicts entries whose expected retransmit is overdue (pruned under pressure, or a SYN cookie)', () => {
+  it('evicts entries whose expected retransmit is overdue (pruned under pressure)', () => {
     const { driver, mgr, snap, clock, named } = setup({ sizing: 'fixed', targetSize: 1 });
     driver.behaviour = { ...answer, retransmits: 2 }; // retransmits at 1 and 3 s, then the server drops it
     mgr.start();
@@ -145,12 +145,6 @@ describe('PoolManager', () => {
     expect(ev).toMatchObject({ reason: 'retransmit-overdue', id: driver.opened[0]!.id });
     expect(ev.ageMs as number).toBeGreaterThanOrEqual(8_005);
     expect(ev.ageMs as number).toBeLessThan(8_200);
-
-    const cookie = setup({ sizing: 'fixed', targetSize: 1 });
-    cookie.driver.behaviour = { ...answer, retransmits: 0 };
-    cookie.mgr.start();
-    cookie.clock.advance(2_100);
-    expect(cookie.snap().evicted['retransmit-overdue']).toBe(1);
   });
 
   it('backs off on timeouts, turns unreachable and probes slowly: bounded SYNs over 10 minutes', () => {
@@ -258,21 +252,24 @@ describe('PoolManager', () => {
     expect(named('ttl-learned').at(-1)).toMatchObject({ reason: 'recovery', ttlMs: 50_000 });
   });
 
-  it('learns from reportDead(entry) and reportDead(target)', () => {
+  it('learns from reportDead(entry): the age at take time, once per entry', () => {
     const { driver, mgr, snap, clock } = setup({ sizing: 'fixed', targetSize: 4 });
     driver.behaviour = answer;
     mgr.start();
     clock.advance(12_000);
     const e1 = mgr.take(A)!;
-    const e2 = mgr.take(A)!;
     expect(mgr.reportDead(e1)).toBe(true);
     expect(snap().effectiveTtlMs).toBe(50_000); // one observation is not enough
+    clock.advance(12_000); // a new generation of entries, 12 s old when the next one is taken
+    const e2 = mgr.take(A)!;
+    expect(e2.sentAt).toBeGreaterThan(e1.sentAt);
     expect(mgr.reportDead(e2)).toBe(true);
     expect(snap().effectiveTtlMs).toBe(9_600); // both were 12 s old when taken: 0.8 × 12 000
     expect(snap()).toMatchObject({ deadOnUse: 2, learned: { earlyDeaths: 2 } });
-    mgr.reportDead(A); // age unknown: the current TTL stands in for it
-    expect(snap().effectiveTtlMs).toBe(7_680);
-    expect(mgr.reportDead(B)).toBe(false);
+    expect(mgr.reportDead(e2)).toBe(false); // already reported: nothing more to learn
+    expect(mgr.reportDead({ id: 10_000, target: A })).toBe(false); // never handed out
+    expect(mgr.reportDead({ id: e1.id, target: B })).toBe(false); // unknown upstream
+    expect(snap()).toMatchObject({ deadOnUse: 2, learned: { earlyDeaths: 2 }, effectiveTtlMs: 9_600 });
   });
 
   it('a death on use evicts the ready entries opened before it was taken, and counts as one observation', () => {
