@@ -60,6 +60,9 @@ export interface OwnTimeRecord {
   requestMs: number | undefined;
   responseMs: number | undefined;
   totalMs: number;
+  /** The request path's parts: request in → first upstream segment (SYN or data), SYN-ACK in → data out (plain only). */
+  toFirstUpstreamMs: number | undefined;
+  afterSynAckMs: number | undefined;
   /** Handshake round trip (plain connects) and data out → response in, ms: the waits subtracted. */
   connectWaitMs: number | undefined;
   upstreamWaitMs: number | undefined;
@@ -128,6 +131,7 @@ export function computeOwnTime(segments: readonly OwnTimeSegment[], frontPort: n
       records.push({
         id: r.id, frontPort, client: r.client, upstreamLocal: undefined, connection: undefined,
         requestMs: undefined, responseMs: undefined, totalMs: (responseOut.tUs - inUs) / 1e3,
+        toFirstUpstreamMs: undefined, afterSynAckMs: undefined,
         connectWaitMs: undefined, upstreamWaitMs: undefined, requestInUs: inUs, attempts: 0,
       });
       continue;
@@ -156,6 +160,7 @@ export function computeOwnTime(segments: readonly OwnTimeSegment[], frontPort: n
     }
 
     let requestUs: number;
+    let afterSynAckMs: number | undefined;
     let connectWaitMs: number | undefined;
     let inUs: number;
     let connection: UpstreamConnection;
@@ -168,6 +173,7 @@ export function computeOwnTime(segments: readonly OwnTimeSegment[], frontPort: n
       inUs = requestInBefore(synOut.tUs);
       requestUs = synOut.tUs - inUs + (dataOut.tUs - synAckIn.tUs);
       connectWaitMs = (synAckIn.tUs - synOut.tUs) / 1e3;
+      afterSynAckMs = (dataOut.tUs - synAckIn.tUs) / 1e3;
       connection = 'plain';
     } else {
       inUs = requestInBefore(dataOut.tUs);
@@ -178,6 +184,7 @@ export function computeOwnTime(segments: readonly OwnTimeSegment[], frontPort: n
     records.push({
       id: r.id, frontPort, client: r.client, upstreamLocal: local, connection,
       requestMs: requestUs / 1e3, responseMs: responseUs / 1e3, totalMs: (requestUs + responseUs) / 1e3,
+      toFirstUpstreamMs: ((synOut ?? dataOut).tUs - inUs) / 1e3, afterSynAckMs,
       connectWaitMs, upstreamWaitMs: (responseIn.tUs - dataOut.tUs) / 1e3, requestInUs: inUs, attempts: dataOuts.length,
     });
   }

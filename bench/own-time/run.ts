@@ -85,7 +85,7 @@ async function throughputPart(o: OwnTimeOptions, names: readonly ContenderName[]
     const upstream = await startNginxUpstream(topo, { port: UPSTREAM_PORT });
     try {
       return await withContenders(topo, upstream, names, (contenders) =>
-        runThroughput(topo, contenders, { seconds: o.seconds, rounds: o.rounds, connections: o.connections, warmupSeconds: 1, signal, note }),
+        runThroughput(topo, contenders, { seconds: o.seconds, rounds: o.rounds, connections: o.connections, warmupSeconds: o.quick ? 1 : 3, signal, note }),
       );
     } finally {
       await upstream.stop();

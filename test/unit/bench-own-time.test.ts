@@ -77,9 +77,13 @@ describe('own time from a capture', () => {
     expect(plain!.responseMs).toBeCloseTo(1, 6);
     expect(plain!.totalMs).toBeCloseTo(4, 6);
     expect(plain!.connectWaitMs).toBeCloseTo(40, 6);
+    expect(plain!.toFirstUpstreamMs).toBeCloseTo(2, 6);
+    expect(plain!.afterSynAckMs).toBeCloseTo(1, 6);
     expect(plain!.upstreamWaitMs).toBeCloseTo(41, 6);
     expect(pooled).toMatchObject({ id: 2, connection: 'pool', connectWaitMs: undefined });
     expect(pooled!.requestMs).toBeCloseTo(0.5, 6);
+    expect(pooled!.toFirstUpstreamMs).toBeCloseTo(0.5, 6);
+    expect(pooled!.afterSynAckMs).toBeUndefined();
     expect(pooled!.responseMs).toBeCloseTo(0.3, 6);
   });
 
