@@ -138,6 +138,8 @@ export async function main(argv: readonly string[]): Promise<number> {
   process.on('SIGTERM', onSignal);
 
   const started = performance.now();
+  // The machine's load when the run began: figures from a busy machine are not comparable with a quiet one's.
+  const loadAtStart = os.loadavg().map((x) => Math.round(x * 100) / 100);
   try {
     const cold = o.parts.cold ? await coldPart(o, names, abort.signal) : undefined;
     const throughput = o.parts.throughput && !abort.signal.aborted ? await throughputPart(o, names, abort.signal) : [];
@@ -174,7 +176,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     for (const p of [...problems, ...drops]) md.push(`- problem: ${p}`);
     for (const r of runs) if (r.capture.kept) md.push(`- ${r.mode} capture kept: ${r.capture.kept}`);
     md.push('');
-    md.push(`_${command} · ${elapsedS} s · node ${process.version} · kernel ${os.release()} · ${os.cpus().length} CPUs · ${new Date().toISOString()}_`);
+    md.push(`_${command} · ${elapsedS} s · node ${process.version} · kernel ${os.release()} · ${os.cpus().length} CPUs · load average at start ${loadAtStart.join(' ')} · ${new Date().toISOString()}_`);
     const table = `${md.join('\n')}\n`;
 
     const result = {
@@ -184,7 +186,8 @@ export async function main(argv: readonly string[]): Promise<number> {
       node: process.version,
       kernel: os.release(),
       cpus: os.cpus().length,
-      loadAverage: os.loadavg(),
+      loadAverageAtStart: loadAtStart,
+      loadAverageAtEnd: os.loadavg().map((x) => Math.round(x * 100) / 100),
       elapsedS,
       options: o,
       link: cold ? { kind: cold.link, measuredRttMs: Math.round(cold.measuredRttMs * 100) / 100 } : undefined,
