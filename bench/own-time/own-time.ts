@@ -102,13 +102,34 @@ export function computeOwnTime(segments: readonly OwnTimeSegment[], frontPort: n
   const records: OwnTimeRecord[] = [];
   const unmatched: Unmatched[] = [];
 
-  // Client side, grouped by the client's connection.
-  const toFront = segs.filter((s) => s.dport === frontPort && s.payloadLength > 0);
-  const fromFront = segs.filter((s) => s.sport === frontPort && s.payloadLength > 0);
-  const requests = toFront.flatMap((s) => {
-    const id = requestIdOf(s.head);
-    return id === undefined ? [] : [{ id, first: s, client: key(s.src, s.sport) }];
-  });
+  // Indexes, so that each request looks only at its own connections.
+  const toFront = new Map<string, OwnTimeSegment[]>();
+  const fromFront = new Map<string, OwnTimeSegment[]>();
+  const upstreamConn = new Map<string, OwnTimeSegment[]>();
+  const upstreamRequests = new Map<number, OwnTimeSegment[]>();
+  const requests: Array<{ id: number; first: OwnTimeSegment; client: string }> = [];
+  const push = <K>(m: Map<K, OwnTimeSegment[]>, k: K, s: OwnTimeSegment): void => {
+    const list = m.get(k);
+    if (list) list.push(s);
+    else m.set(k, [s]);
+  };
+  const isUp = (s: OwnTimeSegment): boolean => upstream !== undefined && s.dst === upstream.addr && s.dport === upstream.port;
+  const isDown = (s: OwnTimeSegment): boolean => upstream !== undefined && s.src === upstream.addr && s.sport === upstream.port;
+  for (const s of segs) {
+    if (s.dport === frontPort && s.payloadLength > 0) {
+      push(toFront, key(s.src, s.sport), s);
+      const id = requestIdOf(s.head);
+      if (id !== undefined) requests.push({ id, first: s, client: key(s.src, s.sport) });
+    } else if (s.sport === frontPort && s.payloadLength > 0) {
+      push(fromFront, key(s.dst, s.dport), s);
+    } else if (isUp(s)) {
+      push(upstreamConn, key(s.src, s.sport), s);
+      const id = s.payloadLength > 0 ? requestIdOf(s.head) : undefined;
+      if (id !== undefined) push(upstreamRequests, id, s);
+    } else if (isDown(s)) {
+      push(upstreamConn, key(s.dst, s.dport), s);
+    }
+  }
   const seen = new Set<number>();
 
   for (const r of requests) {
@@ -117,8 +138,8 @@ export function computeOwnTime(segments: readonly OwnTimeSegment[], frontPort: n
       continue;
     }
     seen.add(r.id);
-    const clientSegs = toFront.filter((s) => key(s.src, s.sport) === r.client && s.tUs >= r.first.tUs);
-    const responseOut = fromFront.find((s) => key(s.dst, s.dport) === r.client && s.tUs >= r.first.tUs);
+    const clientSegs = (toFront.get(r.client) ?? []).filter((s) => s.tUs >= r.first.tUs);
+    const responseOut = (fromFront.get(r.client) ?? []).find((s) => s.tUs >= r.first.tUs);
     if (!responseOut) {
       unmatched.push({ id: r.id, frontPort, reason: 'no response to the client in the capture' });
       continue;
@@ -137,18 +158,18 @@ export function computeOwnTime(segments: readonly OwnTimeSegment[], frontPort: n
       continue;
     }
 
-    const isUp = (s: OwnTimeSegment): boolean => s.dst === upstream.addr && s.dport === upstream.port;
-    const isDown = (s: OwnTimeSegment): boolean => s.src === upstream.addr && s.sport === upstream.port;
-    const dataOuts = segs.filter((s) => isUp(s) && s.payloadLength > 0 && s.tUs >= r.first.tUs && requestIdOf(s.head) === r.id);
+    const dataOuts = (upstreamRequests.get(r.id) ?? []).filter((s) => s.tUs >= r.first.tUs);
     const dataOut = dataOuts[0];
     if (!dataOut) {
       unmatched.push({ id: r.id, frontPort, reason: `no request line for /own-time/${r.id} toward the upstream` });
       continue;
     }
     const local = key(dataOut.src, dataOut.sport);
-    const onConn = segs.filter((s) => (isUp(s) && key(s.src, s.sport) === local) || (isDown(s) && key(s.dst, s.dport) === local));
+    const onConn = upstreamConn.get(local) ?? [];
     const synOut = onConn.find((s) => isUp(s) && s.syn && !s.ack && s.tUs >= r.first.tUs && s.tUs <= dataOut.tUs);
-    const earlierData = onConn.some((s) => isUp(s) && s.payloadLength > 0 && s.tUs < dataOut.tUs);
+    // A local port can be used again by a later connection: "earlier data" counts only since this connection's SYN.
+    const lastSyn = onConn.filter((s) => isUp(s) && s.syn && !s.ack && s.tUs <= dataOut.tUs).at(-1);
+    const earlierData = onConn.some((s) => isUp(s) && s.payloadLength > 0 && s.tUs < dataOut.tUs && s.tUs > (lastSyn?.tUs ?? -Infinity));
     const responseIn = onConn.find((s) => isDown(s) && s.payloadLength > 0 && s.tUs > dataOut.tUs);
     if (!responseIn) {
       unmatched.push({ id: r.id, frontPort, reason: `no response from the upstream on ${local}` });

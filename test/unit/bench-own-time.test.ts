@@ -116,6 +116,13 @@ describe('own time from a capture', () => {
     expect(records[1]!.requestMs).toBeCloseTo(0.2, 6);
   });
 
+  it('does not call a new connection reused because an earlier one had the same local port', () => {
+    const first = plainRequest(1, 0, 50000, 40000);
+    const again = pooledRequest(2, 2000, 50001, 40000); // its SYN goes out at 1100 ms, after the first connection ended
+    const { records } = computeOwnTime([...first, ...again], FRONT, UP);
+    expect(records.map((r) => r.connection)).toEqual(['plain', 'pool']);
+  });
+
   it('without an upstream (the floor), own time is response out − request in', () => {
     const c: [string, number] = [LO, 50000];
     const f: [string, number] = [LO, FRONT];
