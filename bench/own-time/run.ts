@@ -24,15 +24,29 @@ const COLD_WARMUP = 2;
 
 const note = (line: string): void => void process.stderr.write(`own-time: ${line}\n`);
 
+/** Set while this thread is inside a topology's client namespace. */
+let leaveCurrent: (() => void) | undefined;
+
+/**
+ * Back to the original namespace. The signal handler calls it first: bench/topology's
+ * exit hook SIGKILLs every process inside the namespaces at a signal, and a thread
+ * still inside the client namespace makes this process one of them (seen: exit 137,
+ * namespaces and nginx workers left behind).
+ */
+function leaveClientNamespace(): void {
+  const leave = leaveCurrent;
+  leaveCurrent = undefined;
+  leave?.();
+}
+
 async function withTopology<T>(opts: TopologyOptions, fn: (topo: Topology) => Promise<T>): Promise<T> {
   const topo = await createTopology(opts);
-  let leave: (() => void) | undefined;
   try {
     // The readiness checks and the request client run on this thread, inside the client namespace.
-    leave = enterNamespace(topo.netnsPath('client'));
+    leaveCurrent = enterNamespace(topo.netnsPath('client'));
     return await fn(topo);
   } finally {
-    leave?.();
+    leaveClientNamespace();
     await topo.destroy();
   }
 }
@@ -129,6 +143,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   let signals = 0;
   // Registered before any topology exists, so it runs before bench/topology's own exit hook.
   const onSignal = (signal: NodeJS.Signals): void => {
+    leaveClientNamespace();
     signals++;
     if (signals > 1) process.exit(130);
     process.stderr.write(`\nown-time: ${signal}: stopping, cleaning up (again to quit at once)\n`);

@@ -34,7 +34,7 @@ const median = (v: readonly number[]): number | undefined => {
   return s.length % 2 ? s[m] : (s[m - 1]! + s[m]!) / 2;
 };
 
-export async function runWrk(topo: Topology, port: number, seconds: number, connections: number): Promise<WrkResult> {
+export async function runWrk(topo: Topology, port: number, seconds: number, connections: number, signal?: AbortSignal): Promise<WrkResult> {
   const args = ['-t1', `-c${connections}`, `-d${seconds}s`, '--latency', '--timeout', '5s', `http://127.0.0.1:${port}/`];
   const child = topo.spawn('client', 'wrk', args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
@@ -45,18 +45,24 @@ export async function runWrk(topo: Topology, port: number, seconds: number, conn
   const closed = new Promise<void>((r) => child.once('close', () => r()));
   // Backstop: wrk stops itself after `seconds`.
   const timer = setTimeout(() => void stopChild(child, 1_000, 'SIGKILL'), (seconds + 10) * 1_000);
+  // Interrupted: stop wrk now rather than at the end of its -d.
+  const onAbort = (): void => void stopChild(child, 1_000, 'SIGINT');
+  signal?.addEventListener('abort', onAbort, { once: true });
   await closed;
   clearTimeout(timer);
+  signal?.removeEventListener('abort', onAbort);
+  if (signal?.aborted) return { requestsPerSec: 0, requests: 0, seconds: 0, p50Ms: undefined, p99Ms: undefined, errors: 0 };
   return parseWrkOutput(out);
 }
 
 export async function runThroughput(topo: Topology, contenders: readonly RunningContender[], o: ThroughputOptions): Promise<ThroughputRow[]> {
   const rounds = new Map<RunningContender, WrkResult[]>(contenders.map((c) => [c, []]));
-  for (const c of contenders) if (!o.signal.aborted) await runWrk(topo, c.port, o.warmupSeconds, o.connections);
+  for (const c of contenders) if (!o.signal.aborted) await runWrk(topo, c.port, o.warmupSeconds, o.connections, o.signal);
   for (let r = 0; r < o.rounds && !o.signal.aborted; r++) {
     for (let k = 0; k < contenders.length && !o.signal.aborted; k++) {
       const c = contenders[(r + k) % contenders.length]!;
-      const res = await runWrk(topo, c.port, o.seconds, o.connections);
+      const res = await runWrk(topo, c.port, o.seconds, o.connections, o.signal);
+      if (o.signal.aborted) break;
       rounds.get(c)!.push(res);
       o.note(`wrk round ${r + 1}/${o.rounds}: ${c.name} ${Math.round(res.requestsPerSec)} req/s`);
     }
