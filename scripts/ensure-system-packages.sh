@@ -1,7 +1,8 @@
 #!/bin/sh
 # Installs the Debian packages the demo, the benchmarks and the integration
 # tests need, if any of their commands is missing: the vde2 delay line, nginx
-# (an upstream and the reference proxy), curl, tcpdump, iproute2 (ip, ss),
+# (an upstream and the reference proxy), curl, tcpdump, wrk (a C load
+# generator for bench/own-time), iproute2 (ip, ss),
 # capsh and setpriv, and a C compiler with the libc and kernel headers (the
 # native-ABI test compiles a program against <linux/tcp.h>). Does nothing when
 # everything is there.
@@ -14,6 +15,7 @@ need wirefilter vde2
 need nginx nginx-light
 need curl curl
 need tcpdump tcpdump
+need wrk wrk
 need ip iproute2
 need ss iproute2
 need capsh libcap2-bin

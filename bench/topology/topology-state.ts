@@ -87,7 +87,7 @@ export function netnsPath(ns: string): string {
 /**
  * Removes everything `state` names, synchronously and without throwing: SIGKILL
  * to each tracked process that is still the same process, SIGKILL to anything
- * left inside the namespaces (all of it is ours), delete the namespaces, remove
+ * left inside the namespaces (all of it is ours; this process itself excepted), delete the namespaces, remove
  * the directory. Used by the exit hook and the stale sweep; destroy() does the
  * graceful version first and then this as the backstop.
  */
@@ -98,7 +98,9 @@ export function teardownSync(state: TopologyState): void {
     signalQuietly(p.pid, 'SIGKILL');
   }
   for (const ns of state.namespaces) {
-    for (const pid of namespacePidsSync(ns)) signalQuietly(pid, 'SIGKILL');
+    // Never ourselves: a process whose thread has setns()-ed into the client namespace is
+    // listed there too, and killing it here would leave the namespaces behind.
+    for (const pid of namespacePidsSync(ns)) if (pid !== process.pid) signalQuietly(pid, 'SIGKILL');
   }
   let allGone = true;
   for (const ns of state.namespaces) {

@@ -31,6 +31,7 @@ function config(prefix: string, addr: string, opts: NginxUpstreamOptions): strin
     listen ${addr}:${opts.port} backlog=511;
     root ${join(prefix, 'www')};
     location = / { default_type text/plain; return 200 "ok\\n"; }
+    location /own-time/ { default_type text/plain; return 200 "ok\\n"; }
     location = /bytes { }
   }`,
   );

@@ -1,0 +1,101 @@
+// One capture, one mode, every contender: requests to /own-time/N through each
+// contender while tcpdump records both sides, then the own time per request.
+//   idle:  one request per contender in turn (the first rotates), then `gapMs`
+//          of silence: each contender has been idle ≥ gapMs before each request;
+//   tight: `batch` requests back to back per contender, contenders in turn.
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Topology } from '../topology/index.js';
+import { startCapture, type CaptureResult } from './capture.js';
+import type { RunningContender } from './contenders.js';
+import { computeOwnTime, missingIds, type Endpoint, type OwnTimeRecord, type Unmatched } from './own-time.js';
+import { summarize, type OwnTimeSummary } from './own-time-summary.js';
+import { ownTimeRequest, type ClientOutcome } from './request-client.js';
+
+export type ColdMode = 'idle' | 'tight';
+
+export interface ColdRunOptions {
+  mode: ColdMode;
+  requests: number;
+  gapMs: number;
+  /** tight: requests per contender per turn. */
+  batch: number;
+  warmup: number;
+  /** Keep the pcap files here (undefined: delete them). */
+  keepPcapDir: string | undefined;
+  signal: AbortSignal;
+  /** Progress lines (stderr). */
+  note(line: string): void;
+}
+
+export interface ColdContenderResult {
+  contender: string;
+  mode: ColdMode;
+  summary: OwnTimeSummary;
+  unmatched: Unmatched[];
+  clientErrors: string[];
+  records: OwnTimeRecord[];
+}
+
+export interface ColdRunResult {
+  mode: ColdMode;
+  capture: Omit<CaptureResult, 'segments'> & { segments: number };
+  results: ColdContenderResult[];
+}
+
+let nextId = 1;
+
+export async function runColdMode(topo: Topology, upstream: Endpoint, contenders: readonly RunningContender[], o: ColdRunOptions): Promise<ColdRunResult> {
+  // Unrecorded warm-up (JIT, the proxies' first connections), outside the capture.
+  for (const c of contenders) for (let i = 0; i < o.warmup; i++) await ownTimeRequest(c.port, nextId++);
+
+  const ports = contenders.map((c) => `port ${c.port}`).join(' or ');
+  const capture = await startCapture(topo, 'client', `tcp and (${ports} or (host ${upstream.addr} and port ${upstream.port}))`);
+  const outcomes = new Map<RunningContender, ClientOutcome[]>(contenders.map((c) => [c, []]));
+  let captured: CaptureResult;
+  try {
+    const send = async (c: RunningContender): Promise<void> => {
+      outcomes.get(c)!.push(await ownTimeRequest(c.port, nextId++));
+    };
+    if (o.mode === 'idle') {
+      for (let round = 0; round < o.requests && !o.signal.aborted; round++) {
+        await sleep(o.gapMs, undefined, { signal: o.signal }).catch(() => undefined);
+        if (o.signal.aborted) break;
+        for (let k = 0; k < contenders.length; k++) await send(contenders[(round + k) % contenders.length]!);
+        if ((round + 1) % 5 === 0 || round + 1 === o.requests) o.note(`own-time idle: ${round + 1}/${o.requests} rounds`);
+      }
+    } else {
+      for (let done = 0, turn = 0; done < o.requests && !o.signal.aborted; done += o.batch, turn++) {
+        const n = Math.min(o.batch, o.requests - done);
+        for (let k = 0; k < contenders.length && !o.signal.aborted; k++) {
+          const c = contenders[(turn + k) % contenders.length]!;
+          for (let i = 0; i < n; i++) await send(c);
+        }
+        o.note(`own-time tight: ${Math.min(done + n, o.requests)}/${o.requests} per contender`);
+      }
+    }
+    captured = await capture.stop(o.keepPcapDir);
+  } catch (err) {
+    await capture.abort();
+    throw err;
+  }
+
+  const results = contenders.map((c): ColdContenderResult => {
+    const sent = outcomes.get(c)!;
+    const own = computeOwnTime(captured.segments, c.port, c.proxies ? upstream : undefined);
+    const sentIds = new Set(sent.map((s) => s.id));
+    // Warm-up ids are outside the capture; anything else not sent in this mode would be a bug.
+    const records = own.records.filter((r) => sentIds.has(r.id));
+    const unmatched = [...own.unmatched.filter((u) => u.id === undefined || sentIds.has(u.id)), ...missingIds([...sentIds], own, c.port)];
+    const clientErrors = sent.filter((s) => s.error !== undefined || s.status !== 200).map((s) => `/own-time/${s.id}: ${s.error ?? `status ${String(s.status)}`}`);
+    return {
+      contender: c.name,
+      mode: o.mode,
+      summary: summarize(records, sent.length, sent.length - clientErrors.length),
+      unmatched,
+      clientErrors,
+      records,
+    };
+  });
+  const { segments, ...rest } = captured;
+  return { mode: o.mode, capture: { ...rest, segments: segments.length }, results };
+}

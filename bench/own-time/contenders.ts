@@ -1,0 +1,109 @@
+// The contenders, each its own process in the client namespace, listening on
+// its loopback: synpool (dist/src/cli.js), synpool --no-accel, the minimal
+// node:http + undici proxy (bench/proxy/plain-proxy.ts), nginx as a reverse
+// proxy, and the floor (a bare node:http server, no upstream). synpool and
+// nginx are started by bench/harness/proxy-process.ts, as in `npm run bench`.
+// The caller's thread must be in the client namespace (readiness checks).
+import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { existsSync } from 'node:fs';
+import { NGINX_BIN, startNginxProxy, startSynpool } from '../harness/proxy-process.js';
+import { stopChild, waitForJsonLine } from '../topology/child-output.js';
+import type { Topology } from '../topology/index.js';
+
+export const CONTENDER_NAMES = ['synpool', 'synpool --no-accel', 'node proxy', 'nginx', 'node:http floor'] as const;
+export type ContenderName = (typeof CONTENDER_NAMES)[number];
+
+export interface RunningContender {
+  readonly name: ContenderName;
+  readonly port: number;
+  /** False for the floor: it answers itself. */
+  readonly proxies: boolean;
+  /** synpool: ready pool entries now (undefined for the others). */
+  poolReady(): Promise<number | undefined>;
+  stop(): Promise<void>;
+}
+
+const PLAIN_PROXY = fileURLToPath(new URL('../proxy/plain-proxy.js', import.meta.url));
+const FLOOR_SERVER = fileURLToPath(new URL('./floor-server.js', import.meta.url));
+/** synpool's fixed pool: ahead of one request per round trip with room to spare. */
+export const POOL_SIZE = 8;
+const POOL_FILL_DEADLINE_MS = 5_000;
+
+export interface ContenderContext {
+  topo: Topology;
+  upstreamUrl: string;
+  upstreamHost: string;
+  upstreamPort: number;
+  /** Two consecutive free ports in the client namespace per call. */
+  port(): number;
+}
+
+export function nginxAvailable(): boolean {
+  return existsSync(NGINX_BIN);
+}
+
+export async function startOwnTimeContender(name: ContenderName, ctx: ContenderContext): Promise<RunningContender> {
+  const none = (): Promise<undefined> => Promise.resolve(undefined);
+  switch (name) {
+    case 'synpool':
+    case 'synpool --no-accel': {
+      const accel = name === 'synpool';
+      const port = ctx.port();
+      const p = await startSynpool(ctx.topo, {
+        label: name,
+        upstreamUrl: ctx.upstreamUrl,
+        port,
+        metricsPort: ctx.port(),
+        accel,
+        poolSize: accel ? POOL_SIZE : undefined,
+      });
+      const poolReady = async (): Promise<number | undefined> => (await p.counters())?.poolReady;
+      if (accel) {
+        if (p.accelerated() === false) {
+          await p.stop();
+          throw new Error('synpool started without its pool (no CAP_NET_RAW/CAP_NET_ADMIN?): the accelerated contender would measure plain connects');
+        }
+        const deadline = Date.now() + POOL_FILL_DEADLINE_MS;
+        while (Date.now() < deadline && ((await poolReady().catch(() => 0)) ?? 0) < POOL_SIZE) await sleep(50);
+      }
+      return { name, port, proxies: true, poolReady: accel ? poolReady : none, stop: () => p.stop() };
+    }
+    case 'nginx': {
+      const port = ctx.port();
+      const p = await startNginxProxy(ctx.topo, { label: 'nginx', upstreamHost: ctx.upstreamHost, upstreamPort: ctx.upstreamPort, port });
+      return { name, port, proxies: true, poolReady: none, stop: () => p.stop() };
+    }
+    case 'node proxy':
+    case 'node:http floor': {
+      const port = ctx.port();
+      const script = name === 'node proxy' ? PLAIN_PROXY : FLOOR_SERVER;
+      const args = name === 'node proxy' ? [script, '--upstream', ctx.upstreamUrl, '--listen', `127.0.0.1:${port}`] : [script, '--listen', `127.0.0.1:${port}`];
+      const child = ctx.topo.spawn('client', process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+      try {
+        await waitForJsonLine<{ listening: number }>(child, 10_000, name);
+      } catch (err) {
+        await stopChild(child);
+        throw err;
+      }
+      child.stdout?.resume();
+      return { name, port, proxies: name === 'node proxy', poolReady: none, stop: () => stopChild(child, 2_000) };
+    }
+  }
+}
+
+/** Starts each of `names` in turn; on a failure stops those already started and rethrows. */
+export async function startAll(names: readonly ContenderName[], ctx: ContenderContext): Promise<RunningContender[]> {
+  const started: RunningContender[] = [];
+  try {
+    for (const n of names) started.push(await startOwnTimeContender(n, ctx));
+    return started;
+  } catch (err) {
+    await stopAll(started);
+    throw err;
+  }
+}
+
+export async function stopAll(contenders: readonly RunningContender[]): Promise<void> {
+  await Promise.all(contenders.map((c) => c.stop().catch(() => undefined)));
+}

@@ -1,0 +1,101 @@
+// Command line of bench/own-time/run.ts.
+import { parseArgs } from 'node:util';
+
+export interface OwnTimeOptions {
+  quick: boolean;
+  /** Requests per contender in each cold mode (idle, tight). */
+  requests: number;
+  rttMs: number;
+  gapMs: number;
+  /** wrk: seconds per round, rounds, connections. */
+  seconds: number;
+  rounds: number;
+  connections: number;
+  parts: { cold: boolean; throughput: boolean };
+  json: boolean;
+  /** JSON file; the markdown table goes beside it (.md). */
+  out: string;
+  /** Keep the cold-path pcap files in this directory. */
+  keepPcap: string | undefined;
+  help: boolean;
+}
+
+export const OWN_TIME_HELP = `Usage: node dist/bench/own-time/run.js [flags]     (root; npm run build first)
+
+The proxy's own time per request, from packet captures on both sides of it
+(p50/p99, request path and response path), after idleness and in a tight
+loop, and warm-path throughput with wrk: synpool, synpool --no-accel, a
+minimal node:http + undici proxy, nginx, and a bare node:http server (the floor).
+
+  --quick            smoke run: 5 requests per mode, wrk 2 s × 1 round (~1 min)
+  --requests N       requests per contender in each cold mode (default 50)
+  --rtt-ms N         round trip of the delay line to the upstream (default 40; even)
+  --gap-ms N         idleness before each request in the idle mode (default 1000)
+  --seconds N        wrk duration per round (default 10)
+  --rounds N         wrk rounds per contender (default 3)
+  --connections N    wrk connections (default 64)
+  --parts LIST       cold,throughput (default both)
+  --json             print the JSON instead of the markdown table
+  --out FILE         JSON result (default bench/results/own-time.json, own-time-quick.json with --quick);
+                     the table goes to the same name with .md
+  --keep-pcap DIR    keep the cold-path captures (one pcap per mode) in DIR, to check by hand:
+                     tcpdump -r FILE -tt -nn
+  --help
+`;
+
+export class OwnTimeUsageError extends Error {
+  override name = 'OwnTimeUsageError';
+}
+
+function int(name: string, v: string | undefined, dflt: number, lo: number, hi: number): number {
+  if (v === undefined) return dflt;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < lo || n > hi) throw new OwnTimeUsageError(`--${name} must be an integer in ${lo}…${hi}, got ${v}`);
+  return n;
+}
+
+export function parseOwnTimeArgs(argv: readonly string[]): OwnTimeOptions {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: [...argv],
+      strict: true,
+      options: {
+        quick: { type: 'boolean', default: false },
+        requests: { type: 'string' },
+        'rtt-ms': { type: 'string' },
+        'gap-ms': { type: 'string' },
+        seconds: { type: 'string' },
+        rounds: { type: 'string' },
+        connections: { type: 'string' },
+        parts: { type: 'string' },
+        json: { type: 'boolean', default: false },
+        out: { type: 'string' },
+        'keep-pcap': { type: 'string' },
+        help: { type: 'boolean', default: false },
+      },
+    }));
+  } catch (err) {
+    throw new OwnTimeUsageError((err as Error).message);
+  }
+  const quick = values.quick;
+  const rttMs = int('rtt-ms', values['rtt-ms'], 40, 2, 1_000);
+  if (rttMs % 2 !== 0) throw new OwnTimeUsageError('--rtt-ms must be even (wirefilter takes whole milliseconds each way)');
+  const parts = (values.parts ?? 'cold,throughput').split(',').map((s) => s.trim());
+  const unknown = parts.filter((p) => p !== 'cold' && p !== 'throughput');
+  if (unknown.length > 0 || parts.length === 0) throw new OwnTimeUsageError(`--parts takes cold and/or throughput, got ${values.parts}`);
+  return {
+    quick,
+    requests: int('requests', values.requests, quick ? 5 : 50, 1, 10_000),
+    rttMs,
+    gapMs: int('gap-ms', values['gap-ms'], 1_000, 0, 60_000),
+    seconds: int('seconds', values.seconds, quick ? 2 : 10, 1, 300),
+    rounds: int('rounds', values.rounds, quick ? 1 : 3, 1, 20),
+    connections: int('connections', values.connections, 64, 1, 10_000),
+    parts: { cold: parts.includes('cold'), throughput: parts.includes('throughput') },
+    json: values.json,
+    out: values.out ?? `bench/results/${quick ? 'own-time-quick' : 'own-time'}.json`,
+    keepPcap: values['keep-pcap'],
+    help: values.help,
+  };
+}

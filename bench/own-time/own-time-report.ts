@@ -1,0 +1,79 @@
+// The markdown tables of an own-time run, and the verdicts against the targets.
+import { formatMarkdownTable } from '../harness/markdown-table.js';
+import type { ColdRunResult } from './cold-run.js';
+import type { ThroughputRow } from './throughput-run.js';
+
+/** Issue 11's targets. */
+export const TARGETS = { idleP50Ms: 1.0, idleP99Ms: 3.0, throughputRatio: 1.0 } as const;
+
+const ms = (x: number | undefined): string => (x === undefined ? '–' : x.toFixed(2));
+
+export function coldTable(runs: readonly ColdRunResult[]): string {
+  const rows = runs.flatMap((r) => r.results);
+  return formatMarkdownTable(
+    [
+      { header: 'mode', cell: (x: (typeof rows)[number]) => x.mode },
+      { header: 'contender', cell: (x) => x.contender },
+      { header: 'matched/sent', align: 'right', cell: (x) => `${x.summary.matched}/${x.summary.sent}${x.clientErrors.length ? ` (${x.clientErrors.length} err)` : ''}` },
+      { header: 'upstream conns', cell: (x) => Object.entries(x.summary.connections).map(([k, v]) => `${k} ${v}`).join(', ') || '–' },
+      { header: 'request p50', align: 'right', cell: (x) => ms(x.summary.requestMs?.p50) },
+      { header: 'request p99', align: 'right', cell: (x) => ms(x.summary.requestMs?.p99) },
+      { header: 'response p50', align: 'right', cell: (x) => ms(x.summary.responseMs?.p50) },
+      { header: 'response p99', align: 'right', cell: (x) => ms(x.summary.responseMs?.p99) },
+      { header: 'own p50 ms', align: 'right', cell: (x) => ms(x.summary.totalMs?.p50) },
+      { header: 'own p99 ms', align: 'right', cell: (x) => ms(x.summary.totalMs?.p99) },
+      { header: 'upstream wait p50', align: 'right', cell: (x) => ms(x.summary.upstreamWaitP50Ms) },
+    ],
+    rows,
+  );
+}
+
+export function throughputTable(rows: readonly ThroughputRow[]): string {
+  return formatMarkdownTable(
+    [
+      { header: 'contender', cell: (x: ThroughputRow) => x.contender },
+      { header: 'rounds', align: 'right', cell: (x) => String(x.rounds.length) },
+      { header: 'best req/s', align: 'right', cell: (x) => String(x.bestRps) },
+      { header: 'median req/s', align: 'right', cell: (x) => String(x.medianRps) },
+      { header: 'p50 ms', align: 'right', cell: (x) => ms(x.p50Ms) },
+      { header: 'p99 ms', align: 'right', cell: (x) => ms(x.p99Ms) },
+      { header: 'errors', align: 'right', cell: (x) => String(x.errors) },
+    ],
+    rows,
+  );
+}
+
+export interface Verdicts {
+  idleP50Ms: number | undefined;
+  idleP99Ms: number | undefined;
+  idleMet: boolean | undefined;
+  /** synpool / node proxy, median req/s. */
+  throughputRatio: number | undefined;
+  throughputMet: boolean | undefined;
+  lines: string[];
+}
+
+export function verdicts(cold: readonly ColdRunResult[], throughput: readonly ThroughputRow[]): Verdicts {
+  const idle = cold.find((r) => r.mode === 'idle')?.results.find((x) => x.contender === 'synpool')?.summary.totalMs;
+  const idleMet = idle === undefined ? undefined : idle.p50 <= TARGETS.idleP50Ms && idle.p99 <= TARGETS.idleP99Ms;
+  const s = throughput.find((x) => x.contender === 'synpool');
+  const n = throughput.find((x) => x.contender === 'node proxy');
+  const ratio = s && n && n.medianRps > 0 ? Math.round((s.medianRps / n.medianRps) * 1000) / 1000 : undefined;
+  const throughputMet = ratio === undefined ? undefined : ratio >= TARGETS.throughputRatio;
+  const lines: string[] = [];
+  if (idle) {
+    lines.push(
+      `cold path after idleness, synpool own time: p50 ${ms(idle.p50)} ms (target ≤ ${TARGETS.idleP50Ms}), p99 ${ms(idle.p99)} ms (target ≤ ${TARGETS.idleP99Ms}): ${idleMet ? 'met' : 'MISSED'}`,
+    );
+  }
+  const floor = cold.find((r) => r.mode === 'idle')?.results.find((x) => x.contender === 'node:http floor')?.summary.totalMs;
+  if (floor) {
+    const floorMeets = floor.p50 <= TARGETS.idleP50Ms && floor.p99 <= TARGETS.idleP99Ms;
+    lines.push(
+      `floor after idleness (bare node:http answering from memory, no upstream): p50 ${ms(floor.p50)} ms, p99 ${ms(floor.p99)} ms: ` +
+        (floorMeets ? 'within the cold-path target, so the target is not out of reach for Node here' : 'Node alone misses the cold-path target on this machine in this run'),
+    );
+  }
+  if (ratio !== undefined) lines.push(`warm path, wrk median req/s synpool / node proxy = ${ratio} (target ≥ ${TARGETS.throughputRatio}): ${throughputMet ? 'met' : 'MISSED'}`);
+  return { idleP50Ms: idle?.p50, idleP99Ms: idle?.p99, idleMet, throughputRatio: ratio, throughputMet, lines };
+}

@@ -1,0 +1,237 @@
+// `npm run bench:own-time`: the proxy's own time per request from packet
+// captures on both sides of it, and warm-path throughput with wrk; synpool,
+// synpool --no-accel, the minimal Node proxy, nginx, and the node:http floor,
+// in the same run. Method: docs/own-time.md. Run as root, after npm run build.
+//   node dist/bench/own-time/run.js --quick
+//   node dist/bench/own-time/run.js [--requests 50] [--rtt-ms 40] [--seconds 10] [--rounds 3] [--json] [--out FILE]
+import { mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { dirname } from 'node:path';
+import { startNginxUpstream, type UpstreamServer } from '../upstream/index.js';
+import { createTopology, enterNamespace, type Topology, type TopologyOptions } from '../topology/index.js';
+import { isOnPath } from '../topology/run-command.js';
+import { runColdMode, type ColdRunResult } from './cold-run.js';
+import { CONTENDER_NAMES, nginxAvailable, startAll, stopAll, type ContenderContext, type ContenderName } from './contenders.js';
+import { OWN_TIME_HELP, OwnTimeUsageError, parseOwnTimeArgs, type OwnTimeOptions } from './own-time-args.js';
+import { coldTable, throughputTable, verdicts } from './own-time-report.js';
+import { runThroughput, type ThroughputRow } from './throughput-run.js';
+
+/** nginx upstreams need a fixed port; free in a fresh namespace. */
+const UPSTREAM_PORT = 18081;
+const FIRST_PROXY_PORT = 21_000;
+const TIGHT_BATCH = 10;
+const COLD_WARMUP = 2;
+
+const note = (line: string): void => void process.stderr.write(`own-time: ${line}\n`);
+
+/** Set while this thread is inside a topology's client namespace. */
+let leaveCurrent: (() => void) | undefined;
+
+/**
+ * Back to the original namespace. The signal handler calls it first: bench/topology's
+ * exit hook SIGKILLs every process inside the namespaces at a signal, and a thread
+ * still inside the client namespace makes this process one of them (seen: exit 137,
+ * namespaces and nginx workers left behind).
+ */
+function leaveClientNamespace(): void {
+  const leave = leaveCurrent;
+  leaveCurrent = undefined;
+  leave?.();
+}
+
+async function withTopology<T>(opts: TopologyOptions, fn: (topo: Topology) => Promise<T>): Promise<T> {
+  const topo = await createTopology(opts);
+  try {
+    // The readiness checks and the request client run on this thread, inside the client namespace.
+    leaveCurrent = enterNamespace(topo.netnsPath('client'));
+    return await fn(topo);
+  } finally {
+    leaveClientNamespace();
+    await topo.destroy();
+  }
+}
+
+async function withContenders<T>(
+  topo: Topology,
+  upstream: UpstreamServer,
+  names: readonly ContenderName[],
+  fn: (c: Awaited<ReturnType<typeof startAll>>) => Promise<T>,
+): Promise<T> {
+  let next = FIRST_PROXY_PORT;
+  const ctx: ContenderContext = {
+    topo,
+    upstreamUrl: `http://${topo.serverAddr}:${upstream.port}`,
+    upstreamHost: topo.serverAddr,
+    upstreamPort: upstream.port,
+    port: () => next++,
+  };
+  const contenders = await startAll(names, ctx);
+  try {
+    return await fn(contenders);
+  } finally {
+    await stopAll(contenders);
+  }
+}
+
+async function coldPart(o: OwnTimeOptions, names: readonly ContenderName[], signal: AbortSignal): Promise<{ runs: ColdRunResult[]; link: string; measuredRttMs: number }> {
+  return withTopology({ oneWayDelayMs: o.rttMs / 2, link: 'vde', prefix: 'owtcold' }, async (topo) => {
+    note(`cold path: vde link, measured RTT ${topo.measuredRttMs.toFixed(1)} ms; nginx upstream, keepalive_timeout 0`);
+    const upstream = await startNginxUpstream(topo, { port: UPSTREAM_PORT, keepaliveTimeoutS: 0 });
+    try {
+      return await withContenders(topo, upstream, names, async (contenders) => {
+        const endpoint = { addr: topo.serverAddr, port: upstream.port };
+        const runs: ColdRunResult[] = [];
+        for (const mode of ['idle', 'tight'] as const) {
+          if (signal.aborted) break;
+          runs.push(await runColdMode(topo, endpoint, contenders, { mode, requests: o.requests, gapMs: o.gapMs, batch: TIGHT_BATCH, warmup: COLD_WARMUP, keepPcapDir: o.keepPcap, signal, note }));
+        }
+        return { runs, link: topo.link, measuredRttMs: topo.measuredRttMs };
+      });
+    } finally {
+      await upstream.stop();
+    }
+  });
+}
+
+async function throughputPart(o: OwnTimeOptions, names: readonly ContenderName[], signal: AbortSignal): Promise<ThroughputRow[]> {
+  return withTopology({ oneWayDelayMs: 0, link: 'veth', prefix: 'owtwrk' }, async (topo) => {
+    note('throughput: veth link (0 ms added); nginx upstream, keep-alive');
+    const upstream = await startNginxUpstream(topo, { port: UPSTREAM_PORT });
+    try {
+      return await withContenders(topo, upstream, names, (contenders) =>
+        runThroughput(topo, contenders, { seconds: o.seconds, rounds: o.rounds, connections: o.connections, warmupSeconds: o.quick ? 1 : 3, signal, note }),
+      );
+    } finally {
+      await upstream.stop();
+    }
+  });
+}
+
+function writeFile(path: string, text: string): void {
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileSync(path, text);
+}
+
+export async function main(argv: readonly string[]): Promise<number> {
+  let o: OwnTimeOptions;
+  try {
+    o = parseOwnTimeArgs(argv);
+  } catch (err) {
+    if (err instanceof OwnTimeUsageError) {
+      process.stderr.write(`own-time: ${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
+  if (o.help) {
+    process.stdout.write(OWN_TIME_HELP);
+    return 0;
+  }
+  if (process.getuid?.() !== 0) {
+    process.stderr.write('own-time: run as root (network namespaces, packet capture, raw sockets for the pool)\n');
+    return 2;
+  }
+  const missing = ['ip', 'tcpdump', ...(o.parts.throughput ? ['wrk'] : []), ...(o.parts.cold ? ['vde_switch', 'wirefilter'] : [])].filter((t) => !isOnPath(t));
+  if (missing.length > 0) {
+    process.stderr.write(`own-time: missing on PATH: ${missing.join(', ')} (sh scripts/ensure-system-packages.sh installs them)\n`);
+    return 2;
+  }
+  const names = CONTENDER_NAMES.filter((n) => n !== 'nginx' || nginxAvailable());
+  if (names.length < CONTENDER_NAMES.length) note('nginx not found: running without the nginx contender');
+
+  const abort = new AbortController();
+  let signals = 0;
+  // Registered before any topology exists, so it runs before bench/topology's own exit hook.
+  const onSignal = (signal: NodeJS.Signals): void => {
+    leaveClientNamespace();
+    signals++;
+    if (signals > 1) process.exit(130);
+    process.stderr.write(`\nown-time: ${signal}: stopping, cleaning up (again to quit at once)\n`);
+    abort.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  const started = performance.now();
+  // The machine's load when the run began: figures from a busy machine are not comparable with a quiet one's.
+  const loadAtStart = os.loadavg().map((x) => Math.round(x * 100) / 100);
+  try {
+    const cold = o.parts.cold ? await coldPart(o, names, abort.signal) : undefined;
+    const throughput = o.parts.throughput && !abort.signal.aborted ? await throughputPart(o, names, abort.signal) : [];
+    if (abort.signal.aborted) return 130;
+
+    const runs = cold?.runs ?? [];
+    const v = verdicts(runs, throughput);
+    const problems = runs.flatMap((r) =>
+      r.results.flatMap((x) => [
+        ...x.unmatched.map((u) => `${r.mode} ${x.contender}: ${u.id === undefined ? '' : `/own-time/${u.id}: `}${u.reason}`),
+        ...x.clientErrors.map((e) => `${r.mode} ${x.contender}: ${e}`),
+      ]),
+    );
+    const drops = runs.filter((r) => (r.capture.droppedByKernel ?? 0) > 0).map((r) => `${r.mode} capture: ${r.capture.droppedByKernel} packets dropped by the kernel`);
+    const command = ['node', 'dist/bench/own-time/run.js', ...argv].join(' ');
+    const elapsedS = Math.round((performance.now() - started) / 100) / 10;
+
+    const md: string[] = [];
+    if (cold) {
+      md.push(`### Own time per request, ms (RTT ${o.rttMs} ms nominal, ${cold.measuredRttMs.toFixed(1)} ms measured, ${cold.link} link; upstream closes every connection; ${o.requests} requests per contender and mode; idle = ≥ ${o.gapMs} ms of silence before each)\n`);
+      md.push(coldTable(runs));
+      md.push('');
+      const sent = runs.reduce((a, r) => a + r.results.reduce((b, x) => b + x.summary.sent, 0), 0);
+      const matched = runs.reduce((a, r) => a + r.results.reduce((b, x) => b + x.summary.matched, 0), 0);
+      md.push(`matching: ${matched}/${sent} requests matched by their /own-time/N request line on both sides of the proxy${problems.length ? `; ${problems.length} problem(s) listed below` : ''}.`);
+      md.push('');
+    }
+    if (throughput.length) {
+      md.push(`### Warm path: wrk -t1 -c${o.connections} -d${o.seconds}s, ${o.rounds} round(s), veth link, keep-alive nginx upstream\n`);
+      md.push(throughputTable(throughput));
+      md.push('');
+    }
+    md.push(...v.lines.map((l) => `- ${l}`));
+    for (const p of [...problems, ...drops]) md.push(`- problem: ${p}`);
+    for (const r of runs) if (r.capture.kept) md.push(`- ${r.mode} capture kept: ${r.capture.kept}`);
+    md.push('');
+    md.push(`_${command} · ${elapsedS} s · node ${process.version} · kernel ${os.release()} · ${os.cpus().length} CPUs · load average at start ${loadAtStart.join(' ')} · ${new Date().toISOString()}_`);
+    const table = `${md.join('\n')}\n`;
+
+    const result = {
+      bench: 'own-time',
+      date: new Date().toISOString(),
+      command,
+      node: process.version,
+      kernel: os.release(),
+      cpus: os.cpus().length,
+      loadAverageAtStart: loadAtStart,
+      loadAverageAtEnd: os.loadavg().map((x) => Math.round(x * 100) / 100),
+      elapsedS,
+      options: o,
+      link: cold ? { kind: cold.link, measuredRttMs: Math.round(cold.measuredRttMs * 100) / 100 } : undefined,
+      cold: runs.map((r) => ({ mode: r.mode, capture: r.capture, results: r.results })),
+      throughput,
+      verdicts: { ...v, lines: undefined },
+      problems: [...problems, ...drops],
+    };
+    writeFile(o.out, `${JSON.stringify(result, null, 2)}\n`);
+    const mdPath = o.out.replace(/\.json$/, '') + '.md';
+    writeFile(mdPath, table);
+    process.stdout.write(o.json ? `${JSON.stringify(result)}\n` : table);
+    note(`wrote ${o.out} and ${mdPath}`);
+    if (problems.length > 0) {
+      note(`${problems.length} request(s) not matched or failed: see the list above`);
+      return 1;
+    }
+    return 0;
+  } catch (err) {
+    if (abort.signal.aborted) return 130;
+    process.stderr.write(`own-time: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    return 1;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+const code = await main(process.argv.slice(2));
+process.exitCode = code;
+// Whatever still holds the event loop (a straggling socket) must not keep a finished run alive.
+setTimeout(() => process.exit(code), 3_000).unref();
