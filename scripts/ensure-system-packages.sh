@@ -2,7 +2,8 @@
 # Installs the Debian packages the demo, the benchmarks and the integration
 # tests need, if any of their commands is missing: the vde2 delay line, nginx
 # (an upstream and the reference proxy), curl, tcpdump, iproute2 (ip, ss),
-# capsh and setpriv. Does nothing when everything is there.
+# capsh and setpriv, and wrk (the load benchmark and its integration test).
+# Does nothing when everything is there.
 set -eu
 
 missing=""
@@ -17,6 +18,7 @@ need ss iproute2
 need capsh libcap2-bin
 need setpriv util-linux
 need python3 python3
+need wrk wrk
 
 [ -z "$missing" ] && exit 0
 packages=$(printf '%s\n' $missing | sort -u | tr '\n' ' ')

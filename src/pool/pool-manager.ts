@@ -118,6 +118,19 @@ export class PoolManager extends EventEmitter<PoolEvents> {
     return true;
   }
 
+  /**
+   * Inbound packets the driver's channel lost before it could read them
+   * (a full receive buffer), a counter since the channel opened; undefined
+   * when it cannot be read (a closed channel).
+   */
+  channelDrops(): number | undefined {
+    try {
+      return this.driver.channelDrops();
+    } catch {
+      return undefined;
+    }
+  }
+
   /** One plain snapshot per configured upstream, in configuration order. */
   snapshot(): PoolSnapshot[] {
     return [...this.pools.values()].map((p) => p.snapshot());
