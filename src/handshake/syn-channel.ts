@@ -6,6 +6,7 @@ import { SK_MEMINFO_DROPS, SK_MEMINFO_VARS, SO_ATTACH_FILTER, SO_MEMINFO, SO_RCV
 import { CapabilityError, SynpoolError } from '../errors.js';
 import { decodeIpv4Tcp, type DecodedSegment, type DecodeFailure } from '../packet/index.js';
 import { synChannelProgram } from './bpf-programs.js';
+import { isnTagPattern } from './isn-tag.js';
 import type { Endpoint } from './endpoint.js';
 import { drainInBatches, sendNow } from './raw-socket-io.js';
 
@@ -63,6 +64,7 @@ export class SynChannel extends EventEmitter<SynChannelEvents> {
 
   /** Opens the channel; throws CapabilityError without CAP_NET_RAW. */
   static open(targets: readonly Endpoint[], isnTag: number): SynChannel {
+    isnTagPattern(isnTag); // a bad tag throws here, before there is a socket to leak
     const raw = require('raw-socket') as typeof import('raw-socket');
     let socket: RawSocket;
     try {
