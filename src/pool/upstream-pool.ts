@@ -450,6 +450,8 @@ export class UpstreamPool {
 
   private open(purpose: OpenPurpose, now: number): boolean {
     let entry: HalfOpen;
+    // Read before the SYN leaves, so a drop of its answer can only move the counter after this.
+    const dropsAt = this.readDrops();
     try {
       entry = this.deps.driver.open(this.config.target);
     } catch (error) {
@@ -463,7 +465,7 @@ export class UpstreamPool {
       jitter: Math.min(0.999, Math.max(0, this.deps.random())),
       synAcks: 0,
       lastSynAckAt: now,
-      dropsAt: this.readDrops(),
+      dropsAt,
       prev: undefined,
       next: undefined,
     };
