@@ -12,6 +12,12 @@ export const SO_RCVBUF = 8;
 
 /** <asm-generic/socket.h> */
 export const SO_ATTACH_FILTER = 26;
+/** getsockopt: u32[SK_MEMINFO_VARS] of the socket's memory use; [SK_MEMINFO_DROPS] is sk_drops. */
+export const SO_MEMINFO = 55;
+
+/** <linux/sock_diag.h> */
+export const SK_MEMINFO_DROPS = 8;
+export const SK_MEMINFO_VARS = 9;
 
 /** <netinet/in.h> */
 export const IPPROTO_TCP = 6;

@@ -69,10 +69,12 @@ export interface SynpoolProcessOptions {
   metricsPort: number;
   accel: boolean;
   poolSize?: number;
+  /** Another build's dist/src/cli.js (to compare builds in one run); default: this one. */
+  cli?: string;
 }
 
 export async function startSynpool(topo: Topology, o: SynpoolProcessOptions): Promise<ProxyProcess> {
-  const args = [SYNPOOL_CLI, '--upstream', o.upstreamUrl, '--listen', `127.0.0.1:${o.port}`, '--metrics-listen', `127.0.0.1:${o.metricsPort}`, '--log-level', 'warn'];
+  const args = [o.cli ?? SYNPOOL_CLI, '--upstream', o.upstreamUrl, '--listen', `127.0.0.1:${o.port}`, '--metrics-listen', `127.0.0.1:${o.metricsPort}`, '--log-level', 'warn'];
   if (!o.accel) args.push('--no-accel');
   if (o.poolSize !== undefined) args.push('--pool-size', String(o.poolSize));
   const child = topo.spawn('client', process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });

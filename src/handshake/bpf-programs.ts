@@ -3,6 +3,7 @@
 import { BPF } from '../../native/constants.js';
 import type { SockFilter } from '../../native/structs.js';
 import type { Endpoint } from './endpoint.js';
+import { ISN_TAG_MASK, isnTagPattern } from './isn-tag.js';
 
 const RET_K = BPF.RET | BPF.K;
 const ACCEPT = 0xffff; // bytes to keep: more than any SYN-ACK or RST
@@ -40,12 +41,24 @@ function assemble(code: AsmInsn[]): SockFilter[] {
 
 /**
  * For the raw SYN channel (packets start at the IPv4 header): keep only
- * unfragmented SYN-ACK and RST segments whose source is one of `targets`;
- * every other inbound TCP segment on the host (all the proxied traffic) is
- * dropped in the kernel and never wakes JavaScript. With no targets, or more
- * than fit, the source check is left out (flags only).
+ * unfragmented answers to *our* SYNs from one of `targets`. The raw socket
+ * gets a copy of every inbound TCP segment on the host, so the filter must
+ * tell our handshakes from the proxy's plain connects to the same upstream
+ * (at 2 000 plain connects/s their SYN-ACKs overflowed the receive buffer
+ * and the pool's own answers were lost). It does so by the acknowledgement
+ * number: every SYN the pool sends has an ISN whose ISN+1 carries `isnTag` in
+ * its top bits (isn-tag.ts), and every answer to it (SYN-ACK, or RST+ACK when
+ * refused) acknowledges ISN+1. A plain connect's SYN-ACK acknowledges a
+ * kernel-chosen ISN and matches the tag once in 4096.
+ *
+ * A RST without ACK is dropped: it answers an ACK-bearing segment (RFC 9293:
+ * seq = that segment's ack, no ACK flag), and before the handoff the pool
+ * sends none (after it, the repaired socket receives its own RSTs).
+ *
+ * With no targets, or more than fit, the source check is left out (flags and tag only).
  */
-export function synChannelProgram(targets: readonly Endpoint[]): SockFilter[] {
+export function synChannelProgram(targets: readonly Endpoint[], isnTag: number): SockFilter[] {
+  const pattern = isnTagPattern(isnTag);
   const checkSources = targets.length > 0 && targets.length <= MAX_FILTER_TARGETS;
   const next = checkSources ? 't0' : 'accept';
   const code: AsmInsn[] = [
@@ -53,9 +66,12 @@ export function synChannelProgram(targets: readonly Endpoint[]): SockFilter[] {
     { code: BPF.JMP | BPF.JSET | BPF.K, k: 0x1fff, jt: 'drop' }, // a non-first fragment has no TCP header
     { code: BPF.LDX | BPF.B | BPF.MSH, k: 0 }, // X = IP header length
     { code: BPF.LD | BPF.B | BPF.IND, k: 13 }, // A = TCP flags
-    { code: BPF.JMP | BPF.JSET | BPF.K, k: 0x04, jt: next }, // RST
-    { code: BPF.ALU | BPF.AND | BPF.K, k: 0x12 },
-    { code: BPF.JMP | BPF.JEQ | BPF.K, k: 0x12, jt: next, jf: 'drop' }, // SYN+ACK
+    { code: BPF.JMP | BPF.JSET | BPF.K, k: 0x10, jf: 'drop' }, // no ACK: answers nothing we sent
+    { code: BPF.JMP | BPF.JSET | BPF.K, k: 0x04, jt: 'tag' }, // RST+ACK: a refused SYN
+    { code: BPF.JMP | BPF.JSET | BPF.K, k: 0x02, jf: 'drop' }, // SYN+ACK
+    { code: BPF.LD | BPF.W | BPF.IND, k: 8, label: 'tag' }, // A = acknowledgement number
+    { code: BPF.ALU | BPF.AND | BPF.K, k: ISN_TAG_MASK },
+    { code: BPF.JMP | BPF.JEQ | BPF.K, k: pattern, jt: next, jf: 'drop' },
   ];
   if (checkSources) {
     targets.forEach((t, i) => {

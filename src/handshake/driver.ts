@@ -7,7 +7,7 @@ import type { HalfOpen } from './half-open.js';
 export interface HandshakeDriverEvents {
   /** A SYN-ACK for a pending or established entry; `retransmit` when it is not the first. */
   synack: [entry: HalfOpen, info: { retransmit: boolean; rttMs: number }];
-  /** The server reset an entry: refused (state syn-sent) or forgot it (established). */
+  /** The server reset an entry: refused (state syn-sent); a driver may also report an established entry it learned was forgotten. */
   reset: [entry: HalfOpen];
   /** A segment that could not be decoded; counted and dropped. */
   malformed: [reason: string];
@@ -28,4 +28,19 @@ export interface HandshakeDriver extends EventEmitter<HandshakeDriverEvents> {
   release(entry: HalfOpen): void;
   /** Releases every entry and closes the channel. */
   close(): void;
+  /**
+   * A counter of inbound packets the driver's channel lost before reading
+   * them (a full receive buffer), wrapping at 2^32. The pool compares a
+   * reading taken when a SYN went out with one taken at its timeout: if it
+   * moved, the SYN-ACK may have been among the lost, and the timeout says
+   * nothing about the upstream.
+   */
+  channelDrops(): number;
+  /**
+   * Reads, synchronously, what the channel has received but not yet read,
+   * emitting its events. The pool calls it before it counts a SYN-ACK
+   * timeout: an event loop runs timers before I/O callbacks, so after a long
+   * iteration a SYN-ACK can be waiting in the kernel while its timeout fires.
+   */
+  poll(): void;
 }

@@ -9,6 +9,7 @@ import { endpointKey, formatEndpoint, type Endpoint } from './endpoint.js';
 import type { HalfOpen, SynAckInfo } from './half-open.js';
 import { resolveLocalRoute, type LocalRoute } from './local-route.js';
 import { PortReservation } from './port-reservation.js';
+import { randomIsnTag, taggedIsn } from './isn-tag.js';
 import { finishRepair, prepareRepairSocket } from './repair.js';
 import { RepairedSocket } from './repaired-socket.js';
 import { SynChannel } from './syn-channel.js';
@@ -27,6 +28,8 @@ export interface HandshakerOptions {
    * only the rest. Costs one more fd per ready entry. Default true.
    */
   prepareOnSynAck?: boolean;
+  /** The tag every ISN carries (isn-tag.ts); random by default, so each handshaker filters only its own answers. */
+  isnTag?: number;
 }
 
 export interface HandshakerStats {
@@ -34,7 +37,6 @@ export interface HandshakerStats {
   synAcks: number;
   retransmits: number;
   refused: number;
-  forgotten: number;
   handedOff: number;
   released: number;
   /** Segments from a target that matched no entry, or did not fit its state. */
@@ -58,7 +60,7 @@ const MAX_WSCALE = 14;
  */
 export class Handshaker extends EventEmitter<HandshakeDriverEvents> implements HandshakeDriver {
   readonly stats: HandshakerStats = {
-    opened: 0, synAcks: 0, retransmits: 0, refused: 0, forgotten: 0, handedOff: 0, released: 0, unmatched: 0, malformed: 0,
+    opened: 0, synAcks: 0, retransmits: 0, refused: 0, handedOff: 0, released: 0, unmatched: 0, malformed: 0,
   };
   readonly #channel: SynChannel;
   readonly #allowed = new Map<string, Endpoint>();
@@ -91,11 +93,24 @@ export class Handshaker extends EventEmitter<HandshakeDriverEvents> implements H
   /** Opens the raw channel. Throws CapabilityError without CAP_NET_RAW. */
   static create(options: HandshakerOptions = {}): Handshaker {
     const targets = options.targets ?? [];
-    return new Handshaker(SynChannel.open(targets), options);
+    return new Handshaker(SynChannel.open(targets, options.isnTag ?? randomIsnTag()), options);
   }
 
   get channelStats() {
     return this.#channel.stats;
+  }
+
+  /** The tag in every ISN this handshaker sends (ISN+1's top bits). */
+  get isnTag(): number {
+    return this.#channel.isnTag;
+  }
+
+  channelDrops(): number {
+    return this.#channel.drops();
+  }
+
+  poll(): void {
+    this.#channel.poll();
   }
 
   /** Adds a target to the allowlist (and to the kernel filter). */
@@ -223,16 +238,15 @@ export class Handshaker extends EventEmitter<HandshakeDriverEvents> implements H
     }
     const ourNext = (entry.syn.isn + 1) >>> 0;
     if (seg.flags & TCP_FLAGS.RST) {
-      // Only a RST that proves it saw our SYN (RFC 5961 spirit): the exact ack
-      // while we wait, the exact seq once the server has answered.
-      const refused = entry.state === 'syn-sent' && (seg.flags & TCP_FLAGS.ACK) !== 0 && seg.ack === ourNext;
-      const forgotten = entry.state === 'established' && entry.synAck !== undefined && seg.seq === ((entry.synAck.serverIsn + 1) >>> 0);
-      if (!refused && !forgotten) {
+      // Only a RST that proves it saw our SYN (RFC 5961 spirit): RST+ACK with
+      // the exact ack while we wait. A RST without ACK answers an ACK-bearing
+      // segment, and the pool sends none before the handoff (after it, the
+      // repaired socket gets its own RSTs): the kernel filter drops those.
+      if (entry.state !== 'syn-sent' || (seg.flags & TCP_FLAGS.ACK) === 0 || seg.ack !== ourNext) {
         this.stats.unmatched++;
         return;
       }
-      if (refused) this.stats.refused++;
-      else this.stats.forgotten++;
+      this.stats.refused++;
       this.#drop(slot);
       this.emit('reset', entry);
       return;
@@ -270,14 +284,15 @@ export class Handshaker extends EventEmitter<HandshakeDriverEvents> implements H
     this.emit('synack', entry, { retransmit: false, rttMs: now - entry.sentAt });
   }
 
+  /** Random below the channel's tag: the kernel filter recognises answers to it by their ack (ISN+1). */
   #randomIsn(): number {
     if (this.#isnOffset + 4 > this.#isnPool.length) {
       this.#isnPool = randomBytes(4096);
       this.#isnOffset = 0;
     }
-    const isn = this.#isnPool.readUInt32LE(this.#isnOffset);
+    const random = this.#isnPool.readUInt32LE(this.#isnOffset);
     this.#isnOffset += 4;
-    return isn;
+    return taggedIsn(this.#channel.isnTag, random);
   }
 }
 

@@ -2,11 +2,13 @@ import { EventEmitter } from 'node:events';
 import { createRequire } from 'node:module';
 import type { RawSocket } from 'raw-socket';
 import { loadBpfProgram, type BpfProgram } from '../../native/bpf.js';
-import { SO_ATTACH_FILTER, SO_RCVBUF, SOL_SOCKET } from '../../native/constants.js';
+import { SK_MEMINFO_DROPS, SK_MEMINFO_VARS, SO_ATTACH_FILTER, SO_MEMINFO, SO_RCVBUF, SOL_SOCKET } from '../../native/constants.js';
 import { CapabilityError, SynpoolError } from '../errors.js';
 import { decodeIpv4Tcp, type DecodedSegment, type DecodeFailure } from '../packet/index.js';
 import { synChannelProgram } from './bpf-programs.js';
+import { isnTagPattern } from './isn-tag.js';
 import type { Endpoint } from './endpoint.js';
+import { drainInBatches, sendNow } from './raw-socket-io.js';
 
 const require = createRequire(import.meta.url);
 
@@ -25,27 +27,44 @@ export interface SynChannelStats {
 
 /** Bursts of SYN-ACKs (a pool filling) must not overflow the raw socket's queue. */
 const RECEIVE_BUFFER_BYTES = 1 << 20;
+/** poll() reads at most this many batches (DRAIN_BATCH packets each). */
+const POLL_BATCHES = 8;
 
 /**
  * The raw IPPROTO_TCP socket: sends our SYNs and RSTs (the kernel adds the IP
- * header) and receives a copy of inbound SYN-ACK and RST segments from the
- * targets, filtered in the kernel so proxied traffic never wakes JavaScript.
+ * header) and receives a copy of the answers to them (SYN-ACK, RST+ACK) from
+ * the targets, filtered in the kernel by source and by the channel's ISN tag
+ * (isn-tag.ts), so proxied traffic and the answers to plain connects never
+ * wake JavaScript. What the kernel still had to drop (a full receive buffer)
+ * is counted in drops(), so that a lost answer is never mistaken for a
+ * silent upstream.
  */
 export class SynChannel extends EventEmitter<SynChannelEvents> {
   readonly stats: SynChannelStats = { received: 0, sent: 0, sendErrors: 0, malformed: {} };
+  /** Every SYN sent through this channel must carry it (in ISN+1): the filter admits only answers that do. */
+  readonly isnTag: number;
   #socket: RawSocket;
   #program: BpfProgram | undefined;
   #closed = false;
+  #meminfo = Buffer.alloc(SK_MEMINFO_VARS * 4);
+  #drain: (() => boolean) | undefined;
 
-  private constructor(socket: RawSocket) {
+  private constructor(socket: RawSocket, isnTag: number) {
     super();
     this.#socket = socket;
-    socket.on('message', (buf) => this.#onMessage(buf));
+    this.isnTag = isnTag;
+    const onPacket = (buf: Buffer): void => this.#onMessage(buf);
+    const onError = (err: Error): void => {
+      this.emit('error', new SynpoolError('SYNPOOL_ERR_SYSCALL', `raw recv: ${err.message}`, { cause: err }));
+    };
+    this.#drain = drainInBatches(socket, onPacket, onError);
+    if (!this.#drain) socket.on('message', onPacket);
     socket.on('error', (err) => this.emit('error', new SynpoolError('SYNPOOL_ERR_SYSCALL', `raw socket: ${err.message}`, { cause: err })));
   }
 
   /** Opens the channel; throws CapabilityError without CAP_NET_RAW. */
-  static open(targets: readonly Endpoint[]): SynChannel {
+  static open(targets: readonly Endpoint[], isnTag: number): SynChannel {
+    isnTagPattern(isnTag); // a bad tag throws here, before there is a socket to leak
     const raw = require('raw-socket') as typeof import('raw-socket');
     let socket: RawSocket;
     try {
@@ -57,14 +76,14 @@ export class SynChannel extends EventEmitter<SynChannelEvents> {
       }
       throw err;
     }
-    const channel = new SynChannel(socket);
+    const channel = new SynChannel(socket, isnTag);
     channel.setTargets(targets);
     return channel;
   }
 
   /** Replaces the kernel filter so that only these sources reach us. */
   setTargets(targets: readonly Endpoint[]): void {
-    const program = loadBpfProgram(synChannelProgram(targets));
+    const program = loadBpfProgram(synChannelProgram(targets, this.isnTag));
     this.#socket.setOption(SOL_SOCKET, SO_ATTACH_FILTER, program.fprog, program.fprog.length);
     // The kernel copied the program; the old one can go.
     this.#program?.free();
@@ -74,7 +93,7 @@ export class SynChannel extends EventEmitter<SynChannelEvents> {
   /** Sends a TCP segment (header + options, checksum filled in) to `address`. */
   send(segment: Buffer, address: string): void {
     if (this.#closed) return;
-    this.#socket.send(segment, 0, segment.length, address, (err) => {
+    sendNow(this.#socket, segment, address, (err) => {
       if (err) {
         this.stats.sendErrors++;
         this.emit('error', new SynpoolError('SYNPOOL_ERR_SYSCALL', `raw send to ${address}: ${err.message}`, { cause: err }));
@@ -82,6 +101,30 @@ export class SynChannel extends EventEmitter<SynChannelEvents> {
         this.stats.sent++;
       }
     });
+  }
+
+  /**
+   * Reads what the kernel has queued for us now, synchronously (a bounded
+   * number of batches), emitting 'segment' for each. Timers run before I/O
+   * callbacks in an event-loop iteration, so without this a SYN-ACK that
+   * arrived during a long iteration would be read only after its SYN's
+   * timeout had been counted.
+   */
+  poll(): void {
+    if (this.#closed || !this.#drain) return;
+    for (let i = 0; i < POLL_BATCHES && !this.#drain(); i++);
+  }
+
+  /**
+   * Packets the kernel dropped on the way to this socket since it opened
+   * (sk_drops via SO_MEMINFO: a full receive buffer), a wrapping uint32:
+   * two readings differ when something was lost between them. Packets the
+   * filter rejects are not counted (they were not wanted).
+   */
+  drops(): number {
+    if (this.#closed) return 0;
+    this.#socket.getOption(SOL_SOCKET, SO_MEMINFO, this.#meminfo, this.#meminfo.length);
+    return this.#meminfo.readUInt32LE(SK_MEMINFO_DROPS * 4);
   }
 
   #onMessage(packet: Buffer): void {

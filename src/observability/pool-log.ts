@@ -1,7 +1,12 @@
 import type { Logger } from 'pino';
 import type { PoolManager } from '../pool/pool-manager.js';
 
-/** Logs what an operator should see of the pool: upstream state changes and learned TTLs. Returns an unsubscribe. */
+/**
+ * Logs what an operator should see of the pool: upstream state changes,
+ * learned TTLs, and SYN answers lost on our own side (the raw channel's
+ * receive buffer was full: a host problem, not the upstream's). Returns an
+ * unsubscribe.
+ */
 export function attachPoolLog(logger: Logger, pool: PoolManager): () => void {
   const state = (e: { upstream: string; from: string; to: string; consecutiveFailures: number; nextAttemptInMs: number }) => {
     const level = e.to === 'ok' ? 'info' : 'warn';
@@ -9,10 +14,26 @@ export function attachPoolLog(logger: Logger, pool: PoolManager): () => void {
   };
   const ttl = (e: { upstream: string; previousTtlMs: number; ttlMs: number; reason: string }) =>
     logger.info({ upstream: e.upstream, previousTtlMs: e.previousTtlMs, ttlMs: e.ttlMs, reason: e.reason }, 'pool entry TTL learned');
+  // Lost answers come in bursts: log the 1st, 2nd, 4th, 8th … per upstream, so
+  // a flood costs a log line per doubling, not one per SYN.
+  const dropped = new Map<string, number>();
+  const failed = (e: { upstream: string; reason: string }) => {
+    if (e.reason !== 'answer-dropped') return;
+    const n = (dropped.get(e.upstream) ?? 0) + 1;
+    dropped.set(e.upstream, n);
+    if ((n & (n - 1)) === 0) {
+      logger.warn(
+        { upstream: e.upstream, answerDropped: n },
+        'SYN answers lost on the raw SYN channel (its receive buffer was full); not counted against the upstream, see synpool_syn_channel_drops_total',
+      );
+    }
+  };
   pool.on('upstream-state', state);
   pool.on('ttl-learned', ttl);
+  pool.on('syn-failed', failed);
   return () => {
     pool.off('upstream-state', state);
     pool.off('ttl-learned', ttl);
+    pool.off('syn-failed', failed);
   };
 }

@@ -43,6 +43,18 @@ export function attachPoolMetrics(registry: Registry, pool: PoolManager, source?
   gauge('synpool_pool_demand_per_second', 'Measured rate of pool requests', (s) => s.demandPerSec);
   gauge('synpool_pool_effective_ttl_seconds', 'Entry lifetime in use (learned from the upstream)', (s) => s.effectiveTtlMs / 1000);
   gauge('synpool_pool_retransmits_trusted', '1 while a missing SYN-ACK retransmit counts as a dead entry (the upstream was seen retransmitting); 0 e.g. against SYN cookies', (s) => (s.retransmitsTrusted ? 1 : 0));
+  new Counter({
+    name: 'synpool_syn_channel_drops_total',
+    help: 'Packets the kernel dropped on the raw SYN channel (its receive buffer was full): answers to SYNs that may have been lost; their timeouts are not held against the upstream',
+    registers: [registry],
+    collect() {
+      const drops = pool.channelDrops();
+      if (drops === undefined) return;
+      // A counter the kernel keeps; mirror it (reset + inc is prom-client's way to set a counter).
+      this.reset();
+      this.inc(drops);
+    },
+  });
   gauge('synpool_pool_upstream_reachable', '1 when the upstream answers SYNs, 0 in backoff or unreachable', (s) => (s.state === 'ok' ? 1 : 0));
 
   const off: Array<() => void> = [];

@@ -7,7 +7,8 @@ export type OpenPurpose = 'fill' | 'refresh' | 'retry' | 'probe';
 
 export type MissReason = 'empty' | 'unknown-upstream' | 'not-started' | 'closed';
 
-export type SynFailure = 'timeout' | 'refused' | 'open-error';
+/** 'answer-dropped': a timeout while our channel dropped packets; not held against the upstream. */
+export type SynFailure = 'timeout' | 'refused' | 'open-error' | 'answer-dropped';
 
 /**
  * Events of PoolManager; `upstream` is always `address:port`. Emitted

@@ -136,6 +136,19 @@ export class PoolManager extends EventEmitter<PoolEvents> {
     socket.once('close', () => socket.off('error', onError));
   }
 
+  /**
+   * Inbound packets the driver's channel lost before it could read them
+   * (a full receive buffer), a counter since the channel opened; undefined
+   * when it cannot be read (a closed channel).
+   */
+  channelDrops(): number | undefined {
+    try {
+      return this.driver.channelDrops();
+    } catch {
+      return undefined;
+    }
+  }
+
   /** One plain snapshot per configured upstream, in configuration order. */
   snapshot(): PoolSnapshot[] {
     return [...this.pools.values()].map((p) => p.snapshot());

@@ -47,6 +47,12 @@ export interface FailureCounts {
   openErrors: number;
   /** driver.release() threw (counted, ignored). */
   releaseErrors: number;
+  /**
+   * SYNs that timed out while the driver's channel was dropping packets: the
+   * answer may have been lost on our side, so they say nothing about the
+   * upstream and do not count towards backoff.
+   */
+  answerDropped: number;
 }
 
 /** Counters of one upstream pool; plain numbers, read through `snapshot()`. */
@@ -66,7 +72,7 @@ export class PoolStats {
     'driver-released': 0,
     'sibling-dead': 0,
   };
-  readonly failures: FailureCounts = { timeouts: 0, refused: 0, openErrors: 0, releaseErrors: 0 };
+  readonly failures: FailureCounts = { timeouts: 0, refused: 0, openErrors: 0, releaseErrors: 0, answerDropped: 0 };
 
   private rttEwma: number | null = null;
   private rttLast: number | null = null;

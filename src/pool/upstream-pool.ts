@@ -30,6 +30,8 @@ interface Slot {
   /** SYN-ACKs seen, the first included. */
   synAcks: number;
   lastSynAckAt: number;
+  /** driver.channelDrops() when the SYN went out, then at the last SYN-ACK (undefined: unreadable). */
+  dropsAt: number | undefined;
   // Ready list links, oldest (by openedAt) first.
   prev: Slot | undefined;
   next: Slot | undefined;
@@ -145,6 +147,7 @@ export class UpstreamPool {
       this.pending.delete(entry.id);
       waiting.synAcks = 1;
       waiting.lastSynAckAt = now;
+      waiting.dropsAt = this.readDrops();
       // A retransmit as the first SYN-ACK we see carries no usable RTT.
       if (!info.retransmit) this.stats.recordRtt(info.rttMs);
       this.stats.synAcks += 1;
@@ -159,6 +162,7 @@ export class UpstreamPool {
       // The server still holds the entry: a liveness signal, not a new entry.
       slot.synAcks += 1;
       slot.lastSynAckAt = now;
+      slot.dropsAt = this.readDrops();
       this.stats.synAckRetransmits += 1;
       const wasTrusted = this.retransmits.trusted(now, this.overdueGraceMs());
       this.retransmits.seen(now);
@@ -336,13 +340,18 @@ export class UpstreamPool {
     if (recovered !== undefined) this.ttlChanged(recovered);
     const ttl = this.learner.ttlMs;
 
+    // Read what has arrived before counting silence (driver.poll()).
+    if (this.anyTimedOut(now)) this.pollDriver();
     for (const slot of [...this.pending.values()]) {
       if (this.pending.get(slot.entry.id) !== slot) continue;
       if (now - slot.openedAt < c.synAckTimeoutMs) continue;
       this.pending.delete(slot.entry.id);
       this.deps.owners.delete(slot.entry.id);
       this.safeRelease(slot.entry);
-      this.failure('timeout', now, slot.entry.id, new HandshakeTimeoutError(this.key, c.synAckTimeoutMs));
+      // A SYN-ACK the kernel dropped on our side (a full receive buffer) is no
+      // sign of a silent upstream: the next tick may send the SYN again.
+      const reason = this.dropsSince(slot) ? 'answer-dropped' : 'timeout';
+      this.failure(reason, now, slot.entry.id, new HandshakeTimeoutError(this.key, c.synAckTimeoutMs));
     }
 
     for (const slot of this.readyList()) {
@@ -460,7 +469,9 @@ export class UpstreamPool {
     if (now >= this.overdueAt(slot) && this.retransmits.trusted(now, this.overdueGraceMs())) {
       const diedAt = this.expectedRetransmitAt(slot);
       this.evict(slot, 'retransmit-overdue', now);
-      this.learn(diedAt - slot.openedAt, now);
+      // The retransmit may have been dropped on our side: then the server's
+      // forgetting is not proven, and a wrong early death would shorten the TTL.
+      if (!this.dropsSince(slot)) this.learn(diedAt - slot.openedAt, now);
       return false;
     }
     return true;
@@ -470,6 +481,8 @@ export class UpstreamPool {
 
   private open(purpose: OpenPurpose, now: number): boolean {
     let entry: HalfOpen;
+    // Read before the SYN leaves, so a drop of its answer can only move the counter after this.
+    const dropsAt = this.readDrops();
     try {
       entry = this.deps.driver.open(this.config.target);
     } catch (error) {
@@ -483,6 +496,7 @@ export class UpstreamPool {
       jitter: Math.min(0.999, Math.max(0, this.deps.random())),
       synAcks: 0,
       lastSynAckAt: now,
+      dropsAt,
       prev: undefined,
       next: undefined,
     };
@@ -541,11 +555,42 @@ export class UpstreamPool {
   // ---- signals -------------------------------------------------------------
 
   private failure(reason: SynFailure, now: number, id: number | null, error: unknown): void {
-    if (reason === 'timeout') this.stats.failures.timeouts += 1;
-    else if (reason === 'refused') this.stats.failures.refused += 1;
-    else this.stats.failures.openErrors += 1;
+    const f = this.stats.failures;
+    if (reason === 'timeout') f.timeouts += 1;
+    else if (reason === 'refused') f.refused += 1;
+    else if (reason === 'answer-dropped') f.answerDropped += 1;
+    else f.openErrors += 1;
     this.emitFor('syn-failed', { reason, id, error });
-    this.stateChanged(this.backoff.onFailure(now));
+    if (reason !== 'answer-dropped') this.stateChanged(this.backoff.onFailure(now));
+  }
+
+  private anyTimedOut(now: number): boolean {
+    for (const slot of this.pending.values()) if (now - slot.openedAt >= this.config.synAckTimeoutMs) return true;
+    return false;
+  }
+
+  private pollDriver(): void {
+    try {
+      this.deps.driver.poll();
+    } catch {
+      // Best effort: without it a late-read SYN-ACK counts as a timeout, as before.
+    }
+  }
+
+  /** The driver's drop counter, or undefined if it cannot be read (then nothing is excused). */
+  private readDrops(): number | undefined {
+    try {
+      return this.deps.driver.channelDrops();
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Did the channel drop packets since the slot's SYN (or last SYN-ACK)? */
+  private dropsSince(slot: Slot): boolean {
+    if (slot.dropsAt === undefined) return false;
+    const current = this.readDrops();
+    return current !== undefined && current !== slot.dropsAt;
   }
 
   private stateChanged(change: StateChange | undefined): void {

@@ -37,6 +37,8 @@ export class FakeHandshakeDriver extends EventEmitter<HandshakeDriverEvents> imp
   behaviour: FakeUpstreamBehaviour | undefined;
   readonly behaviourByTarget = new Map<string, FakeUpstreamBehaviour>();
   closed = false;
+  /** What channelDrops() returns: raise it to simulate answers lost on our side (a full receive buffer). */
+  drops = 0;
   private nextId = 1;
   /** Entries the fake server no longer holds (restart, pruning): no more retransmits. */
   private readonly forgotten = new Set<number>();
@@ -121,6 +123,19 @@ export class FakeHandshakeDriver extends EventEmitter<HandshakeDriverEvents> imp
     if (entry.state === 'released' || entry.state === 'handed-off') return;
     entry.state = 'released';
     this.released.push(entry);
+  }
+
+  channelDrops(): number {
+    return this.drops >>> 0;
+  }
+
+  /** SYN-ACKs that "arrived" but are not read until poll() (a busy event loop). */
+  readonly unread: HalfOpen[] = [];
+  pollCalls = 0;
+
+  poll(): void {
+    this.pollCalls++;
+    for (const entry of this.unread.splice(0)) this.synAck(entry);
   }
 
   close(): void {

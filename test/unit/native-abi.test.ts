@@ -23,6 +23,7 @@ const PROGRAM = `
 #include <sys/socket.h>
 #include <linux/filter.h>
 #include <linux/tcp.h>
+#include <linux/sock_diag.h>
 #define S(t) printf("sizeof %s %zu\\n", #t, sizeof(struct t));
 #define O(t, f) printf("offsetof %s.%s %zu\\n", #t, #f, offsetof(struct t, f));
 #define K(c) printf("const %s %ld\\n", #c, (long)(c));
@@ -38,7 +39,7 @@ int main(void) {
   O(tcp_info, tcpi_total_retrans) O(tcp_info, tcpi_bytes_acked) O(tcp_info, tcpi_bytes_received)
   O(tcp_info, tcpi_segs_out) O(tcp_info, tcpi_segs_in)
   K(AF_INET) K(SOCK_STREAM) K(SOCK_DGRAM) K(SOCK_NONBLOCK) K(SOCK_CLOEXEC) K(SOL_SOCKET) K(SO_REUSEADDR) K(SO_RCVBUF)
-  K(SO_ATTACH_FILTER) K(IPPROTO_TCP) K(TCP_MAXSEG) K(TCP_INFO) K(TCP_REPAIR) K(TCP_REPAIR_QUEUE) K(TCP_QUEUE_SEQ)
+  K(SO_ATTACH_FILTER) K(SO_MEMINFO) K(SK_MEMINFO_DROPS) K(SK_MEMINFO_VARS) K(IPPROTO_TCP) K(TCP_MAXSEG) K(TCP_INFO) K(TCP_REPAIR) K(TCP_REPAIR_QUEUE) K(TCP_QUEUE_SEQ)
   K(TCP_REPAIR_OPTIONS) K(TCP_TIMESTAMP) K(TCP_REPAIR_WINDOW) K(TCP_REPAIR_ON) K(TCP_REPAIR_OFF) K(TCP_REPAIR_OFF_NO_WP)
   K(TCP_RECV_QUEUE) K(TCP_SEND_QUEUE) K(CLONE_NEWNET) K(O_RDONLY) K(O_CLOEXEC)
   K(BPF_LD) K(BPF_LDX) K(BPF_ALU) K(BPF_JMP) K(BPF_RET) K(BPF_W) K(BPF_H) K(BPF_B) K(BPF_ABS) K(BPF_IND) K(BPF_MSH)
@@ -108,7 +109,8 @@ describe('constants match the headers', () => {
   const cases: Array<[string, number]> = [
     ['AF_INET', C.AF_INET], ['SOCK_STREAM', C.SOCK_STREAM], ['SOCK_DGRAM', C.SOCK_DGRAM], ['SOCK_NONBLOCK', C.SOCK_NONBLOCK],
     ['SOCK_CLOEXEC', C.SOCK_CLOEXEC], ['SOL_SOCKET', C.SOL_SOCKET], ['SO_REUSEADDR', C.SO_REUSEADDR], ['SO_RCVBUF', C.SO_RCVBUF],
-    ['SO_ATTACH_FILTER', C.SO_ATTACH_FILTER], ['IPPROTO_TCP', C.IPPROTO_TCP], ['TCP_MAXSEG', C.TCP_MAXSEG],
+    ['SO_ATTACH_FILTER', C.SO_ATTACH_FILTER], ['SO_MEMINFO', C.SO_MEMINFO], ['SK_MEMINFO_DROPS', C.SK_MEMINFO_DROPS],
+    ['SK_MEMINFO_VARS', C.SK_MEMINFO_VARS], ['IPPROTO_TCP', C.IPPROTO_TCP], ['TCP_MAXSEG', C.TCP_MAXSEG],
     ['TCP_INFO', C.TCP_INFO], ['TCP_REPAIR', C.TCP_REPAIR], ['TCP_REPAIR_QUEUE', C.TCP_REPAIR_QUEUE], ['TCP_QUEUE_SEQ', C.TCP_QUEUE_SEQ],
     ['TCP_REPAIR_OPTIONS', C.TCP_REPAIR_OPTIONS], ['TCP_TIMESTAMP', C.TCP_TIMESTAMP], ['TCP_REPAIR_WINDOW', C.TCP_REPAIR_WINDOW],
     ['TCP_REPAIR_ON', C.TCP_REPAIR_ON], ['TCP_REPAIR_OFF', C.TCP_REPAIR_OFF], ['TCP_REPAIR_OFF_NO_WP', C.TCP_REPAIR_OFF_NO_WP],

@@ -171,6 +171,82 @@ describe('PoolManager', () => {
     expect(named('upstream-state').at(-1)).toMatchObject({ from: 'unreachable', to: 'ok', consecutiveFailures: 0 });
   });
 
+  it('a timeout while the channel dropped packets is not an upstream failure: it stays ok and the SYN is sent again', () => {
+    // The channel's receive buffer overflows for 20 s: every SYN-ACK is lost on our side.
+    const { driver, mgr, snap, clock, named, run } = setup({ sizing: 'fixed', targetSize: 4, synRatePerSec: 10, synBurst: 4 });
+    driver.behaviour = { ...answer, mode: 'silent' };
+    mgr.start();
+    run(20_000, 100, () => (driver.drops += 37));
+    const s = snap();
+    expect(s.state).toBe('ok');
+    expect(named('upstream-state')).toEqual([]);
+    expect(s.failures).toMatchObject({ timeouts: 0, consecutive: 0 });
+    expect(s.failures.answerDropped).toBeGreaterThanOrEqual(4 * 9); // 4 pending at a time, a 2 s timeout, 20 s
+    expect(named('syn-failed').every((e) => e.reason === 'answer-dropped')).toBe(true);
+    // Re-sent, and still paced by the token bucket (burst + rate × 20 s).
+    expect(driver.openCalls.length).toBe(s.failures.answerDropped + s.pending);
+    expect(driver.openCalls.length).toBeLessThanOrEqual(4 + 10 * 20);
+    expect(driver.live()).toHaveLength(s.pending);
+
+    // The drops stop, the answers get through: the pool fills at once, never having left 'ok'.
+    driver.behaviour = answer;
+    clock.advance(2_100);
+    clock.advance(1_000);
+    expect(snap()).toMatchObject({ state: 'ok', ready: 4 });
+  });
+
+  it('reads what the driver has received before it counts a timeout (timers run before I/O in a busy loop)', () => {
+    const { driver, mgr, snap, clock, named } = setup({ sizing: 'fixed', targetSize: 2 });
+    mgr.start();
+    clock.advance(1);
+    expect(driver.opened).toHaveLength(2);
+    driver.unread.push(...driver.opened); // both SYN-ACKs are in the kernel queue, not yet read
+    clock.advance(1_000);
+    expect(driver.pollCalls).toBe(0); // nothing is due yet: no extra syscalls
+    clock.advance(1_100);
+    expect(driver.pollCalls).toBeGreaterThanOrEqual(1);
+    expect(snap()).toMatchObject({ state: 'ok', ready: 2, synAcks: 2 });
+    expect(snap().failures.timeouts).toBe(0);
+    expect(named('syn-failed')).toEqual([]);
+  });
+
+  it('drops before a SYN went out, or wrapping drop counters, do not excuse its timeout', () => {
+    const { driver, mgr, snap, clock } = setup({ sizing: 'fixed', targetSize: 1 });
+    driver.behaviour = { ...answer, mode: 'silent' };
+    driver.drops = 2 ** 32 - 1; // the kernel's u32 is about to wrap: only a change counts, not its sign
+    mgr.start();
+    clock.advance(2_100);
+    expect(snap().failures).toMatchObject({ timeouts: 1, answerDropped: 0 });
+    expect(snap().state).toBe('backoff');
+    clock.advance(700); // the backoff's retry goes out (500 ms × jitter)
+    expect(snap()).toMatchObject({ pending: 1, synsSent: 2 });
+    driver.drops += 1; // wraps to 0 while the retry is pending
+    clock.advance(2_000);
+    expect(snap().failures).toMatchObject({ timeouts: 1, answerDropped: 1, consecutive: 1 });
+    clock.advance(600_000);
+    expect(snap().state).toBe('unreachable'); // no more drops: the silence is the upstream's
+  });
+
+  it('an overdue retransmit while the channel dropped packets evicts the entry but teaches no TTL', () => {
+    const learnFrom = (drop: boolean) => {
+      const t = setup({ sizing: 'fixed', targetSize: 1, ttlLearnMinSamples: 1 });
+      t.driver.behaviour = { ...answer, retransmits: 0 }; // only the first SYN-ACK: "pruned" after ~2 s
+      t.mgr.start();
+      t.clock.advance(500);
+      if (drop) t.driver.drops += 1; // the 1 s retransmit may have been among them
+      t.clock.advance(1_700);
+      return t.snap();
+    };
+    const clean = learnFrom(false);
+    const dropped = learnFrom(true);
+    expect(clean.evicted['retransmit-overdue']).toBe(1);
+    expect(dropped.evicted['retransmit-overdue']).toBe(1);
+    expect(clean.learned.earlyDeaths).toBe(1);
+    expect(clean.effectiveTtlMs).toBeLessThan(clean.configuredTtlMs);
+    expect(dropped.learned.earlyDeaths).toBe(0);
+    expect(dropped.effectiveTtlMs).toBe(dropped.configuredTtlMs);
+  });
+
   it('counts a refused SYN as a failure', () => {
     const { driver, mgr, snap, clock } = setup({ sizing: 'fixed', targetSize: 2 });
     driver.behaviour = { ...answer, mode: 'refuse' };
