@@ -2,7 +2,7 @@
 # Installs the Debian packages the demo, the benchmarks and the integration
 # tests need, if any of their commands is missing: the vde2 delay line, nginx
 # (an upstream and the reference proxy), curl, tcpdump, wrk (a C load
-# generator for bench/own-time), iproute2 (ip, ss),
+# generator: bench/own-time, bench/load and their tests), iproute2 (ip, ss),
 # capsh and setpriv, and a C compiler with the libc and kernel headers (the
 # native-ABI test compiles a program against <linux/tcp.h>). Does nothing when
 # everything is there.
