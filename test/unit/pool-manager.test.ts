@@ -230,11 +230,13 @@ describe('PoolManager', () => {
   it('an overdue retransmit while the channel dropped packets evicts the entry but teaches no TTL', () => {
     const learnFrom = (drop: boolean) => {
       const t = setup({ sizing: 'fixed', targetSize: 1, ttlLearnMinSamples: 1 });
-      t.driver.behaviour = { ...answer, retransmits: 0 }; // only the first SYN-ACK: "pruned" after ~2 s
+      // The 1 s retransmit arrives (the upstream is seen retransmitting, so a missing one
+      // counts: retransmit-evidence.ts), then the server "prunes" the entry: the 3 s one is overdue at ~4 s.
+      t.driver.behaviour = { ...answer, retransmits: 1 };
       t.mgr.start();
-      t.clock.advance(500);
-      if (drop) t.driver.drops += 1; // the 1 s retransmit may have been among them
-      t.clock.advance(1_700);
+      t.clock.advance(1_500);
+      if (drop) t.driver.drops += 1; // the 3 s retransmit may have been among them
+      t.clock.advance(3_000);
       return t.snap();
     };
     const clean = learnFrom(false);
