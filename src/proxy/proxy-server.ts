@@ -8,6 +8,7 @@ import type { ConnectionOrigin } from './connection-source.js';
 import { clientResponseHeaders, upstreamPath, upstreamRequestHeaders } from './headers.js';
 import { forwardInterim } from './interim-response.js';
 import { ReplayableBody } from './replayable-body.js';
+import { RequestLineGuard } from './request-line-guard.js';
 import { upstreamErrorResponse } from './upstream-error.js';
 import { clientErrorAnswer, rawClientErrorResponse, type ClientErrorAnswer } from './client-error.js';
 import type { Tunnel } from './tunnel.js';
@@ -94,6 +95,7 @@ export class ProxyServer extends EventEmitter<ProxyServerEvents> {
   readonly #exchanges = new WeakMap<ServerResponse, ProxyExchange>();
   /** Upgrade requests not yet answered, and open tunnels: node:http no longer tracks their sockets. */
   readonly #upgrades = new Set<{ shutdown(): void }>();
+  readonly #lineGuard: RequestLineGuard;
 
   constructor(options: ProxyServerOptions) {
     super();
@@ -112,6 +114,13 @@ export class ProxyServer extends EventEmitter<ProxyServerEvents> {
       (req, res) => this.#onRequest(req, res),
     );
     this.server.keepAliveTimeout = this.#options.clientKeepAliveTimeoutMs;
+    // An HTTP/0.9 line would otherwise wait out the headers timeout (request-line-guard.ts).
+    this.#lineGuard = new RequestLineGuard(this.server, {
+      timeoutMs: headersTimeout,
+      onRejected: (verdict) => {
+        this.emit('client-error', verdict === 'http-0.9' ? { code: 'HTTP_0_9', status: 400 } : { code: 'ERR_HTTP_REQUEST_TIMEOUT', status: 408 });
+      },
+    });
     this.server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => this.#onClientError(err, socket));
     // node:http hands CONNECT (authority-form target) to 'connect' listeners only, and
     // without one destroys the socket unanswered; it gets the 400 of any other bad target.
@@ -148,6 +157,8 @@ export class ProxyServer extends EventEmitter<ProxyServerEvents> {
     const closed = this.server.listening ? once(this.server, 'close') : Promise.resolve();
     this.server.close();
     this.server.closeIdleConnections();
+    // Connections that have not sent a request line yet are idle too.
+    this.#lineGuard.closeAll();
     let drained = this.#inFlight === 0;
     if (!drained) {
       let timer: NodeJS.Timeout | undefined;
@@ -162,6 +173,7 @@ export class ProxyServer extends EventEmitter<ProxyServerEvents> {
       clearTimeout(timer);
     }
     this.server.closeAllConnections();
+    this.#lineGuard.closeAll();
     for (const u of this.#upgrades) u.shutdown();
     await closed;
     return drained;

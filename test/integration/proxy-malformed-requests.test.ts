@@ -50,24 +50,56 @@ describe('proxy: malformed requests are answered, then the connection closed (RF
     expect(proxied!.records.at(-1)).toMatchObject({ status, error: code });
   });
 
-  it('an HTTP/0.9 request line (no version) gets a 400 at once and never reaches the upstream', async () => {
-    const { hits } = await setUp();
-    const { reply, closedAfterMs } = await exchangeTimed(proxied!.port, 'GET /\r\n\r\n', 3_000);
+  it.each([
+    ['one line, as an HTTP/0.9 client sends it', 'GET /\r\n'],
+    ['the line and an empty line', 'GET /\r\n\r\n'],
+    ['a bare LF', 'GET /index.html\n'],
+  ])('an HTTP/0.9 request line (no version) gets a 400 at once and never reaches the upstream: %s', async (_name, bytes) => {
+    const { clientErrors, hits } = await setUp();
+    const { reply, closedAfterMs } = await exchangeTimed(proxied!.port, bytes, 3_000);
     expect(reply).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/);
-    expect(closedAfterMs).toBeLessThan(2_000);
+    expect(reply).toMatch(/\r\nConnection: close\r\n/i);
+    expect(closedAfterMs).toBeLessThan(1_000);
     expect(hits()).toBe(0);
-    expect(proxied!.records.at(-1)).toMatchObject({ status: 400, error: 'HTTP_0_9' });
+    expect(clientErrors).toEqual([{ code: 'HTTP_0_9', status: 400 }]);
   });
 
-  it('a request head that never completes gets a 408 after clientHeadersTimeoutMs', async () => {
+  it('a request line or head that never completes gets a 408 after clientHeadersTimeoutMs', async () => {
     const { clientErrors } = await setUp({ server: { clientHeadersTimeoutMs: 400 } });
-    for (const partial of ['GET /\r\n', 'GET / HTTP/1.1\r\nHost: x\r\n']) {
+    for (const partial of ['GET / HTTP/1.1', 'GET / HTTP/1.1\r\nHost: x\r\n']) {
       const { reply, closedAfterMs } = await exchangeTimed(proxied!.port, partial, 5_000);
       expect(reply).toMatch(/^HTTP\/1\.1 408 Request Timeout\r\n/);
       expect(closedAfterMs).toBeGreaterThanOrEqual(350);
       expect(closedAfterMs).toBeLessThan(2_500);
     }
     expect(clientErrors.map((e) => e.status)).toEqual([408, 408]);
+  });
+
+  it('a request line split over several segments, then pipelined requests, are all served', async () => {
+    await setUp();
+    const socket = net.connect(proxied!.port, '127.0.0.1');
+    await once(socket, 'connect');
+    let reply = '';
+    socket.on('data', (d: Buffer) => (reply += d.toString('latin1')));
+    for (const part of ['GE', 'T /a HT', 'TP/1.1\r\nHost: x\r\n', '\r\nGET /b HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n']) {
+      socket.write(part);
+      await new Promise((r) => setTimeout(r, 30));
+    }
+    await once(socket, 'close');
+    expect(reply.match(/HTTP\/1\.1 200 OK\r\n/g), reply).toHaveLength(2);
+  });
+
+  it('shutdown cuts a connection that never sent its request line', async () => {
+    await setUp();
+    const socket = net.connect(proxied!.port, '127.0.0.1');
+    await once(socket, 'connect');
+    socket.on('error', () => undefined);
+    const closed = once(socket, 'close');
+    const started = performance.now();
+    await proxied!.close();
+    proxied = undefined;
+    await closed;
+    expect(performance.now() - started).toBeLessThan(2_000);
   });
 
   it('a slow but complete head within clientHeadersTimeoutMs is served', async () => {
