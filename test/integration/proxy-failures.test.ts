@@ -4,6 +4,7 @@ import { PooledConnectionResetError } from '../../src/errors.js';
 import type { Endpoint } from '../../src/handshake/endpoint.js';
 import type { ConnectionSource } from '../../src/proxy/connection-source.js';
 import type { FallbackEvent, RetryEvent } from '../../src/proxy/accelerated-agent.js';
+import { ReadySource } from '../helpers/ready-source.js';
 import { closedPort, echoHandler, saturatedListener, request, startProxy, startUpstream, type Proxied, type Upstream } from './proxy-harness.js';
 
 let upstream: Upstream | undefined;
@@ -43,22 +44,6 @@ class ForgetfulSource implements ConnectionSource {
     }
   }
 
-  acquire(): Socket | undefined {
-    return this.#ready.shift();
-  }
-}
-
-/** A source with healthy pre-connected sockets (a stand-in for a working pool). */
-class ReadySource implements ConnectionSource {
-  readonly accelerated = true;
-  readonly #ready: Socket[] = [];
-  async warm(target: Endpoint, n: number): Promise<void> {
-    for (let i = 0; i < n; i++) {
-      const socket = net.connect(target.port, target.address);
-      await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
-      this.#ready.push(socket);
-    }
-  }
   acquire(): Socket | undefined {
     return this.#ready.shift();
   }
