@@ -2,9 +2,12 @@
 // client namespace): TLS runs over the pooled, repaired socket. Certificates come
 // from a private CA made here with openssl; origins are node:https and nginx.
 import { readFileSync } from 'node:fs';
+import { once } from 'node:events';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Pool, fetch } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { stopChild } from '../../bench/topology/child-output.js';
 import { createTopology, enterNamespace, type Topology } from '../../bench/topology/index.js';
 import { startNginxUpstream, startNodeUpstream, type UpstreamServer } from '../../bench/upstream/index.js';
 import { createAcceleratedAgent } from '../../src/proxy/accelerated-agent.js';
@@ -204,5 +207,26 @@ describe('the library agent with fetch', () => {
       await agent.close();
       (source as PoolConnectionSource).close();
     }
+  });
+
+  it('examples/fetch-with-pool.mjs fetches an https:// origin over pooled connections (SYNPOOL_CA)', async () => {
+    const u = await nodeHttps(good);
+    const example = fileURLToPath(new URL('../../examples/fetch-with-pool.mjs', import.meta.url));
+    const child = topo.spawn('client', process.execPath, [example, `https://${topo.serverAddr}:${u.port}/echo`], {
+      env: { ...process.env, SYNPOOL_CA: ca.certFile },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
+    child.stderr!.on('data', (c: Buffer) => (err += c.toString()));
+    const timer = setTimeout(() => void stopChild(child, 500), 15_000);
+    const [code] = (await once(child, 'exit')) as [number | null];
+    clearTimeout(timer);
+    expect(code, `${out}\n${err}`).toBe(0);
+    expect(out.match(/^200 in [\d.]+ ms$/gm)?.length, out).toBe(3);
+    // The pool holds 4 entries: every one of the 3 requests (Connection: close) took one, with its own TLS handshake.
+    expect(err.match(/request went out on a pool connection/g)?.length, err).toBe(3);
+    expect(err.match(/TLS TLSv1\.3 in [\d.]+ ms/g)?.length, err).toBe(3);
   });
 });
