@@ -3,7 +3,8 @@
 # tests need, if any of their commands is missing: the vde2 delay line, nginx
 # (an upstream and the reference proxy), curl, tcpdump, wrk (a C load
 # generator: bench/own-time, bench/load and their tests), iproute2 (ip, ss),
-# capsh and setpriv, and a C compiler with the libc and kernel headers (the
+# capsh and setpriv, openssl (the HTTPS tests make their own CA and
+# certificates), and a C compiler with the libc and kernel headers (the
 # native-ABI test compiles a program against <linux/tcp.h>). Does nothing when
 # everything is there.
 set -eu
@@ -22,6 +23,7 @@ need capsh libcap2-bin
 need setpriv util-linux
 need python3 python3
 need cc gcc
+need openssl openssl
 [ -f /usr/include/stdio.h ] || missing="$missing libc6-dev"
 [ -f /usr/include/linux/tcp.h ] || missing="$missing linux-libc-dev"
 

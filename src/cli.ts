@@ -13,6 +13,8 @@ import { createLogger, type Logger } from './observability/logger.js';
 import { createMetricsServer, listenOn } from './observability/metrics-server.js';
 import { attachProxyMetrics } from './observability/proxy-metrics.js';
 import { attachRequestLog } from './observability/request-log.js';
+import { attachTlsMetrics } from './observability/tls-metrics.js';
+import { upstreamTlsOptions } from './config/upstream-tls-options.js';
 import { createPoolSource, PoolConnectionSource } from './proxy/pool-source.js';
 import { attachPoolMetrics, registerAccelerationGauge } from './observability/pool-metrics.js';
 import { attachPoolLog } from './observability/pool-log.js';
@@ -49,7 +51,8 @@ Usage:
 Flags:
   --config FILE            YAML (.yaml/.yml) or JSON (.json) configuration file
   --listen HOST:PORT       client listener                       (default 127.0.0.1:8080)
-  --upstream URL           http://IPv4-or-hostname[:port]; a hostname is resolved to IPv4 once, at start
+  --upstream URL           http:// or https:// + IPv4-or-hostname[:port]; a hostname is resolved to IPv4
+                           once, at start; https: TLS over the pooled socket, verified unless tls.verify is false
   --pool-size N            keep N half-open connections ready (pool.sizing: fixed, pool.targetSize: N;
                            at most pool.maxSize, default 64; without it the pool sizes itself from demand)
   --no-accel               plain connects only (accel: false)
@@ -59,6 +62,7 @@ Flags:
 Configuration file keys (durations in milliseconds, sizes in bytes):
 ${keyList(TOP_LEVEL_KEYS, '  ')},
   pool { sizing, targetSize, minSize, maxSize, upstreamBacklog, ttlMs, synRatePerSec, … }
+  tls.ca (PEM file of extra CAs), tls.servername (SNI and checked name), tls.verify
   See config/default.yaml (every key with its default), docs/proxy.md and docs/pool.md.
 
 Exit codes: 0 stopped cleanly (SIGTERM/SIGINT), 1 runtime failure, 2 bad usage or configuration.
@@ -104,8 +108,14 @@ export async function serve(config: SynpoolConfig, options: ServeOptions): Promi
     if (disabled !== undefined) logger.warn({ reason: disabled }, `acceleration is off (${disabled}); serving with plain connects`);
   }
 
+  // Read once, before anything is bound: an unreadable tls.ca is a config error (exit 2).
+  const tls = upstreamTlsOptions(config.tls, options.upstream);
+  if (options.upstream.protocol === 'https:' && !config.tls.verify) {
+    logger.warn({ upstream: options.upstream.url }, 'tls.verify is false: the upstream certificate is not checked (anyone on the path can impersonate it)');
+  }
   const agent = new AcceleratedAgent({
     source,
+    tls,
     connectTimeoutMs: config.connectTimeoutMs,
     keepAliveTimeoutMs: config.upstreamKeepAliveTimeoutMs,
     headersTimeoutMs: config.headersTimeoutMs,
@@ -125,6 +135,7 @@ export async function serve(config: SynpoolConfig, options: ServeOptions): Promi
   });
   const detachLog = attachRequestLog(logger, proxy, agent);
   const detachMetrics = attachProxyMetrics(registry, proxy, agent);
+  const detachTls = attachTlsMetrics(registry, agent);
   registerAccelerationGauge(registry, source.accelerated);
   const detachPool =
     source instanceof PoolConnectionSource ? [attachPoolMetrics(registry, source.pool, source), attachPoolLog(logger, source.pool)] : [];
@@ -147,6 +158,7 @@ export async function serve(config: SynpoolConfig, options: ServeOptions): Promi
     await source.close?.();
     detachLog();
     detachMetrics();
+    detachTls();
     for (const detach of detachPool) detach();
     throw err;
   }
@@ -179,6 +191,7 @@ export async function serve(config: SynpoolConfig, options: ServeOptions): Promi
       }
       detachLog();
       detachMetrics();
+      detachTls();
       for (const detach of detachPool) detach();
       logger.info({ drained }, 'stopped');
       logger.flush();

@@ -13,6 +13,9 @@ export {
 } from './proxy/accelerated-agent.js';
 export { plainConnectionSource, type ConnectionSource, type ConnectionOrigin } from './proxy/connection-source.js';
 export { createConnector, type ConnectorOptions, type FallbackReason } from './proxy/connector.js';
+export { resolveUpstreamTls, type UpstreamTlsOptions, type UpstreamTls } from './proxy/upstream-tls.js';
+export { TlsSessionCache } from './proxy/tls-session-cache.js';
+export type { TlsHandshakeEvent } from './proxy/tls-handshake.js';
 export { ReplayableBody } from './proxy/replayable-body.js';
 export { isIdempotent, retryReason, type RetryReason } from './proxy/retry-policy.js';
 export {
@@ -44,6 +47,7 @@ export {
 export { createLogger } from './observability/logger.js';
 export { attachRequestLog } from './observability/request-log.js';
 export { attachProxyMetrics } from './observability/proxy-metrics.js';
+export { attachTlsMetrics } from './observability/tls-metrics.js';
 export { attachPoolMetrics } from './observability/pool-metrics.js';
 export { createPoolSource, PoolConnectionSource, type PlainFallback, type CreatePoolSourceOptions } from './proxy/pool-source.js';
 export { PoolManager, type PoolManagerOptions, type PoolSnapshot, type PoolEvents } from './pool/index.js';

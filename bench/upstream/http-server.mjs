@@ -5,10 +5,11 @@
 //
 //   node http-server.mjs --host ADDR [--port N] [--backlog N]
 //                        [--keep-alive-timeout-ms N] [--connection-close]
-//                        [--exit-on-stdin-eof]
+//                        [--exit-on-stdin-eof] [--tls-cert FILE --tls-key FILE]
 //
 // --exit-on-stdin-eof: stop when stdin closes, i.e. when the parent holding the
 // other end of the pipe dies, even by SIGKILL.
+// --tls-cert/--tls-key: serve HTTPS (node:https, TLS 1.2–1.3) with that PEM pair.
 // Prints one line `{"listening": PORT}` on stdout once it accepts connections.
 //
 // Routes:
@@ -20,7 +21,9 @@
 //   GET  /reset     no answer: the request is read (the kernel acknowledged
 //                   it), then the connection is reset (RST), the way an
 //                   application may refuse a request
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import { parseArgs } from 'node:util';
 
 const MAX_BYTES = 100 * 1024 * 1024;
@@ -34,6 +37,8 @@ const { values } = parseArgs({
     'keep-alive-timeout-ms': { type: 'string' },
     'connection-close': { type: 'boolean', default: false },
     'exit-on-stdin-eof': { type: 'boolean', default: false },
+    'tls-cert': { type: 'string' },
+    'tls-key': { type: 'string' },
   },
   strict: true,
 });
@@ -71,7 +76,8 @@ function sendBytes(res, n) {
   pump();
 }
 
-const server = createServer((req, res) => {
+const tlsOptions = values['tls-cert'] ? { cert: readFileSync(values['tls-cert']), key: readFileSync(values['tls-key']) } : undefined;
+const server = (tlsOptions ? createTlsServer.bind(null, tlsOptions) : createServer)((req, res) => {
   const url = req.url ?? '/';
   const method = req.method ?? 'GET';
 

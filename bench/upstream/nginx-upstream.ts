@@ -13,6 +13,8 @@ export interface NginxUpstreamOptions {
   port: number;
   /** keepalive_timeout, seconds; nginx's default is 75. */
   keepaliveTimeoutS?: number;
+  /** Serve HTTPS (TLS 1.2 and 1.3, ALPN http/1.1) with this PEM certificate and key. */
+  tls?: { certFile: string; keyFile: string };
 }
 
 /** Served at /bytes. */
@@ -22,13 +24,22 @@ const QUIT_GRACE_MS = 3_000;
 
 let counter = 0;
 
+function tlsDirectives(opts: NginxUpstreamOptions): string {
+  if (opts.tls === undefined) return '';
+  return `    ssl_certificate ${opts.tls.certFile};
+    ssl_certificate_key ${opts.tls.keyFile};
+    ssl_protocols TLSv1.2 TLSv1.3;
+    ssl_session_tickets on;`;
+}
+
 function config(prefix: string, addr: string, opts: NginxUpstreamOptions): string {
   return nginxConfig(
     prefix,
     `  keepalive_timeout ${opts.keepaliveTimeoutS ?? 75}s;
   default_type application/octet-stream;
   server {
-    listen ${addr}:${opts.port} backlog=511;
+    listen ${addr}:${opts.port} backlog=511${opts.tls === undefined ? '' : ' ssl'};
+${tlsDirectives(opts)}
     root ${join(prefix, 'www')};
     location = / { default_type text/plain; return 200 "ok\\n"; }
     location /own-time/ { default_type text/plain; return 200 "ok\\n"; }

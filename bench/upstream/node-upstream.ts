@@ -13,6 +13,8 @@ export interface NodeUpstreamOptions {
   keepAliveTimeoutMs?: number;
   /** Send `Connection: close` on every response. */
   connectionClose?: boolean;
+  /** Serve HTTPS (node:https) with this PEM certificate and key. */
+  tls?: { certFile: string; keyFile: string };
 }
 
 const SCRIPT = fileURLToPath(new URL('./http-server.mjs', import.meta.url));
@@ -23,6 +25,7 @@ export async function startNodeUpstream(topo: Topology, opts: NodeUpstreamOption
   if (opts.backlog !== undefined) args.push('--backlog', String(opts.backlog));
   if (opts.keepAliveTimeoutMs !== undefined) args.push('--keep-alive-timeout-ms', String(opts.keepAliveTimeoutMs));
   if (opts.connectionClose) args.push('--connection-close');
+  if (opts.tls !== undefined) args.push('--tls-cert', opts.tls.certFile, '--tls-key', opts.tls.keyFile);
 
   const child = topo.spawn('server', process.execPath, args, { stdio: ['pipe', 'pipe', 'pipe'] });
   const stop = (): Promise<void> => stopChild(child, 2_000);

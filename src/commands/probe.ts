@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { lookup } from 'node:dns/promises';
 import { isIPv4 } from 'node:net';
 import { parseArgs } from 'node:util';
@@ -5,20 +6,26 @@ import { CapabilityError, SynpoolError } from '../errors.js';
 import { checkCapabilities } from '../handshake/capabilities.js';
 import { parseEndpoint, type Endpoint } from '../handshake/endpoint.js';
 import { Handshaker } from '../handshake/handshaker.js';
+import { probeTls, type ProbeTls } from '../probe/probe-tls.js';
 import { probeOnce, summarize, type ProbeOptions, type ProbeResult, type ProbeRun } from '../probe/run-probe.js';
 
-export const PROBE_USAGE = `Usage: synpool probe <http://host:port/path> [options]
+export const PROBE_USAGE = `Usage: synpool probe <http(s)://host:port/path> [options]
 
 Pre-handshakes to the URL's host and port, waits, hands the half-open
 connection off with TCP_REPAIR, sends a GET, and reports SYN-ACK RTT, handoff
 time, time to first byte and total time, next to the same GET over a plain
-connect. Needs CAP_NET_RAW and CAP_NET_ADMIN (or root).
+connect. An https:// URL: TLS over each connection first (verified, a full
+handshake each run), its time reported separately. Needs CAP_NET_RAW and
+CAP_NET_ADMIN (or root).
 
 Options:
   --wait MS        how long the entry stays half-open before the handoff (default 200)
   --count N        repeat N times and report medians (default 1)
   --timeout MS     SYN-ACK and request timeout (default 3000)
   --json           print one JSON object
+  --ca FILE        https: a PEM file of CAs trusted on top of Node's defaults
+  --servername N   https: SNI and the name checked (default: the URL's host)
+  --insecure       https: do not verify the certificate
   -h, --help       this text
 
 Exit codes: 0 ok, 2 usage, 3 missing capability, 4 the upstream did not answer
@@ -32,6 +39,7 @@ interface ProbeCli {
   count: number;
   timeoutMs: number;
   json: boolean;
+  tls: ProbeTls | undefined;
 }
 
 function positiveInt(name: string, raw: string | undefined, dflt: number, min: number, max: number): number {
@@ -50,6 +58,9 @@ export function parseProbeArgs(argv: string[]): ProbeCli | 'help' {
       count: { type: 'string' },
       timeout: { type: 'string' },
       json: { type: 'boolean', default: false },
+      ca: { type: 'string' },
+      servername: { type: 'string' },
+      insecure: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -61,20 +72,35 @@ export function parseProbeArgs(argv: string[]): ProbeCli | 'help' {
   } catch {
     throw new SynpoolError('SYNPOOL_ERR_INVALID_ARGUMENT', `not a URL: ${positionals[0]}`);
   }
-  if (url.protocol !== 'http:') throw new SynpoolError('SYNPOOL_ERR_INVALID_ARGUMENT', `only http:// URLs can be probed, got ${url.protocol}`);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new SynpoolError('SYNPOOL_ERR_INVALID_ARGUMENT', `only http:// and https:// URLs can be probed, got ${url.protocol}`);
+  }
+  const https = url.protocol === 'https:';
+  if (!https && (values.ca !== undefined || values.servername !== undefined || values.insecure)) {
+    throw new SynpoolError('SYNPOOL_ERR_INVALID_ARGUMENT', '--ca, --servername and --insecure apply to https:// URLs only');
+  }
   return {
     url,
     waitMs: positiveInt('wait', values.wait, 200, 0, 60_000),
     count: positiveInt('count', values.count, 1, 1, 1000),
     timeoutMs: positiveInt('timeout', values.timeout, 3000, 1, 120_000),
     json: values.json ?? false,
+    tls: https ? probeTls(values.servername ?? url.hostname, values.ca === undefined ? undefined : readCa(values.ca), !values.insecure) : undefined,
   };
+}
+
+function readCa(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new SynpoolError('SYNPOOL_ERR_INVALID_ARGUMENT', `--ca: cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+  }
 }
 
 async function resolveTarget(url: URL): Promise<Endpoint> {
   const host = url.hostname;
   const address = isIPv4(host) ? host : (await lookup(host, { family: 4 })).address;
-  return parseEndpoint(address, url.port === '' ? 80 : Number(url.port));
+  return parseEndpoint(address, url.port === '' ? (url.protocol === 'https:' ? 443 : 80) : Number(url.port));
 }
 
 function formatHuman(r: ProbeResult): string {
@@ -82,11 +108,12 @@ function formatHuman(r: ProbeResult): string {
   const p = r.plain;
   const saved = p.totalMs - a.totalMs;
   const f = (x: number) => x.toFixed(2);
+  const tls = (ms: number | undefined) => (ms === undefined ? '' : `, TLS handshake ${f(ms)} ms`);
   return [
     `synpool probe ${r.target} (${r.count} run${r.count === 1 ? '' : 's'}${r.count > 1 ? ', medians' : ''})`,
     `  SYN-ACK round trip   ${f(a.synAckRttMs)} ms`,
-    `  accelerated          handoff ${a.handoffUs.toFixed(0)} µs, first byte ${f(a.ttfbMs)} ms, total ${f(a.totalMs)} ms`,
-    `  plain connect        connect ${f(p.connectMs)} ms, first byte ${f(p.ttfbMs)} ms, total ${f(p.totalMs)} ms`,
+    `  accelerated          handoff ${a.handoffUs.toFixed(0)} µs${tls(a.tlsMs)}, first byte ${f(a.ttfbMs)} ms, total ${f(a.totalMs)} ms`,
+    `  plain connect        connect ${f(p.connectMs)} ms${tls(p.tlsMs)}, first byte ${f(p.ttfbMs)} ms, total ${f(p.totalMs)} ms`,
     `  saved                ${f(saved)} ms per new connection (${p.totalMs > 0 ? ((saved / p.totalMs) * 100).toFixed(0) : '0'} %)`,
   ].join('\n');
 }
@@ -136,6 +163,7 @@ export async function runProbe(argv: string[], out: NodeJS.WritableStream = proc
     count: cli.count,
     synAckTimeoutMs: cli.timeoutMs,
     requestTimeoutMs: cli.timeoutMs + cli.waitMs,
+    ...(cli.tls === undefined ? {} : { tls: cli.tls }),
   };
   try {
     const runs: ProbeRun[] = [];

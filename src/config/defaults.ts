@@ -1,8 +1,10 @@
+import type { TlsSettings } from './tls-settings.js';
+
 /** Every default in one place; durations carry their unit in the key name (…Ms). */
 export const DEFAULTS = {
   /** HOST:PORT the proxy listens on for clients. */
   listen: '127.0.0.1:8080',
-  /** http://IPv4-or-hostname[:port]; required, no default. */
+  /** http:// or https:// + IPv4-or-hostname[:port]; required, no default. */
   upstream: undefined as string | undefined,
   /** Ask the SYN pool for new upstream connections; false = plain connects only. */
   accel: true,
@@ -33,6 +35,11 @@ export const DEFAULTS = {
   logLevel: 'info' as LogLevel,
   /** Half-open pool settings (src/pool/pool-config.ts): unset fields take POOL_DEFAULTS. */
   pool: {} as Record<string, unknown>,
+  /**
+   * https:// upstreams (src/config/tls-settings.ts): `ca` a PEM file added to the default roots,
+   * `servername` the SNI and checked name (null: the URL's host), `verify` false only when said.
+   */
+  tls: { ca: null, servername: null, verify: true } as TlsSettings,
 };
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;

@@ -46,8 +46,14 @@ export interface UpstreamTarget {
   readonly endpoint: Endpoint;
   /** The Host header sent upstream when preserveHost is false ("backend.internal:8080"). */
   readonly hostHeader: string;
-  /** undici origin: "http://10.0.0.2:8080". */
+  /**
+   * undici origin: "http://10.0.0.2:8080" or "https://10.0.0.2:8443". The host is the resolved
+   * address (the pool is keyed by it); for https the name to verify is `servername`.
+   */
   readonly origin: string;
+  readonly protocol: 'http:' | 'https:';
+  /** https: the URL's host as written (a name or an IPv4 literal), for SNI and the certificate check. */
+  readonly servername: string;
 }
 
 export type Ipv4Lookup = (hostname: string) => Promise<string>;
@@ -56,7 +62,7 @@ const defaultLookup: Ipv4Lookup = async (hostname) => (await dnsLookup(hostname,
 
 /** Resolves the upstream URL's host to one IPv4 address. Throws ConfigError naming `upstream`. */
 export async function resolveUpstream(url: string, lookup: Ipv4Lookup = defaultLookup): Promise<UpstreamTarget> {
-  const { hostname, port, hostHeader } = parseUpstreamUrl('upstream', url);
+  const { protocol, hostname, port, hostHeader } = parseUpstreamUrl('upstream', url);
   let address = hostname;
   if (!isIPv4(hostname)) {
     try {
@@ -69,6 +75,8 @@ export async function resolveUpstream(url: string, lookup: Ipv4Lookup = defaultL
     url,
     endpoint: Object.freeze({ address, port }),
     hostHeader,
-    origin: `http://${address}:${port}`,
+    origin: `${protocol}//${address}:${port}`,
+    protocol,
+    servername: hostname,
   });
 }

@@ -3,6 +3,7 @@ import { isIP } from 'node:net';
 import { ConfigError } from '../errors.js';
 import { deepFreeze, type DeepReadonly } from './deep-freeze.js';
 import { checkFixedTarget } from './pool-target.js';
+import { resolveTlsSettings, type TlsSettings } from './tls-settings.js';
 import { DEFAULTS, LOG_LEVELS, type LogLevel } from './defaults.js';
 
 export interface SynpoolConfigShape {
@@ -23,6 +24,8 @@ export interface SynpoolConfigShape {
   metricsListen: string | null;
   logLevel: LogLevel;
   pool: Record<string, unknown>;
+  /** https upstreams only: trust, name, verification (src/config/tls-settings.ts). */
+  tls: TlsSettings;
 }
 
 /** The validated, deep-frozen configuration. */
@@ -61,6 +64,7 @@ export const CONFIG_SCHEMA: { readonly [K in keyof SynpoolConfigShape]: FieldSpe
   metricsListen: { kind: 'hostPort', nullable: true },
   logLevel: { kind: 'enum', values: LOG_LEVELS },
   pool: { kind: 'object' },
+  tls: { kind: 'object' },
 };
 
 
@@ -103,8 +107,11 @@ export function parseHostPort(field: string, value: unknown): { host: string; po
 }
 
 /** The parts of an upstream URL that matter; the host is resolved to IPv4 later, once. */
-export function parseUpstreamUrl(field: string, value: unknown): { hostname: string; port: number; hostHeader: string } {
-  const allowed = 'an http:// URL with an IPv4 address or hostname, an optional port and no path, query or credentials (e.g. "http://10.0.0.2:8080")';
+export function parseUpstreamUrl(
+  field: string,
+  value: unknown,
+): { protocol: 'http:' | 'https:'; hostname: string; port: number; hostHeader: string } {
+  const allowed = 'an http:// or https:// URL with an IPv4 address or hostname, an optional port and no path, query or credentials (e.g. "http://10.0.0.2:8080")';
   if (typeof value !== 'string') fail(field, value, allowed);
   let url: URL;
   try {
@@ -112,12 +119,13 @@ export function parseUpstreamUrl(field: string, value: unknown): { hostname: str
   } catch {
     fail(field, value, allowed);
   }
-  if (url.protocol !== 'http:') fail(field, value, `${allowed}; https and other schemes are not supported yet`);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') fail(field, value, `${allowed}; other schemes are not supported`);
   if (url.username !== '' || url.password !== '') fail(field, value, allowed);
   if (url.pathname !== '/' || url.search !== '' || url.hash !== '') fail(field, value, allowed);
   if (url.hostname.startsWith('[')) fail(field, value, `${allowed}; IPv6 upstreams are not supported yet`);
-  const port = url.port === '' ? 80 : Number(url.port);
-  return { hostname: url.hostname, port, hostHeader: url.host };
+  const protocol = url.protocol;
+  const port = url.port === '' ? (protocol === 'https:' ? 443 : 80) : Number(url.port);
+  return { protocol, hostname: url.hostname, port, hostHeader: url.host };
 }
 
 function checkField(field: string, spec: FieldSpec, value: unknown): void {
@@ -156,20 +164,20 @@ function checkKnownKeys(layer: Record<string, unknown>, where: string): void {
 }
 
 /**
- * Merges defaults ← each layer in order (later wins; `pool` is merged key by key),
+ * Merges defaults ← each layer in order (later wins; `pool` and `tls` are merged key by key),
  * validates the result against CONFIG_SCHEMA and deep-freezes it.
  */
 export function validateConfig(...layers: unknown[]): SynpoolConfig {
-  const merged: Record<string, unknown> = { ...DEFAULTS, pool: { ...DEFAULTS.pool } };
+  const merged: Record<string, unknown> = { ...DEFAULTS, pool: { ...DEFAULTS.pool }, tls: { ...DEFAULTS.tls } };
   for (const layer of layers) {
     if (layer === undefined || layer === null) continue;
     if (!isPlainObject(layer)) fail('(root)', layer, 'an object of settings');
     checkKnownKeys(layer, '');
     for (const [key, value] of Object.entries(layer)) {
       if (value === undefined) continue;
-      if (key === 'pool') {
-        if (!isPlainObject(value)) fail('pool', value, 'an object');
-        merged.pool = { ...(merged.pool as Record<string, unknown>), ...value };
+      if (key === 'pool' || key === 'tls') {
+        if (!isPlainObject(value)) fail(key, value, 'an object');
+        merged[key] = { ...(merged[key] as Record<string, unknown>), ...value };
       } else {
         merged[key] = value;
       }
@@ -182,5 +190,6 @@ export function validateConfig(...layers: unknown[]): SynpoolConfig {
   const { cap: _cap, ...pool } = resolvePoolSettings(merged.pool as PoolSettings, 'pool');
   checkFixedTarget(pool, 'pool');
   merged.pool = pool;
+  merged.tls = resolveTlsSettings(merged.tls as Record<string, unknown>);
   return deepFreeze(merged as unknown as SynpoolConfigShape);
 }

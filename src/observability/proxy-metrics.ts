@@ -2,6 +2,7 @@ import { Counter, Histogram, type Registry } from 'prom-client';
 import type { AcceleratedAgent, FallbackEvent, RetryEvent } from '../proxy/accelerated-agent.js';
 import type { ClientErrorRecord, ProxyServer, RequestRecord } from '../proxy/proxy-server.js';
 import type { UpgradeRecord } from '../proxy/upgrade-exchange.js';
+import { isTlsUpstream } from './tls-label.js';
 
 /** Seconds; covers loopback (sub-ms) to slow upstreams. */
 const DURATION_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
@@ -18,7 +19,7 @@ export function attachProxyMetrics(registry: Registry, proxy: ProxyServer, agent
   const duration = new Histogram({
     name: 'synpool_request_duration_seconds',
     help: 'Client request duration, by the source of the upstream connection (reused, pool, plain, none)',
-    labelNames: ['connection', 'status_class'] as const,
+    labelNames: ['connection', 'status_class', 'tls'] as const,
     buckets: DURATION_BUCKETS,
     registers: [registry],
   });
@@ -50,7 +51,7 @@ export function attachProxyMetrics(registry: Registry, proxy: ProxyServer, agent
   const onRequest = (r: RequestRecord): void => {
     // A tunnel's record spans its whole life (minutes): counted in synpool_upgrades_total instead.
     if (r.status === 101) return;
-    duration.observe({ connection: r.connection, status_class: statusClass(r.status) }, r.durationMs / 1000);
+    duration.observe({ connection: r.connection, status_class: statusClass(r.status), tls: String(isTlsUpstream(r.upstream)) }, r.durationMs / 1000);
   };
   const onClientError = (e: ClientErrorRecord): void => clientErrors.inc({ code: e.code });
   const onUpgrade = (u: UpgradeRecord): void => upgrades.inc({ outcome: u.outcome });

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { AcceleratedAgent } from '../proxy/accelerated-agent.js';
 import type { ClientErrorRecord, ProxyServer, RequestRecord } from '../proxy/proxy-server.js';
 import type { UpgradeRecord } from '../proxy/upgrade-exchange.js';
+import { isTlsUpstream } from './tls-label.js';
 
 /**
  * One log line per request (upstream, method, path, status, durationMs, connection…),
@@ -11,7 +12,7 @@ import type { UpgradeRecord } from '../proxy/upgrade-exchange.js';
  */
 export function attachRequestLog(logger: Logger, proxy: ProxyServer, agent?: AcceleratedAgent): () => void {
   const onRequest = (r: RequestRecord): void => {
-    const line = { ...r, durationMs: Math.round(r.durationMs * 1000) / 1000 };
+    const line = { ...r, tls: isTlsUpstream(r.upstream), durationMs: Math.round(r.durationMs * 1000) / 1000 };
     if (r.status >= 500) logger.warn(line, 'request');
     else logger.info(line, 'request');
   };

@@ -1,5 +1,7 @@
+import { once } from 'node:events';
 import http from 'node:http';
-import type { Socket } from 'node:net';
+import net, { type Socket } from 'node:net';
+import { timedTlsHandshake, type ProbeTls } from './probe-tls.js';
 
 export interface TimedGet {
   status: number;
@@ -10,6 +12,8 @@ export interface TimedGet {
   totalMs: number;
   /** From the start to TCP connect, ms (plain connections only). */
   connectMs?: number;
+  /** https: the TLS handshake alone, ms (part of ttfbMs and totalMs). */
+  tlsMs?: number;
 }
 
 export interface TimedGetOptions {
@@ -22,6 +26,31 @@ export interface TimedGetOptions {
   socket?: Socket;
   /** performance.now() the timing starts from; default: now. */
   startedAt?: number;
+  /** https: TLS over the connection before the GET. */
+  tls?: ProbeTls;
+}
+
+/**
+ * An https GET: TCP (given or connected here), then the TLS handshake, timed apart, then the
+ * GET over the TLS socket; every time counts from the same start.
+ */
+export async function timedHttpsGet(o: TimedGetOptions & { tls: ProbeTls }): Promise<TimedGet> {
+  const start = o.startedAt ?? performance.now();
+  let tcp = o.socket;
+  let connectMs: number | undefined;
+  if (tcp === undefined) {
+    tcp = net.connect({ host: o.host, port: o.port, noDelay: true });
+    const timer = setTimeout(() => tcp!.destroy(new Error(`no TCP connection within ${o.timeoutMs} ms`)), o.timeoutMs);
+    try {
+      await once(tcp, 'connect');
+    } finally {
+      clearTimeout(timer);
+    }
+    connectMs = performance.now() - start;
+  }
+  const { socket, tlsMs } = await timedTlsHandshake(tcp, o.tls);
+  const get = await timedGet({ ...o, tls: undefined, socket, startedAt: start });
+  return { ...get, tlsMs, ...(connectMs === undefined ? {} : { connectMs }) };
 }
 
 /** One GET with `Connection: close`, timed from `startedAt` to head and to the end of the body. */

@@ -4,6 +4,8 @@ import type { Endpoint } from '../handshake/endpoint.js';
 import { plainConnectionSource, type ConnectionOrigin, type ConnectionSource } from './connection-source.js';
 import { splitConnectionBudget } from './connection-budget.js';
 import { createConnector, type FallbackReason } from './connector.js';
+import type { TlsHandshakeEvent } from './tls-handshake.js';
+import { resolveUpstreamTls, type UpstreamTls, type UpstreamTlsOptions } from './upstream-tls.js';
 import { ReplayableBody } from './replayable-body.js';
 import { errorCode, retryReason, type RetryReason } from './retry-policy.js';
 import { TrackingClient, kConnectionObserver, type ClientSocketState, type ConnectionObserver } from './tracking-client.js';
@@ -24,6 +26,8 @@ export interface AcceleratedAgentOptions {
    * (split by splitConnectionBudget: ≥ 2); null = unbounded. Default null.
    */
   connections?: number | null;
+  /** https:// origins: extra CAs, the checked name, verification (default on); sessions are cached per origin. */
+  tls?: UpstreamTlsOptions;
 }
 
 const AGENT_DEFAULTS = {
@@ -57,6 +61,7 @@ export interface AcceleratedAgentEvents {
   connection: [ConnectionEvent];
   fallback: [FallbackEvent];
   retry: [RetryEvent];
+  'tls-handshake': [TlsHandshakeEvent];
 }
 
 /** Dispatch options: `body` may also be a ReplayableBody, which lets a streamed body be retried. */
@@ -93,11 +98,13 @@ export class AcceleratedAgent extends Dispatcher {
     this.source = options.source ?? plainConnectionSource;
     // One cap for both agents together, not one each (see connection-budget.ts).
     const budget = splitConnectionBudget(o.connections);
-    this.#accelerated = this.#makeAgent(o, false, budget.accelerated);
-    this.#plain = this.#makeAgent(o, true, budget.replay);
+    // One secure context and one session cache for both agents: a replay resumes the first attempt's session.
+    const tls = resolveUpstreamTls(options.tls);
+    this.#accelerated = this.#makeAgent(o, false, budget.accelerated, tls);
+    this.#plain = this.#makeAgent(o, true, budget.replay, tls);
   }
 
-  #makeAgent(o: typeof AGENT_DEFAULTS, plainOnly: boolean, connections: number | null): Agent {
+  #makeAgent(o: typeof AGENT_DEFAULTS, plainOnly: boolean, connections: number | null, tls: UpstreamTls): Agent {
     const onFallback = (reason: FallbackReason, target: Endpoint): void => {
       this.events.emit('fallback', { reason, target });
     };
@@ -107,6 +114,8 @@ export class AcceleratedAgent extends Dispatcher {
         source: this.source,
         connectTimeoutMs: o.connectTimeoutMs,
         plainOnly,
+        tls,
+        onTlsHandshake: (e) => this.events.emit('tls-handshake', e),
         onConnected: (socket) => {
           state.socket = socket;
         },

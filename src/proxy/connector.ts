@@ -3,6 +3,9 @@ import { buildConnector, errors } from 'undici';
 import type { Endpoint } from '../handshake/endpoint.js';
 import { registerConnection } from './connection-registry.js';
 import type { ConnectionSource } from './connection-source.js';
+import { isPooledReset } from './retry-policy.js';
+import { startTls, type TlsHandshakeEvent } from './tls-handshake.js';
+import { resolveUpstreamTls, type UpstreamTls } from './upstream-tls.js';
 
 /** Why a new connection that could have come from the pool did not. */
 export type FallbackReason =
@@ -17,13 +20,17 @@ export type FallbackReason =
 
 export interface ConnectorOptions {
   source: ConnectionSource;
-  /** Plain TCP connect timeout (ms). */
+  /** Plain TCP connect timeout (ms); for https it covers the TLS handshake too. */
   connectTimeoutMs: number;
   /** Never ask the source (the replay path after a pooled failure). */
   plainOnly?: boolean;
+  /** https:// origins: trust, name, sessions. Default: resolveUpstreamTls() (verification on). */
+  tls?: UpstreamTls;
   /** A new connection is about to be handed to undici. */
   onConnected?(socket: Socket): void;
   onFallback?(reason: FallbackReason, target: Endpoint): void;
+  /** A TLS handshake on a new connection finished (its time is not part of the handoff's). */
+  onTlsHandshake?(event: TlsHandshakeEvent): void;
 }
 
 export type Connector = buildConnector.connector;
@@ -35,19 +42,25 @@ export function endpointOf(hostname: string, port: string, protocol: string): En
   return { address: hostname, port: n };
 }
 
+type TcpOrigin = 'pool' | 'plain';
+
 /**
  * undici's `connect(opts, cb)` seam: a pooled socket when the source has one,
- * else a plain net.connect. The callback is always called asynchronously: undici 7
+ * else a plain net.connect; for https, TLS over that socket (the ClientHello is the
+ * pooled socket's first segment). The callback is always called asynchronously: undici 7
  * guards against nested resumes, and a synchronous callback leaves the request queued.
  */
 export function createConnector(options: ConnectorOptions): Connector {
   const { source, connectTimeoutMs } = options;
-  const tlsConnector = buildConnector({ timeout: connectTimeoutMs });
+  let upstreamTls = options.tls;
+  // Names and IPv6 over https keep undici's own connector (not pooled: the pool is IPv4-only).
+  const nameConnector = buildConnector({ timeout: connectTimeoutMs, ...(upstreamTls?.rejectUnauthorized === false ? { rejectUnauthorized: false } : {}) });
 
   return (opts, callback) => {
-    if (opts.protocol !== 'http:') {
-      // Only plain-HTTP upstreams are accelerated; TLS goes through undici's own connector.
-      tlsConnector(opts, (err, socket) => {
+    const secure = opts.protocol === 'https:';
+    const target = endpointOf(opts.hostname, opts.port, opts.protocol);
+    if (opts.protocol !== 'http:' && (!secure || target === undefined)) {
+      nameConnector(opts, (err, socket) => {
         if (err !== null) return callback(err, null);
         registerConnection(socket, 'plain', undefined);
         options.onConnected?.(socket);
@@ -55,14 +68,43 @@ export function createConnector(options: ConnectorOptions): Connector {
       });
       return;
     }
-    const target = endpointOf(opts.hostname, opts.port, opts.protocol);
+    const started = performance.now();
+    const hand = (socket: Socket, origin: TcpOrigin): void => {
+      registerConnection(socket, origin, target);
+      options.onConnected?.(socket);
+      callback(null, socket);
+    };
+    const connected = (socket: Socket, origin: TcpOrigin): void => {
+      if (!secure) return hand(socket, origin);
+      upstreamTls ??= resolveUpstreamTls();
+      startTls(
+        {
+          socket,
+          connection: origin,
+          host: opts.hostname,
+          port: target!.port,
+          requestServername: opts.servername,
+          target,
+          tls: upstreamTls,
+          timeoutMs: connectTimeoutMs - (performance.now() - started),
+        },
+        (err, tlsSocket, event) => {
+          if (err) {
+            // The request is replayed on a plain connection (retry-policy.ts); count it like a reset on first use.
+            if (isPooledReset(err) && target !== undefined) options.onFallback?.('pooled-reset', target);
+            return callback(err, null);
+          }
+          options.onTlsHandshake?.(event!);
+          hand(tlsSocket!, origin);
+        },
+      );
+    };
 
     if (target !== undefined && !options.plainOnly && source.accelerated) {
       const pooled = source.acquire(target);
       if (pooled !== undefined && !pooled.destroyed) {
-        registerConnection(pooled, 'pool', target);
-        options.onConnected?.(pooled);
-        process.nextTick(callback, null, pooled);
+        if (secure) connected(pooled, 'pool');
+        else process.nextTick(connected, pooled, 'pool');
         return;
       }
       // A socket destroyed before first use says nothing about the server's entry: not reported.
@@ -84,9 +126,7 @@ export function createConnector(options: ConnectorOptions): Connector {
         callback(err, null);
         return;
       }
-      registerConnection(socket, 'plain', target);
-      options.onConnected?.(socket);
-      callback(null, socket);
+      connected(socket, 'plain');
     };
     const onConnect = (): void => finish(null);
     const timer = setTimeout(() => {

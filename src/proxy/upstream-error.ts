@@ -16,11 +16,21 @@ const TIMEOUTS: Record<string, string> = {
 
 const REFUSED = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN', 'ENOTFOUND', 'EAI_AGAIN']);
 
+/**
+ * OpenSSL's verification results as Node names them (CERT_HAS_EXPIRED, UNABLE_TO_VERIFY_LEAF_SIGNATURE,
+ * DEPTH_ZERO_SELF_SIGNED_CERT, …) and Node's own name check. The code is the reason, in the log line.
+ */
+function isCertificateError(code: string): boolean {
+  return code === 'ERR_TLS_CERT_ALTNAME_INVALID' || /^(?:CERT_|UNABLE_TO_|DEPTH_ZERO_|SELF_SIGNED_|INVALID_CA|PATH_LENGTH_|HOSTNAME_MISMATCH)/.test(code);
+}
+
 /** Every upstream failure maps to exactly one status: timeouts → 504, everything else → 502. */
 export function upstreamErrorResponse(err: unknown): UpstreamErrorResponse {
   const code = errorCode(err) ?? 'UNKNOWN';
   const timeout = TIMEOUTS[code];
   if (timeout !== undefined) return { status: 504, message: timeout, code };
   if (REFUSED.has(code)) return { status: 502, message: 'upstream refused the connection', code };
+  if (isCertificateError(code)) return { status: 502, message: 'upstream certificate rejected', code };
+  if (code.startsWith('ERR_SSL_') || code.startsWith('ERR_TLS_')) return { status: 502, message: 'upstream TLS handshake failed', code };
   return { status: 502, message: 'upstream connection failed', code };
 }

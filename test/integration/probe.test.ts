@@ -90,7 +90,7 @@ describe('synpool probe', () => {
   });
 
   it('usage errors exit 2', async () => {
-    expect((await probeInClient(['https://10.0.0.1/'])).code).toBe(PROBE_EXIT.usage);
+    expect((await probeInClient(['ftp://10.0.0.1/'])).code).toBe(PROBE_EXIT.usage);
     expect((await probeInClient(['http://10.0.0.1/', '--count', 'x'])).code).toBe(PROBE_EXIT.usage);
   });
 

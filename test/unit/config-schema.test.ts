@@ -99,7 +99,7 @@ describe('config: validation', () => {
   });
 
   it.each([
-    'https://10.0.0.2',
+    'ftp://10.0.0.2',
     'http://[::1]:80',
     'http://user:pw@10.0.0.2',
     'http://10.0.0.2/prefix',
