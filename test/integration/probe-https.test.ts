@@ -72,8 +72,10 @@ describe('synpool probe https://', () => {
     expect(r.accelerated.tlsMs, report).toBeLessThan(1.5 * RTT_MS);
     expect(r.plain.tlsMs, report).toBeGreaterThan(0.9 * RTT_MS);
     expect(r.plain.tlsMs, report).toBeLessThan(1.5 * RTT_MS);
-    // TLS + request, against TCP + TLS + request.
-    expect(r.accelerated.ttfbMs, report).toBeLessThan(2.5 * RTT_MS);
+    // TLS + request, against TCP + TLS + request, in round trips as measured on this run (the
+    // delay line adds a few ms to the nominal RTT, more on a loaded machine).
+    const rtt = Math.max(RTT_MS, r.accelerated.synAckRttMs, r.plain.connectMs);
+    expect(r.accelerated.ttfbMs, report).toBeLessThan(2.5 * rtt);
     expect(r.plain.ttfbMs, report).toBeGreaterThan(2.6 * RTT_MS);
     expect(r.accelerated.totalMs, report).toBeLessThan(r.plain.totalMs - 0.5 * RTT_MS);
   });
