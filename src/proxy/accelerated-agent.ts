@@ -1,12 +1,17 @@
 import { EventEmitter } from 'node:events';
-import { Agent, Dispatcher, Pool } from 'undici';
+import type { IncomingHttpHeaders } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { Agent, Dispatcher, Pool, util } from 'undici';
 import type { Endpoint } from '../handshake/endpoint.js';
 import { plainConnectionSource, type ConnectionOrigin, type ConnectionSource } from './connection-source.js';
 import { splitConnectionBudget } from './connection-budget.js';
 import { createConnector, type FallbackReason } from './connector.js';
 import { ReplayableBody } from './replayable-body.js';
 import { errorCode, retryReason, type RetryReason } from './retry-policy.js';
-import { TrackingClient, kConnectionObserver, type ClientSocketState, type ConnectionObserver } from './tracking-client.js';
+import { connectionInfo } from './connection-registry.js';
+import { expectResponse, type ResponseStartListener } from './continue-filter.js';
+import { LegacyHandler, type LegacyDispatchHandler } from './legacy-handler.js';
+import { TrackingClient, kTrackedRequest, type ClientSocketState, type TrackedRequest } from './tracking-client.js';
 
 export interface AcceleratedAgentOptions {
   /** Where new connections come from first; defaults to plain connects only. */
@@ -124,7 +129,7 @@ export class AcceleratedAgent extends Dispatcher {
     });
   }
 
-  override dispatch(opts: AcceleratedDispatchOptions, handler: ConnectionAwareHandler): boolean {
+  override dispatch(opts: AcceleratedDispatchOptions, handler: ConnectionAwareHandler | LegacyDispatchHandler): boolean {
     return new Exchange(this, this.#accelerated, this.#plain, opts, handler).start();
   }
 
@@ -149,47 +154,31 @@ export class AcceleratedAgent extends Dispatcher {
   }
 }
 
-const RESPONSE_STARTED = new Set(['onHeaders', 'onResponseStart', 'onResponseStarted', 'onUpgrade', 'onRequestUpgrade', 'onData', 'onResponseData']);
-
-/** One request across its attempts (at most two). */
-class Exchange {
+/**
+ * One request across its attempts (at most two), and the handler undici calls for it:
+ * a decorator in the style of undici's DecoratorHandler, one method per callback, each
+ * forwarded to the caller's handler. It learns where each attempt's connection came
+ * from when the request is written (onRequestStart), notes the first response byte
+ * (no replay after it), and holds back an error that it retries.
+ */
+class Exchange implements Dispatcher.DispatchHandler, ResponseStartListener, TrackedRequest {
   #attempt = 0;
   #responded = false;
   #connection: ConnectionOrigin | undefined;
   #target: Endpoint | undefined;
-  readonly #wrapped: Dispatcher.DispatchHandler;
+  #controller: Dispatcher.DispatchController | undefined;
+  readonly #handler: ConnectionAwareHandler;
+  /** The socket state of the client the current attempt was queued on (set by TrackingClient.dispatch). */
+  clientState: ClientSocketState | undefined;
 
   constructor(
     private readonly agent: AcceleratedAgent,
     private readonly accelerated: Agent,
     private readonly plain: Agent,
     private readonly opts: AcceleratedDispatchOptions,
-    private readonly handler: ConnectionAwareHandler,
+    handler: ConnectionAwareHandler | LegacyDispatchHandler,
   ) {
-    // Forward every callback as is (old- or new-style handler alike); watch the ones
-    // that say a response started, and hold back an error that will be retried.
-    this.#wrapped = new Proxy(handler, {
-      get: (t, prop) => {
-        const value = Reflect.get(t, prop, t) as unknown;
-        // undici calls onResponseStarted on the first byte of a status line (even an interim
-        // or malformed one): a response began, so the request must never be replayed, whether
-        // or not the handler itself listens.
-        if (prop === 'onResponseStarted' && typeof value !== 'function') return () => void (this.#responded = true);
-        if (typeof value !== 'function') return value;
-        const fn = value as (...args: unknown[]) => unknown;
-        if (typeof prop === 'string' && RESPONSE_STARTED.has(prop)) {
-          return (...args: unknown[]) => {
-            this.#responded = true;
-            return fn.apply(t, args);
-          };
-        }
-        if (prop === 'onError') return (err: Error) => (this.#retried(err) ? undefined : fn.call(t, err));
-        if (prop === 'onResponseError') {
-          return (controller: unknown, err: Error) => (this.#retried(err) ? undefined : fn.call(t, controller, err));
-        }
-        return fn.bind(t);
-      },
-    });
+    this.#handler = LegacyHandler.wrap(handler);
   }
 
   start(): boolean {
@@ -197,20 +186,92 @@ class Exchange {
   }
 
   #dispatchOn(dispatcher: Agent): boolean {
-    const attempt = ++this.#attempt;
+    this.#attempt += 1;
     this.#responded = false;
     this.#connection = undefined;
     this.#target = undefined;
-    const body = this.opts.body instanceof ReplayableBody ? this.opts.body.openAttempt() : this.opts.body;
-    const observer: ConnectionObserver = (connection, target) => {
-      if (attempt !== this.#attempt) return;
-      this.#connection = connection;
-      this.#target = target;
-      this.agent.events.emit('connection', { origin: String(this.opts.origin), connection, target, attempt });
-      this.handler.onConnection?.(connection, attempt);
-    };
-    const opts = { ...this.opts, body, [kConnectionObserver]: observer } as Dispatcher.DispatchOptions;
-    return dispatcher.dispatch(opts, this.#wrapped);
+    this.#controller = undefined;
+    this.clientState = undefined;
+    const { opts } = this;
+    const body = opts.body instanceof ReplayableBody ? opts.body.openAttempt() : opts.body;
+    const attemptOpts = { ...opts, body, [kTrackedRequest]: this } as Dispatcher.DispatchOptions;
+    return dispatcher.dispatch(attemptOpts, this);
+  }
+
+  /** The request is being written on the client's current socket: where did it come from? */
+  #connected(): void {
+    const socket = this.clientState?.socket;
+    let connection: ConnectionOrigin = 'plain';
+    let target: Endpoint | undefined;
+    if (socket !== undefined) {
+      // Arm the 100-Continue filter for this response (continue-filter.ts): this exchange is its listener.
+      expectResponse(socket, this);
+      const info = connectionInfo(socket);
+      if (info !== undefined) {
+        connection = info.served > 0 ? 'reused' : info.origin;
+        target = info.target;
+        info.served += 1;
+      }
+    }
+    this.#connection = connection;
+    this.#target = target;
+    const { events } = this.agent;
+    if (events.listenerCount('connection') > 0) {
+      events.emit('connection', { origin: String(this.opts.origin), connection, target, attempt: this.#attempt });
+    }
+    this.#handler.onConnection?.(connection, this.#attempt);
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController, context: unknown): void {
+    this.#controller = controller;
+    this.#connected();
+    this.#handler.onRequestStart?.(controller, context);
+  }
+
+  onRequestUpgrade(controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders, socket: Duplex): void {
+    this.#responded = true;
+    this.#handler.onRequestUpgrade?.(controller, statusCode, headers, socket);
+  }
+
+  /**
+   * undici calls this on the first byte of a status line (even an interim or malformed
+   * one): a response began, so the request must never be replayed, whether or not the
+   * caller's handler listens.
+   */
+  onResponseStarted(): void {
+    this.#responded = true;
+    this.#handler.onResponseStarted?.();
+  }
+
+  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders, statusMessage?: string): void {
+    this.#responded = true;
+    this.#handler.onResponseStart?.(controller, statusCode, headers, statusMessage);
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    this.#responded = true;
+    this.#handler.onResponseData?.(controller, chunk);
+  }
+
+  onResponseEnd(controller: Dispatcher.DispatchController, trailers: IncomingHttpHeaders): void {
+    this.#handler.onResponseEnd?.(controller, trailers);
+  }
+
+  onResponseError(controller: Dispatcher.DispatchController, err: Error): void {
+    if (this.#retried(err)) return;
+    this.#handler.onResponseError?.(controller, err);
+  }
+
+  /** ResponseStartListener: a byte of the response is held by the 100-Continue filter. */
+  started(): void {
+    this.onResponseStarted();
+  }
+
+  /** ResponseStartListener: the filter removed a complete 100 head; report it like any other 1xx. */
+  interim(statusCode: number, statusText: string, rawHeaders: Buffer[]): void {
+    const controller = this.#controller;
+    if (controller === undefined) return;
+    this.onResponseStart(controller, statusCode, util.parseHeaders(rawHeaders) as IncomingHttpHeaders, statusText);
   }
 
   /** True when the error was taken over by a retry. */
