@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { Agent, Dispatcher, Pool, util } from 'undici';
+import { Dispatcher, util } from 'undici';
 import type { Endpoint } from '../handshake/endpoint.js';
 import { plainConnectionSource, type ConnectionOrigin, type ConnectionSource } from './connection-source.js';
 import { splitConnectionBudget } from './connection-budget.js';
@@ -11,6 +11,7 @@ import { errorCode, retryReason, type RetryReason } from './retry-policy.js';
 import { connectionInfo } from './connection-registry.js';
 import { expectResponse, type ResponseStartListener } from './continue-filter.js';
 import { LegacyHandler, type LegacyDispatchHandler } from './legacy-handler.js';
+import { OriginPools } from './origin-pools.js';
 import { TrackingClient, kTrackedRequest, type ClientSocketState, type TrackedRequest } from './tracking-client.js';
 
 export interface AcceleratedAgentOptions {
@@ -89,8 +90,8 @@ function isReplayable(body: AcceleratedDispatchOptions['body']): boolean {
 export class AcceleratedAgent extends Dispatcher {
   readonly events = new EventEmitter<AcceleratedAgentEvents>();
   readonly source: ConnectionSource;
-  readonly #accelerated: Agent;
-  readonly #plain: Agent;
+  readonly #accelerated: OriginPools;
+  readonly #plain: OriginPools;
 
   constructor(options: AcceleratedAgentOptions = {}) {
     super();
@@ -102,7 +103,7 @@ export class AcceleratedAgent extends Dispatcher {
     this.#plain = this.#makeAgent(o, true, budget.replay);
   }
 
-  #makeAgent(o: typeof AGENT_DEFAULTS, plainOnly: boolean, connections: number | null): Agent {
+  #makeAgent(o: typeof AGENT_DEFAULTS, plainOnly: boolean, connections: number | null): OriginPools {
     const onFallback = (reason: FallbackReason, target: Endpoint): void => {
       this.events.emit('fallback', { reason, target });
     };
@@ -119,13 +120,14 @@ export class AcceleratedAgent extends Dispatcher {
       });
       return new TrackingClient(origin, { ...clientOptions, connect }, state);
     };
-    return new Agent({
+    // Not undici's Agent: it drops an origin's Pool with its last connection (see origin-pools.ts).
+    return new OriginPools({
       keepAliveTimeout: o.keepAliveTimeoutMs,
       headersTimeout: o.headersTimeoutMs,
       bodyTimeout: o.bodyTimeoutMs,
       connectTimeout: o.connectTimeoutMs,
       connections,
-      factory: (origin, poolOptions) => new Pool(origin, { ...(poolOptions as Pool.Options), factory: clientFactory }),
+      factory: clientFactory,
     });
   }
 
@@ -173,8 +175,8 @@ class Exchange implements Dispatcher.DispatchHandler, ResponseStartListener, Tra
 
   constructor(
     private readonly agent: AcceleratedAgent,
-    private readonly accelerated: Agent,
-    private readonly plain: Agent,
+    private readonly accelerated: OriginPools,
+    private readonly plain: OriginPools,
     private readonly opts: AcceleratedDispatchOptions,
     handler: ConnectionAwareHandler | LegacyDispatchHandler,
   ) {
@@ -185,7 +187,7 @@ class Exchange implements Dispatcher.DispatchHandler, ResponseStartListener, Tra
     return this.#dispatchOn(this.accelerated);
   }
 
-  #dispatchOn(dispatcher: Agent): boolean {
+  #dispatchOn(dispatcher: OriginPools): boolean {
     this.#attempt += 1;
     this.#responded = false;
     this.#connection = undefined;
