@@ -138,11 +138,14 @@ async function warm(): Promise<void> {
     await stopChild(up.child);
   }
   const plain = res.get('plain-proxy');
+  const first = res.get(list[0]!.name)!;
   process.stdout.write(`\nwarm: wrk -t1 -c${connections} -d${seconds}s, ${rounds} alternated rounds (median; min–max)\n\n`);
-  process.stdout.write('| contender | req/s | × plain (per round) | proxy CPU µs/request |\n|---|---:|---:|---:|\n');
+  process.stdout.write(`| contender | req/s | × plain (per round) | proxy CPU µs/request | CPU × ${list[0]!.name} (per round) |\n|---|---:|---:|---:|---:|\n`);
   for (const [name, v] of res) {
     const ratio = plain === undefined ? '' : f(median(v.rps.map((x, i) => x / plain.rps[i]!)), 2);
-    process.stdout.write(`| ${name} | ${f(median(v.rps))} (${f(Math.min(...v.rps))}–${f(Math.max(...v.rps))}) | ${ratio} | ${f(median(v.cpuUs), 1)} (${f(Math.min(...v.cpuUs), 1)}–${f(Math.max(...v.cpuUs), 1)}) |\n`);
+    const cpuRatios = v.cpuUs.map((x, i) => x / first.cpuUs[i]!);
+    const cpuRatio = `${f(median(cpuRatios), 2)} (${f(Math.min(...cpuRatios), 2)}–${f(Math.max(...cpuRatios), 2)})`;
+    process.stdout.write(`| ${name} | ${f(median(v.rps))} (${f(Math.min(...v.rps))}–${f(Math.max(...v.rps))}) | ${ratio} | ${f(median(v.cpuUs), 1)} (${f(Math.min(...v.cpuUs), 1)}–${f(Math.max(...v.cpuUs), 1)}) | ${cpuRatio} |\n`);
   }
 }
 
