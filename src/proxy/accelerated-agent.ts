@@ -1,5 +1,7 @@
 import { EventEmitter } from 'node:events';
-import { Agent, Dispatcher, Pool } from 'undici';
+import type { IncomingHttpHeaders } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { Dispatcher, util } from 'undici';
 import type { Endpoint } from '../handshake/endpoint.js';
 import { plainConnectionSource, type ConnectionOrigin, type ConnectionSource } from './connection-source.js';
 import { splitConnectionBudget } from './connection-budget.js';
@@ -8,7 +10,11 @@ import type { TlsHandshakeEvent } from './tls-handshake.js';
 import { resolveUpstreamTls, type UpstreamTls, type UpstreamTlsOptions } from './upstream-tls.js';
 import { ReplayableBody } from './replayable-body.js';
 import { errorCode, retryReason, type RetryReason } from './retry-policy.js';
-import { TrackingClient, kConnectionObserver, type ClientSocketState, type ConnectionObserver } from './tracking-client.js';
+import { connectionInfo } from './connection-registry.js';
+import { expectResponse, type ResponseStartListener } from './continue-filter.js';
+import { LegacyHandler, type LegacyDispatchHandler } from './legacy-handler.js';
+import { OriginPools } from './origin-pools.js';
+import { TrackingClient, kTrackedRequest, type ClientSocketState, type TrackedRequest } from './tracking-client.js';
 
 export interface AcceleratedAgentOptions {
   /** Where new connections come from first; defaults to plain connects only. */
@@ -89,8 +95,8 @@ function isReplayable(body: AcceleratedDispatchOptions['body']): boolean {
 export class AcceleratedAgent extends Dispatcher {
   readonly events = new EventEmitter<AcceleratedAgentEvents>();
   readonly source: ConnectionSource;
-  readonly #accelerated: Agent;
-  readonly #plain: Agent;
+  readonly #accelerated: OriginPools;
+  readonly #plain: OriginPools;
 
   constructor(options: AcceleratedAgentOptions = {}) {
     super();
@@ -104,7 +110,7 @@ export class AcceleratedAgent extends Dispatcher {
     this.#plain = this.#makeAgent(o, true, budget.replay, tls);
   }
 
-  #makeAgent(o: typeof AGENT_DEFAULTS, plainOnly: boolean, connections: number | null, tls: UpstreamTls): Agent {
+  #makeAgent(o: typeof AGENT_DEFAULTS, plainOnly: boolean, connections: number | null, tls: UpstreamTls): OriginPools {
     const onFallback = (reason: FallbackReason, target: Endpoint): void => {
       this.events.emit('fallback', { reason, target });
     };
@@ -123,17 +129,18 @@ export class AcceleratedAgent extends Dispatcher {
       });
       return new TrackingClient(origin, { ...clientOptions, connect }, state);
     };
-    return new Agent({
+    // Not undici's Agent: it drops an origin's Pool with its last connection (see origin-pools.ts).
+    return new OriginPools({
       keepAliveTimeout: o.keepAliveTimeoutMs,
       headersTimeout: o.headersTimeoutMs,
       bodyTimeout: o.bodyTimeoutMs,
       connectTimeout: o.connectTimeoutMs,
       connections,
-      factory: (origin, poolOptions) => new Pool(origin, { ...(poolOptions as Pool.Options), factory: clientFactory }),
+      factory: clientFactory,
     });
   }
 
-  override dispatch(opts: AcceleratedDispatchOptions, handler: ConnectionAwareHandler): boolean {
+  override dispatch(opts: AcceleratedDispatchOptions, handler: ConnectionAwareHandler | LegacyDispatchHandler): boolean {
     return new Exchange(this, this.#accelerated, this.#plain, opts, handler).start();
   }
 
@@ -158,68 +165,124 @@ export class AcceleratedAgent extends Dispatcher {
   }
 }
 
-const RESPONSE_STARTED = new Set(['onHeaders', 'onResponseStart', 'onResponseStarted', 'onUpgrade', 'onRequestUpgrade', 'onData', 'onResponseData']);
-
-/** One request across its attempts (at most two). */
-class Exchange {
+/**
+ * One request across its attempts (at most two), and the handler undici calls for it:
+ * a decorator in the style of undici's DecoratorHandler, one method per callback, each
+ * forwarded to the caller's handler. It learns where each attempt's connection came
+ * from when the request is written (onRequestStart), notes the first response byte
+ * (no replay after it), and holds back an error that it retries.
+ */
+class Exchange implements Dispatcher.DispatchHandler, ResponseStartListener, TrackedRequest {
   #attempt = 0;
   #responded = false;
   #connection: ConnectionOrigin | undefined;
   #target: Endpoint | undefined;
-  readonly #wrapped: Dispatcher.DispatchHandler;
+  #controller: Dispatcher.DispatchController | undefined;
+  readonly #handler: ConnectionAwareHandler;
+  /** The socket state of the client the current attempt was queued on (set by TrackingClient.dispatch). */
+  clientState: ClientSocketState | undefined;
 
   constructor(
     private readonly agent: AcceleratedAgent,
-    private readonly accelerated: Agent,
-    private readonly plain: Agent,
+    private readonly accelerated: OriginPools,
+    private readonly plain: OriginPools,
     private readonly opts: AcceleratedDispatchOptions,
-    private readonly handler: ConnectionAwareHandler,
+    handler: ConnectionAwareHandler | LegacyDispatchHandler,
   ) {
-    // Forward every callback as is (old- or new-style handler alike); watch the ones
-    // that say a response started, and hold back an error that will be retried.
-    this.#wrapped = new Proxy(handler, {
-      get: (t, prop) => {
-        const value = Reflect.get(t, prop, t) as unknown;
-        // undici calls onResponseStarted on the first byte of a status line (even an interim
-        // or malformed one): a response began, so the request must never be replayed, whether
-        // or not the handler itself listens.
-        if (prop === 'onResponseStarted' && typeof value !== 'function') return () => void (this.#responded = true);
-        if (typeof value !== 'function') return value;
-        const fn = value as (...args: unknown[]) => unknown;
-        if (typeof prop === 'string' && RESPONSE_STARTED.has(prop)) {
-          return (...args: unknown[]) => {
-            this.#responded = true;
-            return fn.apply(t, args);
-          };
-        }
-        if (prop === 'onError') return (err: Error) => (this.#retried(err) ? undefined : fn.call(t, err));
-        if (prop === 'onResponseError') {
-          return (controller: unknown, err: Error) => (this.#retried(err) ? undefined : fn.call(t, controller, err));
-        }
-        return fn.bind(t);
-      },
-    });
+    this.#handler = LegacyHandler.wrap(handler);
   }
 
   start(): boolean {
     return this.#dispatchOn(this.accelerated);
   }
 
-  #dispatchOn(dispatcher: Agent): boolean {
-    const attempt = ++this.#attempt;
+  #dispatchOn(dispatcher: OriginPools): boolean {
+    this.#attempt += 1;
     this.#responded = false;
     this.#connection = undefined;
     this.#target = undefined;
-    const body = this.opts.body instanceof ReplayableBody ? this.opts.body.openAttempt() : this.opts.body;
-    const observer: ConnectionObserver = (connection, target) => {
-      if (attempt !== this.#attempt) return;
-      this.#connection = connection;
-      this.#target = target;
-      this.agent.events.emit('connection', { origin: String(this.opts.origin), connection, target, attempt });
-      this.handler.onConnection?.(connection, attempt);
-    };
-    const opts = { ...this.opts, body, [kConnectionObserver]: observer } as Dispatcher.DispatchOptions;
-    return dispatcher.dispatch(opts, this.#wrapped);
+    this.#controller = undefined;
+    this.clientState = undefined;
+    const { opts } = this;
+    const body = opts.body instanceof ReplayableBody ? opts.body.openAttempt() : opts.body;
+    const attemptOpts = { ...opts, body, [kTrackedRequest]: this } as Dispatcher.DispatchOptions;
+    return dispatcher.dispatch(attemptOpts, this);
+  }
+
+  /** The request is being written on the client's current socket: where did it come from? */
+  #connected(): void {
+    const socket = this.clientState?.socket;
+    let connection: ConnectionOrigin = 'plain';
+    let target: Endpoint | undefined;
+    if (socket !== undefined) {
+      // Arm the 100-Continue filter for this response (continue-filter.ts): this exchange is its listener.
+      expectResponse(socket, this);
+      const info = connectionInfo(socket);
+      if (info !== undefined) {
+        connection = info.served > 0 ? 'reused' : info.origin;
+        target = info.target;
+        info.served += 1;
+      }
+    }
+    this.#connection = connection;
+    this.#target = target;
+    const { events } = this.agent;
+    if (events.listenerCount('connection') > 0) {
+      events.emit('connection', { origin: String(this.opts.origin), connection, target, attempt: this.#attempt });
+    }
+    this.#handler.onConnection?.(connection, this.#attempt);
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController, context: unknown): void {
+    this.#controller = controller;
+    this.#connected();
+    this.#handler.onRequestStart?.(controller, context);
+  }
+
+  onRequestUpgrade(controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders, socket: Duplex): void {
+    this.#responded = true;
+    this.#handler.onRequestUpgrade?.(controller, statusCode, headers, socket);
+  }
+
+  /**
+   * undici calls this on the first byte of a status line (even an interim or malformed
+   * one): a response began, so the request must never be replayed, whether or not the
+   * caller's handler listens.
+   */
+  onResponseStarted(): void {
+    this.#responded = true;
+    this.#handler.onResponseStarted?.();
+  }
+
+  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders, statusMessage?: string): void {
+    this.#responded = true;
+    this.#handler.onResponseStart?.(controller, statusCode, headers, statusMessage);
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    this.#responded = true;
+    this.#handler.onResponseData?.(controller, chunk);
+  }
+
+  onResponseEnd(controller: Dispatcher.DispatchController, trailers: IncomingHttpHeaders): void {
+    this.#handler.onResponseEnd?.(controller, trailers);
+  }
+
+  onResponseError(controller: Dispatcher.DispatchController, err: Error): void {
+    if (this.#retried(err)) return;
+    this.#handler.onResponseError?.(controller, err);
+  }
+
+  /** ResponseStartListener: a byte of the response is held by the 100-Continue filter. */
+  started(): void {
+    this.onResponseStarted();
+  }
+
+  /** ResponseStartListener: the filter removed a complete 100 head; report it like any other 1xx. */
+  interim(statusCode: number, statusText: string, rawHeaders: Buffer[]): void {
+    const controller = this.#controller;
+    if (controller === undefined) return;
+    this.onResponseStart(controller, statusCode, util.parseHeaders(rawHeaders) as IncomingHttpHeaders, statusText);
   }
 
   /** True when the error was taken over by a retry. */

@@ -79,32 +79,100 @@ export interface ForwardContext {
   preserveHost: boolean;
 }
 
+/** Header names listed in Connection (RFC 9110 §7.6.1), lowercased; undefined when there is none. */
+function namedByConnection(value: string, into: Set<string> | undefined): Set<string> {
+  const tokens = into ?? new Set<string>();
+  for (const token of value.split(',')) {
+    const t = token.trim().toLowerCase();
+    if (t !== '') tokens.add(t);
+  }
+  return tokens;
+}
+
+function joinValue(prior: string | undefined, value: string): string {
+  return prior === undefined ? value : `${prior}, ${value}`;
+}
+
 /**
  * Headers for the upstream request: hop-by-hop removed, Expect removed (node:http
  * already answered 100-continue), Host set by policy, X-Forwarded-For appended,
  * X-Forwarded-Proto and X-Forwarded-Host set, Via appended.
+ * One pass over the client's raw headers, each name lowercased once: this runs for
+ * every request (the pair helpers above say the same thing, for the rarer paths).
  */
 export function upstreamRequestHeaders(rawHeaders: readonly string[], ctx: ForwardContext): string[] {
-  const received = pairsFromRaw(rawHeaders);
-  const clientHost = joinedValues(received, 'host');
-  let pairs = without(removeHopByHop(received), ['expect', 'host', 'x-forwarded-proto', 'x-forwarded-host']);
-  const priorFor = joinedValues(pairs, 'x-forwarded-for');
-  pairs = without(pairs, ['x-forwarded-for']);
-  const host = ctx.preserveHost && clientHost !== undefined ? clientHost : ctx.upstreamHost;
-  pairs.unshift(['host', host]);
-  if (ctx.clientAddress !== undefined) {
-    pairs.push(['x-forwarded-for', priorFor === undefined ? ctx.clientAddress : `${priorFor}, ${ctx.clientAddress}`]);
-  } else if (priorFor !== undefined) {
-    pairs.push(['x-forwarded-for', priorFor]);
+  const n = rawHeaders.length - (rawHeaders.length % 2);
+  const lower: string[] = new Array<string>(n / 2);
+  let named: Set<string> | undefined;
+  for (let i = 0; i < n; i += 2) {
+    const l = (rawHeaders[i] as string).toLowerCase();
+    lower[i / 2] = l;
+    if (l === 'connection') named = namedByConnection(rawHeaders[i + 1] as string, named);
   }
-  pairs.push(['x-forwarded-proto', 'http']);
-  if (clientHost !== undefined) pairs.push(['x-forwarded-host', clientHost]);
-  return flatten(appendVia(pairs, ctx.httpVersion));
+  const out: string[] = ['host', ''];
+  let clientHost: string | undefined;
+  let priorFor: string | undefined;
+  let priorVia: string | undefined;
+  for (let i = 0; i < n; i += 2) {
+    const l = lower[i / 2] as string;
+    const value = rawHeaders[i + 1] as string;
+    if (l === 'host') {
+      clientHost = joinValue(clientHost, value.trim());
+      continue;
+    }
+    if (HOP_BY_HOP.has(l) || l.startsWith('proxy-') || named?.has(l) === true) continue;
+    if (l === 'expect' || l === 'x-forwarded-proto' || l === 'x-forwarded-host') continue;
+    if (l === 'x-forwarded-for') {
+      priorFor = joinValue(priorFor, value.trim());
+      continue;
+    }
+    if (l === 'via') {
+      priorVia = joinValue(priorVia, value.trim());
+      continue;
+    }
+    out.push(rawHeaders[i] as string, value);
+  }
+  out[1] = ctx.preserveHost && clientHost !== undefined ? clientHost : ctx.upstreamHost;
+  if (ctx.clientAddress !== undefined) out.push('x-forwarded-for', joinValue(priorFor, ctx.clientAddress));
+  else if (priorFor !== undefined) out.push('x-forwarded-for', priorFor);
+  out.push('x-forwarded-proto', 'http');
+  if (clientHost !== undefined) out.push('x-forwarded-host', clientHost);
+  out.push('via', joinValue(priorVia, `${ctx.httpVersion} ${VIA_PSEUDONYM}`));
+  return out;
 }
 
-/** Headers for the client response: hop-by-hop removed, Via appended (undici speaks HTTP/1.1 upstream). */
+const RESPONSE_VIA = `1.1 ${VIA_PSEUDONYM}`;
+
+/**
+ * Headers for the client response: hop-by-hop removed, Via appended (undici speaks
+ * HTTP/1.1 upstream). One pass, like upstreamRequestHeaders.
+ */
 export function clientResponseHeaders(headers: IncomingHttpHeaders | Record<string, string | string[] | undefined>): string[] {
-  return flatten(appendVia(removeHopByHop(pairsFromObject(headers)), '1.1'));
+  let named: Set<string> | undefined;
+  for (const name in headers) {
+    if (name.toLowerCase() !== 'connection') continue;
+    const value = headers[name];
+    if (value === undefined) continue;
+    if (Array.isArray(value)) for (const v of value) named = namedByConnection(v, named);
+    else named = namedByConnection(String(value), named);
+  }
+  const out: string[] = [];
+  let priorVia: string | undefined;
+  for (const name in headers) {
+    const value = headers[name];
+    if (value === undefined) continue;
+    const l = name.toLowerCase();
+    if (HOP_BY_HOP.has(l) || l.startsWith('proxy-') || named?.has(l) === true) continue;
+    if (l === 'via') {
+      if (Array.isArray(value)) for (const v of value) priorVia = joinValue(priorVia, v.trim());
+      else priorVia = joinValue(priorVia, String(value).trim());
+      continue;
+    }
+    if (Array.isArray(value)) for (const v of value) out.push(name, v);
+    else out.push(name, String(value));
+  }
+  out.push('via', joinValue(priorVia, RESPONSE_VIA));
+  return out;
 }
 
 /**

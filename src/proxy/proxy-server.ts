@@ -91,8 +91,8 @@ export class ProxyServer extends EventEmitter<ProxyServerEvents> {
   #inFlight = 0;
   #draining = false;
   #idle: (() => void) | undefined;
-  /** The exchange behind each open response, for a parser error that comes after the head. */
-  readonly #exchanges = new WeakMap<ServerResponse, ProxyExchange>();
+  /** Every response's 'close' listener: one function per server, not a closure per request. */
+  readonly #onResponseClose: (this: ServerResponse) => void;
   /** Upgrade requests not yet answered, and open tunnels: node:http no longer tracks their sockets. */
   readonly #upgrades = new Set<{ shutdown(): void }>();
   readonly #lineGuard: RequestLineGuard;
@@ -100,6 +100,10 @@ export class ProxyServer extends EventEmitter<ProxyServerEvents> {
   constructor(options: ProxyServerOptions) {
     super();
     this.#options = { ...SERVER_DEFAULTS, ...options };
+    const proxy = this;
+    this.#onResponseClose = function (this: ServerResponse): void {
+      proxy.#responseClosed(this);
+    };
     const headersTimeout = this.#options.clientHeadersTimeoutMs;
     this.server = http.createServer(
       {
@@ -185,7 +189,7 @@ export class ProxyServer extends EventEmitter<ProxyServerEvents> {
     // The parser may fail after the head was parsed (a bad chunk size, an unusable
     // Transfer-Encoding): a response object then exists, and its exchange answers.
     const res = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage ?? undefined;
-    const exchange = res === undefined ? undefined : this.#exchanges.get(res);
+    const exchange = res === undefined ? undefined : (res as ExchangeResponse)[kExchange];
     let answered = false;
     if (socket.writable && code !== 'ECONNRESET') {
       if (res === undefined) {
@@ -270,16 +274,17 @@ export class ProxyServer extends EventEmitter<ProxyServerEvents> {
     });
   }
 
+  /** A response closed (sent, or its client went away): 'close' comes once per response. */
+  #responseClosed(res: ServerResponse): void {
+    this.#inFlight -= 1;
+    if (this.#draining) this.server.closeIdleConnections();
+    if (this.#inFlight === 0) this.#idle?.();
+    (res as ExchangeResponse)[kExchange]?.clientClosed();
+  }
+
   #onRequest(req: IncomingMessage, res: ServerResponse): void {
     this.#inFlight += 1;
-    let done = false;
-    res.once('close', () => {
-      if (done) return;
-      done = true;
-      this.#inFlight -= 1;
-      if (this.#draining) this.server.closeIdleConnections();
-      if (this.#inFlight === 0) this.#idle?.();
-    });
+    res.on('close', this.#onResponseClose);
     if (this.#draining) res.shouldKeepAlive = false;
 
     if (req.httpVersionMajor < 1) {
@@ -293,10 +298,14 @@ export class ProxyServer extends EventEmitter<ProxyServerEvents> {
       return;
     }
     const exchange = new ProxyExchange(this, this.#options, req, res, path);
-    this.#exchanges.set(res, exchange);
+    // The exchange behind the response, for its 'close' and for a parser error that comes after the head.
+    (res as ExchangeResponse)[kExchange] = exchange;
     exchange.start();
   }
 }
+
+const kExchange = Symbol('synpool.exchange');
+type ExchangeResponse = ServerResponse & { [kExchange]?: ProxyExchange };
 
 function sendText(res: ServerResponse, status: number, message: string): void {
   const body = `${message}\n`;
@@ -314,13 +323,14 @@ function hasBody(req: IncomingMessage): boolean {
 /** One client request relayed upstream: a new-style undici handler streaming both ways. */
 class ProxyExchange implements ConnectionAwareHandler {
   readonly #started = performance.now();
-  readonly #abort = new AbortController();
+  /** Set once the upstream request is to be given up (client gone, malformed request); no AbortController needed. */
+  #abortReason: Error | undefined;
   #controller: Dispatcher.DispatchController | undefined;
   #connection: ConnectionOrigin | 'none' = 'none';
   #retried = false;
   #body: ReplayableBody | undefined;
   #status = 0;
-  readonly #interim: number[] = [];
+  #interim: number[] | undefined;
   #bytesOut = 0;
   #finished = false;
 
@@ -333,15 +343,7 @@ class ProxyExchange implements ConnectionAwareHandler {
   ) {}
 
   start(): void {
-    const { req, res, options } = this;
-    // A client that goes away aborts the upstream request.
-    this.#abort.signal.addEventListener('abort', () => this.#controller?.abort(this.#abort.signal.reason as Error), { once: true });
-    res.once('close', () => {
-      if (!res.writableFinished) {
-        this.#abort.abort(new Error('client closed the connection'));
-        this.#finish({ aborted: true });
-      }
-    });
+    const { req, options } = this;
 
     this.#body = hasBody(req) ? new ReplayableBody(req, options.retryBufferBytes) : undefined;
     const headers = upstreamRequestHeaders(req.rawHeaders, {
@@ -364,6 +366,19 @@ class ProxyExchange implements ConnectionAwareHandler {
     options.dispatcher.dispatch(opts as Dispatcher.DispatchOptions, this);
   }
 
+  /** The client response closed; before it was finished, the client went away: abort the upstream request. */
+  clientClosed(): void {
+    if (this.res.writableFinished) return;
+    this.#abortUpstream(new Error('client closed the connection'));
+    this.#finish({ aborted: true });
+  }
+
+  #abortUpstream(reason: Error): void {
+    if (this.#abortReason !== undefined) return;
+    this.#abortReason = reason;
+    this.#controller?.abort(reason);
+  }
+
   onConnection(connection: ConnectionOrigin, attempt: number): void {
     this.#connection = connection;
     if (attempt > 1) this.#retried = true;
@@ -371,7 +386,7 @@ class ProxyExchange implements ConnectionAwareHandler {
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
     this.#controller = controller;
-    if (this.#abort.signal.aborted) controller.abort(this.#abort.signal.reason as Error);
+    if (this.#abortReason !== undefined) controller.abort(this.#abortReason);
   }
 
   onResponseStart(
@@ -381,10 +396,10 @@ class ProxyExchange implements ConnectionAwareHandler {
     statusMessage?: string,
   ): void {
     const { res } = this;
-    if (this.#abort.signal.aborted) return;
+    if (this.#abortReason !== undefined) return;
     if (statusCode < 200) {
       // Interim (undici reports 1xx like a response, then the final one): never the head.
-      if (forwardInterim(this.req, res, statusCode, headers) === 'forwarded') this.#interim.push(statusCode);
+      if (forwardInterim(this.req, res, statusCode, headers) === 'forwarded') (this.#interim ??= []).push(statusCode);
       return;
     }
     this.#status = statusCode;
@@ -413,7 +428,7 @@ class ProxyExchange implements ConnectionAwareHandler {
 
   onResponseError(_controller: Dispatcher.DispatchController | null, err: Error): void {
     this.#body?.detach();
-    if (this.#abort.signal.aborted) {
+    if (this.#abortReason !== undefined) {
       this.#finish({ aborted: true });
       return;
     }
@@ -437,7 +452,7 @@ class ProxyExchange implements ConnectionAwareHandler {
     if (this.#finished || this.res.headersSent) return false;
     this.#status = answer.status;
     this.#finish({ error: code });
-    this.#abort.abort(new Error(`malformed request: ${code}`));
+    this.#abortUpstream(new Error(`malformed request: ${code}`));
     this.res.shouldKeepAlive = false;
     sendText(this.res, answer.status, answer.text);
     return true;
@@ -460,7 +475,7 @@ class ProxyExchange implements ConnectionAwareHandler {
       aborted,
     };
     if (extra.error !== undefined) record.error = extra.error;
-    if (this.#interim.length > 0) record.interim = [...this.#interim];
+    if (this.#interim !== undefined) record.interim = this.#interim;
     this.proxy.emit('request', record);
   }
 }

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { clientResponseHeaders, pairsFromRaw, removeHopByHop, upstreamPath, upstreamRequestHeaders } from '../../src/proxy/headers.js';
+import { clientResponseHeaders, pairsFromRaw, removeHopByHop, upstreamPath, upstreamRequestHeaders, type ForwardContext } from '../../src/proxy/headers.js';
 
 const ctx = { clientAddress: '192.0.2.7', httpVersion: '1.1', upstreamHost: '10.0.0.2:8080', preserveHost: false };
 
@@ -107,5 +107,69 @@ describe('request target → upstream path', () => {
 
   it.each(['*', 'evil.example:443', '', 'ftp://x/y'])('%s → rejected', (target) => {
     expect(upstreamPath(target)).toBeUndefined();
+  });
+});
+
+describe('the one-pass header builders agree with the pair helpers', () => {
+  // The composition headers.ts used before the one-pass versions (kept as the model).
+  function joined(pairs: readonly [string, string][], lower: string): string | undefined {
+    const v = pairs.filter(([n]) => n.toLowerCase() === lower).map(([, x]) => x.trim());
+    return v.length === 0 ? undefined : v.join(', ');
+  }
+  const without = (pairs: [string, string][], names: string[]) => pairs.filter(([n]) => !names.includes(n.toLowerCase()));
+  function via(pairs: [string, string][], version: string): [string, string][] {
+    const prior = joined(pairs, 'via');
+    const hop = `${version} synpool`;
+    return [...without(pairs, ['via']), ['via', prior === undefined ? hop : `${prior}, ${hop}`]];
+  }
+  function modelRequest(raw: string[], c: ForwardContext): string[] {
+    const received = pairsFromRaw(raw);
+    const clientHost = joined(received, 'host');
+    let pairs = without(removeHopByHop(received), ['expect', 'host', 'x-forwarded-proto', 'x-forwarded-host']);
+    const priorFor = joined(pairs, 'x-forwarded-for');
+    pairs = without(pairs, ['x-forwarded-for']);
+    pairs.unshift(['host', c.preserveHost && clientHost !== undefined ? clientHost : c.upstreamHost]);
+    if (c.clientAddress !== undefined) pairs.push(['x-forwarded-for', priorFor === undefined ? c.clientAddress : `${priorFor}, ${c.clientAddress}`]);
+    else if (priorFor !== undefined) pairs.push(['x-forwarded-for', priorFor]);
+    pairs.push(['x-forwarded-proto', 'http']);
+    if (clientHost !== undefined) pairs.push(['x-forwarded-host', clientHost]);
+    return via(pairs, c.httpVersion).flat();
+  }
+  function modelResponse(headers: Record<string, string | string[] | undefined>): string[] {
+    const pairs: [string, string][] = [];
+    for (const [n, v] of Object.entries(headers)) {
+      if (v === undefined) continue;
+      if (Array.isArray(v)) for (const x of v) pairs.push([n, x]);
+      else pairs.push([n, v]);
+    }
+    return via(removeHopByHop(pairs), '1.1').flat();
+  }
+  const special = ['Host', 'host', 'Connection', 'connection', 'Keep-Alive', 'TE', 'Upgrade', 'Proxy-Auth', 'Expect', 'X-Forwarded-For', 'x-forwarded-proto', 'X-Forwarded-Host', 'Via', 'via', 'X-A', 'x-b', 'Accept'];
+  const name = fc.oneof(fc.constantFrom(...special), fc.stringMatching(/^[A-Za-z][A-Za-z0-9-]{0,8}$/));
+  const value = fc.oneof(fc.constantFrom('x-a, via', ' X-B ', 'close', 'x-forwarded-for', ' 1.0 edge '), fc.stringMatching(/^[ -~]{0,10}$/));
+
+  it('property: upstreamRequestHeaders', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(name, value), { maxLength: 16 }),
+        fc.boolean(),
+        fc.option(fc.constant('192.0.2.9'), { nil: undefined }),
+        fc.constantFrom('1.0', '1.1'),
+        (pairs, preserveHost, clientAddress, httpVersion) => {
+          const c = { ...ctx, preserveHost, clientAddress, httpVersion };
+          const raw = pairs.flat();
+          expect(upstreamRequestHeaders(raw, c)).toEqual(modelRequest(raw, c));
+        },
+      ),
+    );
+  });
+
+  it('property: clientResponseHeaders', () => {
+    const lowerName = fc.oneof(fc.constantFrom(...special.map((s) => s.toLowerCase())), fc.stringMatching(/^[a-z][a-z0-9-]{0,8}$/));
+    fc.assert(
+      fc.property(fc.dictionary(lowerName, fc.oneof(value, fc.array(value, { maxLength: 3 }))), (headers) => {
+        expect(clientResponseHeaders(headers)).toEqual(modelResponse(headers));
+      }),
+    );
   });
 });

@@ -1,0 +1,65 @@
+import { Dispatcher, Pool, errors } from 'undici';
+
+/**
+ * One undici Pool per origin, kept for the dispatcher's life: what undici's Agent does,
+ * minus its eviction. undici 7's Agent closes an origin's Pool as soon as the Pool's last
+ * connection closes (lib/dispatcher/agent.js, closeClientIfUnused), so against an upstream
+ * that closes every connection (the case the half-open pool is for) every request built a
+ * new Pool, TrackingClient and connector, on the cold path and in code the JIT had not
+ * optimised yet. A proxy has one origin and a library user a few, so the Pools are kept;
+ * each Pool still closes its idle connections after the keep-alive timeout.
+ */
+export class OriginPools extends Dispatcher {
+  readonly #options: Pool.Options;
+  readonly #pools = new Map<string, Pool>();
+  #closed = false;
+
+  constructor(options: Pool.Options) {
+    super();
+    this.#options = options;
+  }
+
+  override dispatch(opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
+    try {
+      if (this.#closed) throw new errors.ClientClosedError();
+      const origin = opts.origin;
+      if ((typeof origin !== 'string' || origin === '') && !(origin instanceof URL)) {
+        throw new errors.InvalidArgumentError('opts.origin must be a non-empty string or URL.');
+      }
+      const key = String(origin);
+      let pool = this.#pools.get(key);
+      if (pool === undefined) {
+        pool = new Pool(key, this.#options);
+        this.#pools.set(key, pool);
+      }
+      return pool.dispatch(opts, handler);
+    } catch (err) {
+      // As undici's dispatchers do: a dispatch that cannot start fails through the handler.
+      if (typeof handler.onResponseError !== 'function') throw err;
+      handler.onResponseError(null as unknown as Dispatcher.DispatchController, err as Error);
+      return false;
+    }
+  }
+
+  override close(): Promise<void>;
+  override close(callback: () => void): void;
+  override close(callback?: () => void): Promise<void> | void {
+    this.#closed = true;
+    const p = Promise.all([...this.#pools.values()].map((pool) => pool.close())).then(() => undefined);
+    if (callback === undefined) return p;
+    void p.then(callback, callback);
+  }
+
+  override destroy(): Promise<void>;
+  override destroy(err: Error | null): Promise<void>;
+  override destroy(callback: () => void): void;
+  override destroy(err: Error | null, callback: () => void): void;
+  override destroy(a?: Error | null | (() => void), b?: () => void): Promise<void> | void {
+    this.#closed = true;
+    const err = typeof a === 'function' ? null : (a ?? null);
+    const callback = typeof a === 'function' ? a : b;
+    const p = Promise.all([...this.#pools.values()].map((pool) => pool.destroy(err))).then(() => undefined);
+    if (callback === undefined) return p;
+    void p.then(callback, callback);
+  }
+}
