@@ -7,8 +7,12 @@ import { Dispatcher, Pool, errors } from 'undici';
  * that closes every connection (the case the half-open pool is for) every request built a
  * new Pool, TrackingClient and connector, on the cold path and in code the JIT had not
  * optimised yet. A proxy has one origin and a library user a few, so the Pools are kept;
- * each Pool still closes its idle connections after the keep-alive timeout.
+ * each Pool still closes its idle connections after the keep-alive timeout. A library
+ * user who talks to many origins does not grow this without bound: past KEPT_ORIGINS,
+ * Pools with nothing connected, queued or running are closed when a new one is made.
  */
+const KEPT_ORIGINS = 64;
+
 export class OriginPools extends Dispatcher {
   readonly #options: Pool.Options;
   readonly #pools = new Map<string, Pool>();
@@ -29,6 +33,7 @@ export class OriginPools extends Dispatcher {
       const key = String(origin);
       let pool = this.#pools.get(key);
       if (pool === undefined) {
+        if (this.#pools.size >= KEPT_ORIGINS) this.#closeUnused();
         pool = new Pool(key, this.#options);
         this.#pools.set(key, pool);
       }
@@ -38,6 +43,21 @@ export class OriginPools extends Dispatcher {
       if (typeof handler.onResponseError !== 'function') throw err;
       handler.onResponseError(null as unknown as Dispatcher.DispatchController, err as Error);
       return false;
+    }
+  }
+
+  /** Number of origins with a Pool (for tests). */
+  get size(): number {
+    return this.#pools.size;
+  }
+
+  #closeUnused(): void {
+    for (const [key, pool] of this.#pools) {
+      const s = pool.stats;
+      if (s.connected === 0 && s.pending === 0 && s.running === 0) {
+        this.#pools.delete(key);
+        void pool.close().catch(() => undefined);
+      }
     }
   }
 
