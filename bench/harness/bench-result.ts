@@ -37,6 +37,8 @@ export interface CellInput {
   /** Counter delta over the measured part (synpool only). */
   counters?: ProxyCounters | undefined;
   cpuMs?: number | null | undefined;
+  /** direct: connections the client opened, where it counts them (https); else every request is taken as one. */
+  connectionsOpened?: number | undefined;
   accelerated?: boolean | null | undefined;
   firstErrors?: readonly string[] | undefined;
 }
@@ -48,7 +50,7 @@ export function buildCell(input: CellInput): BenchCell {
   let connectionSources: Record<string, number> | null = null;
   let poolHitRatio: number | null = null;
   let synsPerRequest: number | null = null;
-  if (input.kind === 'direct') newConnections = served;
+  if (input.kind === 'direct') newConnections = input.connectionsOpened ?? served;
   const c = input.counters;
   if (input.kind === 'synpool' && c !== undefined) {
     connectionSources = c.requestsBySource;
