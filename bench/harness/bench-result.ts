@@ -23,6 +23,8 @@ export interface BenchCell {
   /** Did the proxy actually use a pool? null when not a synpool. */
   accelerated: boolean | null;
   fallbacks: Record<string, number> | null;
+  /** synpool to an https upstream: mean TLS handshake time over the measured part, ms (its own histogram, apart from the handoff). */
+  tlsHandshakeMeanMs: number | null;
   /** The first few error messages, if any request failed. */
   firstErrors: string[];
 }
@@ -37,6 +39,8 @@ export interface CellInput {
   /** Counter delta over the measured part (synpool only). */
   counters?: ProxyCounters | undefined;
   cpuMs?: number | null | undefined;
+  /** direct: connections the client opened, where it counts them (https); else every request is taken as one. */
+  connectionsOpened?: number | undefined;
   accelerated?: boolean | null | undefined;
   firstErrors?: readonly string[] | undefined;
 }
@@ -48,7 +52,7 @@ export function buildCell(input: CellInput): BenchCell {
   let connectionSources: Record<string, number> | null = null;
   let poolHitRatio: number | null = null;
   let synsPerRequest: number | null = null;
-  if (input.kind === 'direct') newConnections = served;
+  if (input.kind === 'direct') newConnections = input.connectionsOpened ?? served;
   const c = input.counters;
   if (input.kind === 'synpool' && c !== undefined) {
     connectionSources = c.requestsBySource;
@@ -76,6 +80,7 @@ export function buildCell(input: CellInput): BenchCell {
     proxyCpuMs: input.cpuMs ?? null,
     accelerated: input.accelerated ?? null,
     fallbacks: c !== undefined && Object.keys(c.fallbacks).length > 0 ? c.fallbacks : null,
+    tlsHandshakeMeanMs: c?.tlsHandshakeSeconds !== undefined && c.tlsHandshakeSeconds.count > 0 ? (c.tlsHandshakeSeconds.sum / c.tlsHandshakeSeconds.count) * 1000 : null,
     firstErrors: [...(input.firstErrors ?? [])],
   };
 }
@@ -102,9 +107,12 @@ const COLUMNS: Column<BenchCell>[] = [
   { header: 'CPU ms/req', align: 'right', cell: (c) => (c.proxyCpuMs === null || c.latency.count === 0 ? '–' : fmt(c.proxyCpuMs / (c.latency.count + c.latency.errors), 2)) },
 ];
 
+/** Shown only where some cell has it (https upstreams). */
+const TLS_COLUMN: Column<BenchCell> = { header: 'TLS ms', align: 'right', cell: (c) => fmt(c.tlsHandshakeMeanMs) };
+
 /** The comparison table: one row per cell, in the order given. */
 export function formatResultsTable(cells: readonly BenchCell[]): string {
-  return formatMarkdownTable(COLUMNS, cells);
+  return formatMarkdownTable(cells.some((c) => c.tlsHandshakeMeanMs !== null) ? [...COLUMNS, TLS_COLUMN] : COLUMNS, cells);
 }
 
 /** The smallest pool size whose hit ratio reaches `target` (sizes ascending), or undefined. */

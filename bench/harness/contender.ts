@@ -1,10 +1,12 @@
 // A contender: what the load generator sends its requests to. direct is the
 // upstream itself; the others are proxies started for one scenario and stopped
 // after it, so every scenario starts from the same cold state.
+import { readFileSync } from 'node:fs';
+import { Agent } from 'undici';
 import type { ContenderName, ScenarioName } from './bench-args.js';
 import { startNginxProxy, startSynpool, type ProxyProcess } from './proxy-process.js';
 import type { Target } from './timed-request.js';
-import type { UpstreamSet, UpstreamVariant } from './upstream-set.js';
+import type { RunningUpstream, UpstreamSet, UpstreamVariant } from './upstream-set.js';
 import type { Topology } from '../topology/index.js';
 
 export interface Contender {
@@ -14,6 +16,10 @@ export interface Contender {
   readonly target: Target;
   readonly proxy: ProxyProcess | undefined;
   readonly poolSize: number | undefined;
+  /** direct to an https upstream: connections its Agent opened so far. */
+  readonly connectionsOpened?: () => number;
+  /** Releases what the contender holds besides a proxy (the direct https Agent). */
+  readonly close?: () => Promise<void>;
 }
 
 /**
@@ -31,7 +37,38 @@ export function upstreamVariantFor(scenario: ScenarioName, contender: ContenderN
       return 'close';
     case 'poisson':
       return contender === 'no-accel' ? 'close' : 'warm';
+    case 'https-close':
+      return 'tls-close';
   }
+}
+
+/**
+ * The contenders that run a scenario. In https-close the origin closes every
+ * connection, so `keepalive` would be `no-accel` again: it is left out.
+ */
+export function contendersFor(scenario: ScenarioName, names: readonly ContenderName[]): ContenderName[] {
+  return scenario === 'https-close' ? names.filter((n) => n !== 'keepalive') : [...names];
+}
+
+/**
+ * The direct contender of an https upstream: one undici Agent for the whole
+ * scenario, trusting the private CA and sending its name as SNI. It keeps TLS
+ * sessions like the proxies do; the origin closes every connection, so each
+ * request still opens a new one (counted from the Agent's 'connect' events).
+ */
+function directHttps(name: Contender['name'], upstream: RunningUpstream & { tls: NonNullable<RunningUpstream['tls']> }, path: string): Contender {
+  const agent = new Agent({ connect: { ca: readFileSync(upstream.tls.caFile), servername: upstream.tls.servername } });
+  let opened = 0;
+  agent.on('connect', () => opened++);
+  return {
+    name,
+    kind: 'direct',
+    target: { host: upstream.host, port: upstream.port, path, https: agent },
+    proxy: undefined,
+    poolSize: undefined,
+    connectionsOpened: () => opened,
+    close: () => agent.destroy(),
+  };
 }
 
 /** Ports in the client namespace, fresh per topology. */
@@ -66,6 +103,7 @@ export async function startContender(o: StartContenderOptions): Promise<Contende
   const path = '/';
   switch (o.name) {
     case 'direct':
+      if (upstream.tls !== undefined) return directHttps(name, { ...upstream, tls: upstream.tls }, path);
       return { name, kind: 'direct', target: { host: upstream.host, port: upstream.port, path }, proxy: undefined, poolSize: undefined };
     case 'no-accel':
     case 'keepalive':
@@ -79,12 +117,13 @@ export async function startContender(o: StartContenderOptions): Promise<Contende
         metricsPort: o.ports.take(),
         accel,
         poolSize: accel ? o.poolSize : undefined,
+        tls: upstream.tls,
       });
       return { name, kind: 'synpool', target: { host: '127.0.0.1', port, path }, proxy, poolSize: accel ? o.poolSize : undefined };
     }
     case 'nginx': {
       const port = o.ports.take();
-      const proxy = await startNginxProxy(o.topo, { label: 'nginx', upstreamHost: upstream.host, upstreamPort: upstream.port, port });
+      const proxy = await startNginxProxy(o.topo, { label: 'nginx', upstreamHost: upstream.host, upstreamPort: upstream.port, port, tls: upstream.tls });
       return { name, kind: 'nginx', target: { host: '127.0.0.1', port, path }, proxy, poolSize: undefined };
     }
   }
@@ -92,5 +131,5 @@ export async function startContender(o: StartContenderOptions): Promise<Contende
 
 /** Stops every proxy; never throws. */
 export async function stopContenders(contenders: readonly Contender[]): Promise<void> {
-  await Promise.all(contenders.map((c) => c.proxy?.stop().catch(() => undefined)));
+  await Promise.all(contenders.map((c) => Promise.all([c.proxy?.stop().catch(() => undefined), c.close?.().catch(() => undefined)])));
 }

@@ -36,7 +36,8 @@ function header(o: BenchOptions, argv: readonly string[], elapsedMs: number): Re
 
 async function reportCompare(o: BenchOptions, argv: readonly string[], r: CompareResult, elapsedMs: number, progress: Progress): Promise<void> {
   const out: string[] = [];
-  out.push(`## synpool benchmark: ${r.contenders.join(', ')}; upstream ${o.upstreamServer}; ${QUANTILES}\n`);
+  const https = r.cells.some((c) => c.scenario === 'https-close') ? ' (https-close: nginx, TLS 1.3, closing every connection)' : '';
+  out.push(`## synpool benchmark: ${r.contenders.join(', ')}; upstream ${o.upstreamServer}${https}; ${QUANTILES}\n`);
   for (const t of r.topologies) {
     out.push(`### RTT ${t.rttMs} ms (link ${t.link}, measured connect ${t.measuredRttMs.toFixed(1)} ms)\n`);
     out.push(formatResultsTable(r.cells.filter((c) => c.rttMs === t.rttMs)));

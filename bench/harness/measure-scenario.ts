@@ -16,12 +16,15 @@ const POOL_FILL_DEADLINE_MS = 3_000;
 interface Snapshot {
   counters: ProxyCounters | undefined;
   cpuMs: number | undefined;
+  /** direct https: connections its Agent opened. */
+  opened: number | undefined;
 }
 
 async function snapshot(c: Contender): Promise<Snapshot> {
-  if (c.proxy === undefined) return { counters: undefined, cpuMs: undefined };
+  const opened = c.connectionsOpened?.();
+  if (c.proxy === undefined) return { counters: undefined, cpuMs: undefined, opened };
   const counters = await c.proxy.counters().catch(() => undefined);
-  return { counters, cpuMs: c.proxy.cpuMs() };
+  return { counters, cpuMs: c.proxy.cpuMs(), opened };
 }
 
 /** Polls the accelerated proxies' ready gauge until each pool is full (bounded); falls back to a fixed wait when there is no gauge. */
@@ -65,6 +68,7 @@ export async function measureScenario(run: ScenarioRun): Promise<BenchCell[]> {
       await runSequential(contenders, sinks, o.requests, o.idleGapMs, ctx);
       break;
     case 'connection-close':
+    case 'https-close':
       await runSequential(contenders, sinks, o.requests, 0, ctx);
       break;
     case 'poisson':
@@ -91,6 +95,7 @@ export async function measureScenario(run: ScenarioRun): Promise<BenchCell[]> {
       kind: c.kind,
       counters,
       cpuMs,
+      connectionsOpened: a.opened !== undefined && b.opened !== undefined ? a.opened - b.opened : undefined,
       accelerated: c.proxy?.accelerated() ?? null,
       firstErrors: sink.firstErrors,
     });

@@ -38,6 +38,8 @@ export interface ProxyCounters {
   /** Half-open entries ready right now, summed over upstreams. */
   poolReady: number | undefined;
   fallbacks: Record<string, number>;
+  /** synpool_tls_handshake_duration_seconds: sum (s) and count, every label together (https upstreams). */
+  tlsHandshakeSeconds: { sum: number; count: number } | undefined;
 }
 
 function sumWhere(samples: readonly Sample[], test: (name: string) => boolean): number | undefined {
@@ -73,7 +75,14 @@ export function readProxyCounters(text: string): ProxyCounters {
     synsSent: sumWhere(samples, (n) => /_syns?(_sent)?_total$/.test(n)),
     poolReady: sumWhere(samples, (n) => isPool(n) && /_ready(_entries)?$/.test(n)),
     fallbacks: byLabel(samples, (n) => /fallbacks?_total$/.test(n), ['reason']),
+    tlsHandshakeSeconds: histogramTotals(samples, 'synpool_tls_handshake_duration_seconds'),
   };
+}
+
+function histogramTotals(samples: readonly Sample[], name: string): { sum: number; count: number } | undefined {
+  const count = sumWhere(samples, (n) => n === `${name}_count`);
+  const sum = sumWhere(samples, (n) => n === `${name}_sum`);
+  return count === undefined || sum === undefined ? undefined : { sum, count };
 }
 
 function delta(after: number | undefined, before: number | undefined): number | undefined {
@@ -98,5 +107,9 @@ export function counterDelta(before: ProxyCounters, after: ProxyCounters): Proxy
     synsSent: delta(after.synsSent, before.synsSent),
     poolReady: after.poolReady,
     fallbacks: deltaRecord(after.fallbacks, before.fallbacks),
+    tlsHandshakeSeconds:
+      after.tlsHandshakeSeconds === undefined
+        ? undefined
+        : { sum: after.tlsHandshakeSeconds.sum - (before.tlsHandshakeSeconds?.sum ?? 0), count: after.tlsHandshakeSeconds.count - (before.tlsHandshakeSeconds?.count ?? 0) },
   };
 }

@@ -14,6 +14,7 @@ import type { Topology } from '../topology/index.js';
 import { nginxConfig } from '../upstream/nginx-config.js';
 import { processCpuMs } from './proc-cpu.js';
 import { readProxyCounters, type ProxyCounters } from './prometheus-text.js';
+import type { UpstreamTls } from './upstream-set.js';
 
 /** Built CLI, next to this file in dist/: dist/bench/harness → dist/src/cli.js. */
 export const SYNPOOL_CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
@@ -69,14 +70,23 @@ export interface SynpoolProcessOptions {
   metricsPort: number;
   accel: boolean;
   poolSize?: number;
+  /** An https upstream: its CA goes to synpool as `tls.ca`, its name as `tls.servername` (a config file; there are no flags for them). */
+  tls?: UpstreamTls | undefined;
   /** Another build's dist/src/cli.js (to compare builds in one run); default: this one. */
   cli?: string;
 }
+
+let synpoolCounter = 0;
 
 export async function startSynpool(topo: Topology, o: SynpoolProcessOptions): Promise<ProxyProcess> {
   const args = [o.cli ?? SYNPOOL_CLI, '--upstream', o.upstreamUrl, '--listen', `127.0.0.1:${o.port}`, '--metrics-listen', `127.0.0.1:${o.metricsPort}`, '--log-level', 'warn'];
   if (!o.accel) args.push('--no-accel');
   if (o.poolSize !== undefined) args.push('--pool-size', String(o.poolSize));
+  if (o.tls !== undefined) {
+    const conf = join(topo.dir, `synpool-${process.pid}-${synpoolCounter++}.json`);
+    writeFileSync(conf, JSON.stringify({ tls: { ca: o.tls.caFile, servername: o.tls.servername } }));
+    args.push('--config', conf);
+  }
   const child = topo.spawn('client', process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   captureStderr(child);
   let stdoutTail = '';
@@ -107,8 +117,23 @@ export async function startSynpool(topo: Topology, o: SynpoolProcessOptions): Pr
   };
 }
 
-/** nginx as the reference reverse proxy: an upstream keep-alive pool, HTTP/1.1 to the upstream. */
-function nginxProxyConfig(prefix: string, port: number, upstreamHost: string, upstreamPort: number): string {
+/**
+ * To an https upstream: verified against the private CA and its name, SNI sent,
+ * TLS sessions reused. nginx 1.22's default proxy_ssl_protocols leaves out TLSv1.3.
+ */
+function nginxProxySslDirectives(tls: UpstreamTls | undefined): string {
+  if (tls === undefined) return '';
+  return `
+      proxy_ssl_protocols TLSv1.2 TLSv1.3;
+      proxy_ssl_trusted_certificate ${tls.caFile};
+      proxy_ssl_verify on;
+      proxy_ssl_name ${tls.servername};
+      proxy_ssl_server_name on;
+      proxy_ssl_session_reuse on;`;
+}
+
+/** nginx as the reference reverse proxy: an upstream keep-alive pool, HTTP/1.1 to the upstream (https: see nginxProxySslDirectives). */
+function nginxProxyConfig(prefix: string, port: number, upstreamHost: string, upstreamPort: number, tls: UpstreamTls | undefined): string {
   return nginxConfig(
     prefix,
     `  upstream backend {
@@ -118,9 +143,9 @@ function nginxProxyConfig(prefix: string, port: number, upstreamHost: string, up
   server {
     listen 127.0.0.1:${port} backlog=511;
     location / {
-      proxy_pass http://backend;
+      proxy_pass ${tls === undefined ? 'http' : 'https'}://backend;
       proxy_http_version 1.1;
-      proxy_set_header Connection "";
+      proxy_set_header Connection "";${nginxProxySslDirectives(tls)}
     }
   }`,
     4096,
@@ -129,11 +154,11 @@ function nginxProxyConfig(prefix: string, port: number, upstreamHost: string, up
 
 let nginxCounter = 0;
 
-export async function startNginxProxy(topo: Topology, o: { label: string; upstreamHost: string; upstreamPort: number; port: number }): Promise<ProxyProcess> {
+export async function startNginxProxy(topo: Topology, o: { label: string; upstreamHost: string; upstreamPort: number; port: number; tls?: UpstreamTls | undefined }): Promise<ProxyProcess> {
   const prefix = join(topo.dir, `nginx-proxy-${process.pid}-${nginxCounter++}`);
   for (const d of ['', 'tmp']) mkdirSync(join(prefix, d), { recursive: true, mode: 0o755 });
   const conf = join(prefix, 'nginx.conf');
-  writeFileSync(conf, nginxProxyConfig(prefix, o.port, o.upstreamHost, o.upstreamPort));
+  writeFileSync(conf, nginxProxyConfig(prefix, o.port, o.upstreamHost, o.upstreamPort, o.tls));
   const child = topo.spawn('client', NGINX_BIN, ['-c', conf, '-p', prefix, '-e', join(prefix, 'error.log')], { stdio: ['ignore', 'ignore', 'pipe'] });
   captureStderr(child);
   const master = child.pid!;

@@ -4,13 +4,14 @@
 import { existsSync } from 'node:fs';
 import type { BenchOptions, ContenderName, ScenarioName } from './bench-args.js';
 import { smallestSufficientSize, type BenchCell } from './bench-result.js';
-import { PortAllocator, startContender, stopContenders, upstreamVariantFor, type Contender } from './contender.js';
+import { contendersFor, PortAllocator, startContender, stopContenders, upstreamVariantFor, type Contender } from './contender.js';
 import { describeErrors, measureScenario } from './measure-scenario.js';
 import type { Progress } from './progress.js';
 import { NGINX_BIN } from './proxy-process.js';
 import { UpstreamSet } from './upstream-set.js';
 import { expectedRequests } from './workloads.js';
 import { createTopology, enterNamespace, type LinkKind, type Topology } from '../topology/index.js';
+import { isOnPath } from '../topology/run-command.js';
 
 export interface TopologyInfo {
   rttMs: number;
@@ -75,6 +76,16 @@ export function availableContenders(o: BenchOptions, note: (t: string) => void):
   });
 }
 
+/** Scenarios that can run here: https-close needs nginx (its origin) and openssl (its certificates). */
+export function availableScenarios(o: BenchOptions, note: (t: string) => void): ScenarioName[] {
+  return o.scenarios.filter((s) => {
+    if (s !== 'https-close') return true;
+    const missing = [existsSync(NGINX_BIN) ? undefined : NGINX_BIN, isOnPath('openssl') ? undefined : 'openssl'].filter((m) => m !== undefined);
+    if (missing.length > 0) note(`skipping the https-close scenario: ${missing.join(' and ')} not found`);
+    return missing.length === 0;
+  });
+}
+
 async function startAll(starts: ReadonlyArray<() => Promise<Contender>>): Promise<Contender[]> {
   const started: Contender[] = [];
   try {
@@ -110,7 +121,8 @@ export interface CompareResult {
 
 export async function runCompare(o: BenchOptions, run: RunContext): Promise<CompareResult> {
   const names = availableContenders(o, (t) => run.progress.note(t));
-  const perRtt = o.scenarios.reduce((sum, s) => sum + expectedRequests(s, o) * names.length, 0);
+  const scenarios = availableScenarios(o, (t) => run.progress.note(t));
+  const perRtt = scenarios.reduce((sum, s) => sum + expectedRequests(s, o) * contendersFor(s, names).length, 0);
   run.progress.addToTotal(perRtt * o.rttsMs.length);
   const topologies: TopologyInfo[] = [];
   const cells: BenchCell[] = [];
@@ -118,9 +130,9 @@ export async function runCompare(o: BenchOptions, run: RunContext): Promise<Comp
     if (run.signal.aborted) break;
     const { info, value } = await topologyScope(rttMs, o, run.progress, async (scope) => {
       const out: BenchCell[] = [];
-      for (const scenario of o.scenarios) {
+      for (const scenario of scenarios) {
         if (run.signal.aborted) break;
-        const starts = names.map((name) => () => startContender({ topo: scope.topo, upstreams: scope.upstreams, ports: scope.ports, scenario, name, poolSize: o.poolSize }));
+        const starts = contendersFor(scenario, names).map((name) => () => startContender({ topo: scope.topo, upstreams: scope.upstreams, ports: scope.ports, scenario, name, poolSize: o.poolSize }));
         out.push(...(await runScenario(scope, scenario, rttMs, starts, o, run)));
       }
       return out;

@@ -1,7 +1,10 @@
 // One GET, timed from the moment it was due until the last body byte, on a
 // new client connection every time (agent: false): the client side costs the
 // same for every contender; what differs is what lies behind the address.
+// An https target (the direct contender of https-close) goes through its own
+// undici Agent instead, which trusts the private CA and reuses TLS sessions.
 import http from 'node:http';
+import type { Dispatcher } from 'undici';
 
 /** No single request may take longer than this, ms. */
 export const REQUEST_DEADLINE_MS = 10_000;
@@ -10,6 +13,8 @@ export interface Target {
   host: string;
   port: number;
   path: string;
+  /** https: the dispatcher (an undici Agent with `connect: { ca, servername }`) that sends the request. */
+  https?: Dispatcher;
 }
 
 export type RequestOutcome = { ok: true; ms: number } | { ok: false; ms: number; error: string };
@@ -20,6 +25,7 @@ export type RequestOutcome = { ok: true; ms: number } | { ok: false; ms: number;
  * event loop got round to it.
  */
 export function timedGet(target: Target, dueAt = performance.now(), deadlineMs = REQUEST_DEADLINE_MS): Promise<RequestOutcome> {
+  if (target.https !== undefined) return timedHttpsGet(target, target.https, dueAt, deadlineMs);
   return new Promise((resolve) => {
     let settled = false;
     const finish = (outcome: RequestOutcome): void => {
@@ -45,6 +51,24 @@ export function timedGet(target: Target, dueAt = performance.now(), deadlineMs =
     req.on('error', (err) => fail(err.message));
     req.end();
   });
+}
+
+async function timedHttpsGet(target: Target, dispatcher: Dispatcher, dueAt: number, deadlineMs: number): Promise<RequestOutcome> {
+  try {
+    const res = await dispatcher.request({
+      origin: `https://${target.host}:${target.port}`,
+      path: target.path,
+      method: 'GET',
+      signal: AbortSignal.timeout(deadlineMs),
+    });
+    await res.body.text();
+    if (res.statusCode >= 200 && res.statusCode < 300) return { ok: true, ms: performance.now() - dueAt };
+    return { ok: false, ms: performance.now() - dueAt, error: `HTTP ${res.statusCode}` };
+  } catch (err) {
+    const e = err as Error & { code?: string; cause?: Error & { code?: string } };
+    const why = e.cause?.code ?? e.code;
+    return { ok: false, ms: performance.now() - dueAt, error: why !== undefined ? `${e.message} (${why})` : e.message };
+  }
 }
 
 /** Latency samples and errors of one contender in one scenario. */

@@ -1,15 +1,29 @@
 // The upstream servers of one topology, one per keep-alive behaviour a
 // scenario needs, started on first use and stopped together.
 import type { UpstreamServerKind } from './bench-args.js';
-import { startNginxUpstream, startNodeUpstream, startPythonUpstream, type UpstreamServer } from '../upstream/index.js';
+import { join } from 'node:path';
+import { createPrivateCa, issueCert, startNginxUpstream, startNodeUpstream, startPythonUpstream, type UpstreamServer } from '../upstream/index.js';
 import type { Topology } from '../topology/index.js';
 
 /**
  * idle:  keep-alive, but the server forgets idle connections after upstreamIdleTimeoutMs;
  * close: every response carries `Connection: close` (keep-alive defeated);
- * warm:  ordinary keep-alive (node's 5 s, nginx's 75 s).
+ * warm:  ordinary keep-alive (node's 5 s, nginx's 75 s);
+ * tls-close: HTTPS, TLS 1.3 only, every connection closed after its response;
+ *        always nginx (whatever --upstream-server says), its certificate signed
+ *        by a private CA made for the topology.
  */
-export type UpstreamVariant = 'idle' | 'close' | 'warm';
+export type UpstreamVariant = 'idle' | 'close' | 'warm' | 'tls-close';
+
+/** How a client reaches an https upstream: trust this CA, send and check this name. */
+export interface UpstreamTls {
+  /** PEM file of the private CA's certificate. */
+  readonly caFile: string;
+  readonly servername: string;
+}
+
+/** The name on the HTTPS upstream's certificate (the URL carries the address; SNI and the check use this). */
+export const HTTPS_UPSTREAM_NAME = 'upstream.bench';
 
 export interface RunningUpstream {
   readonly variant: UpstreamVariant;
@@ -17,10 +31,12 @@ export interface RunningUpstream {
   readonly port: number;
   readonly url: string;
   readonly pid: number;
+  /** Set for an https upstream. */
+  readonly tls: UpstreamTls | undefined;
 }
 
 /** nginx upstreams need a fixed port; these are free in a fresh namespace. */
-const NGINX_PORTS: Record<UpstreamVariant, number> = { idle: 18081, close: 18082, warm: 18083 };
+const NGINX_PORTS: Record<UpstreamVariant, number> = { idle: 18081, close: 18082, warm: 18083, 'tls-close': 18443 };
 
 export class UpstreamSet {
   private readonly running = new Map<UpstreamVariant, Promise<{ server: UpstreamServer; info: RunningUpstream }>>();
@@ -33,7 +49,7 @@ export class UpstreamSet {
 
   get(variant: UpstreamVariant): Promise<RunningUpstream> {
     // python's http.server speaks HTTP/1.0 and closes every connection: one server serves every variant.
-    const key: UpstreamVariant = this.kind === 'python' ? 'close' : variant;
+    const key: UpstreamVariant = this.kind === 'python' && variant !== 'tls-close' ? 'close' : variant;
     let started = this.running.get(key);
     if (started === undefined) {
       started = this.start(key);
@@ -44,6 +60,19 @@ export class UpstreamSet {
 
   private async start(variant: UpstreamVariant): Promise<{ server: UpstreamServer; info: RunningUpstream }> {
     const topo = this.topo;
+    const host = topo.serverAddr;
+    if (variant === 'tls-close') {
+      // Removed with the topology's directory.
+      const ca = createPrivateCa(join(topo.dir, 'bench-ca'), 'synpool bench CA');
+      const cert = issueCert(ca, { name: 'origin', dns: [HTTPS_UPSTREAM_NAME] });
+      const server = await startNginxUpstream(topo, {
+        port: NGINX_PORTS[variant],
+        keepaliveTimeoutS: 0,
+        tls: { certFile: cert.certFile, keyFile: cert.keyFile, protocols: 'TLSv1.3' },
+      });
+      const tls = { caFile: ca.certFile, servername: HTTPS_UPSTREAM_NAME };
+      return { server, info: { variant, host, port: server.port, url: `https://${host}:${server.port}`, pid: server.pid, tls } };
+    }
     let server: UpstreamServer;
     if (this.kind === 'node') {
       server = await startNodeUpstream(topo, {
@@ -56,8 +85,7 @@ export class UpstreamSet {
     } else {
       server = await startPythonUpstream(topo, { port: 0 });
     }
-    const host = topo.serverAddr;
-    return { server, info: { variant, host, port: server.port, url: `http://${host}:${server.port}`, pid: server.pid } };
+    return { server, info: { variant, host, port: server.port, url: `http://${host}:${server.port}`, pid: server.pid, tls: undefined } };
   }
 
   async stopAll(): Promise<void> {

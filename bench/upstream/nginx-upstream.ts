@@ -13,8 +13,8 @@ export interface NginxUpstreamOptions {
   port: number;
   /** keepalive_timeout, seconds; nginx's default is 75. */
   keepaliveTimeoutS?: number;
-  /** Serve HTTPS (TLS 1.2 and 1.3, ALPN http/1.1) with this PEM certificate and key. */
-  tls?: { certFile: string; keyFile: string };
+  /** Serve HTTPS (ALPN http/1.1) with this PEM certificate and key; `protocols` default 'TLSv1.2 TLSv1.3'. */
+  tls?: { certFile: string; keyFile: string; protocols?: string };
 }
 
 /** Served at /bytes. */
@@ -28,7 +28,7 @@ function tlsDirectives(opts: NginxUpstreamOptions): string {
   if (opts.tls === undefined) return '';
   return `    ssl_certificate ${opts.tls.certFile};
     ssl_certificate_key ${opts.tls.keyFile};
-    ssl_protocols TLSv1.2 TLSv1.3;
+    ssl_protocols ${opts.tls.protocols ?? 'TLSv1.2 TLSv1.3'};
     ssl_session_tickets on;`;
 }
 

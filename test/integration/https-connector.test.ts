@@ -14,10 +14,10 @@ import { AcceleratedAgent } from '../../src/proxy/accelerated-agent.js';
 import type { TlsHandshakeEvent } from '../../src/proxy/tls-handshake.js';
 import { upstreamErrorResponse } from '../../src/proxy/upstream-error.js';
 import { missingPrerequisites } from '../helpers/prerequisites.js';
-import { createTestCa, issueCert, type IssuedCert, type TestCa } from '../helpers/test-ca.js';
+import { createPrivateCa, issueCert, type IssuedCert, type PrivateCa } from '../../bench/upstream/private-ca.js';
 
 let dir: string;
-let ca: TestCa;
+let ca: PrivateCa;
 let cert: IssuedCert;
 const servers: Server[] = [];
 const agents: AcceleratedAgent[] = [];
@@ -27,7 +27,7 @@ beforeAll(() => {
   if (missing.length > 0) throw new Error(`prerequisites missing: ${missing.join(', ')} (scripts/ensure-system-packages.sh installs them)`);
   // Removed in afterAll (test/unit/temp-cleanup.test.ts checks).
   dir = mkdtempSync(join(tmpdir(), 'synpool-tls-'));
-  ca = createTestCa(dir);
+  ca = createPrivateCa(dir);
   cert = issueCert(ca, { name: 'loopback', dns: ['upstream.test'], ips: ['127.0.0.1'] });
 });
 

@@ -8,20 +8,20 @@ import { createTopology, enterNamespace, type Topology } from '../../bench/topol
 import { startNodeUpstream, type UpstreamServer } from '../../bench/upstream/index.js';
 import { PROBE_EXIT, runProbe } from '../../src/commands/probe.js';
 import { assertIntegrationPrerequisites } from '../helpers/prerequisites.js';
-import { createTestCa, issueCert, type TestCa } from '../helpers/test-ca.js';
+import { createPrivateCa, issueCert, type PrivateCa } from '../../bench/upstream/private-ca.js';
 
 const ONE_WAY_MS = 20;
 const RTT_MS = 2 * ONE_WAY_MS;
 const NAME = 'upstream.test';
 
 let topo: Topology;
-let ca: TestCa;
+let ca: PrivateCa;
 let https: UpstreamServer;
 
 beforeAll(async () => {
   assertIntegrationPrerequisites(['openssl']);
   topo = await createTopology({ oneWayDelayMs: ONE_WAY_MS, link: 'vde', prefix: 'spph' });
-  ca = createTestCa(join(topo.dir, 'ca'));
+  ca = createPrivateCa(join(topo.dir, 'ca'));
   https = await startNodeUpstream(topo, { tls: issueCert(ca, { name: 'origin', dns: [NAME] }) });
 }, 60_000);
 

@@ -9,7 +9,7 @@ import { createTopology, enterNamespace, type Topology } from '../../bench/topol
 import { startNginxUpstream, type UpstreamServer } from '../../bench/upstream/index.js';
 import { assertIntegrationPrerequisites } from '../helpers/prerequisites.js';
 import { metricValue, serveInProcess, waitUntil, type InProcessSynpool } from '../helpers/proxy-process.js';
-import { createTestCa, issueCert } from '../helpers/test-ca.js';
+import { createPrivateCa, issueCert } from '../../bench/upstream/private-ca.js';
 
 const ONE_WAY_MS = 50;
 const RTT_MS = 2 * ONE_WAY_MS;
@@ -24,7 +24,7 @@ const proxies: InProcessSynpool[] = [];
 beforeAll(async () => {
   assertIntegrationPrerequisites(['openssl', 'nginx']);
   topo = await createTopology({ oneWayDelayMs: ONE_WAY_MS, link: 'vde', prefix: 'sphl' });
-  const ca = createTestCa(join(topo.dir, 'ca'));
+  const ca = createPrivateCa(join(topo.dir, 'ca'));
   const cert = issueCert(ca, { name: 'origin', dns: [NAME] });
   nginx = await startNginxUpstream(topo, { port: 20_000 + Math.floor(Math.random() * 20_000), keepaliveTimeoutS: 0, tls: cert });
   leave = enterNamespace(topo.netnsPath('client'));

@@ -14,7 +14,7 @@ import { createAcceleratedAgent } from '../../src/proxy/accelerated-agent.js';
 import { createPoolSource, type PoolConnectionSource } from '../../src/proxy/pool-source.js';
 import { assertIntegrationPrerequisites } from '../helpers/prerequisites.js';
 import { metricValue, serveInProcess, sleep, waitUntil, type InProcessSynpool } from '../helpers/proxy-process.js';
-import { createTestCa, issueCert, type IssuedCert, type TestCa } from '../helpers/test-ca.js';
+import { createPrivateCa, issueCert, type IssuedCert, type PrivateCa } from '../../bench/upstream/private-ca.js';
 
 const ONE_WAY_MS = 10;
 const RTT_MS = 2 * ONE_WAY_MS;
@@ -22,7 +22,7 @@ const NAME = 'upstream.test';
 
 let topo: Topology;
 let leave: (() => void) | undefined;
-let ca: TestCa;
+let ca: PrivateCa;
 let good: IssuedCert;
 const upstreams: UpstreamServer[] = [];
 const proxies: InProcessSynpool[] = [];
@@ -31,7 +31,7 @@ const clients: Pool[] = [];
 beforeAll(async () => {
   assertIntegrationPrerequisites(['openssl', 'nginx']);
   topo = await createTopology({ oneWayDelayMs: ONE_WAY_MS, link: 'vde', prefix: 'spht' });
-  ca = createTestCa(join(topo.dir, 'ca'));
+  ca = createPrivateCa(join(topo.dir, 'ca'));
   // The name and the server's address: the library test below checks the address.
   good = issueCert(ca, { name: 'good', dns: [NAME], ips: [topo.serverAddr] });
   leave = enterNamespace(topo.netnsPath('client'));

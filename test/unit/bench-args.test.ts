@@ -17,9 +17,19 @@ describe('bench harness arguments', () => {
     expect(o.chart).toBe(true);
   });
 
-  it('--quick: one RTT of 40 ms, direct/no-accel/accel, fewer requests', () => {
+  it('the scenarios include https-close, and --scenarios takes it', () => {
+    expect(SCENARIOS).toContain('https-close');
+    expect(parseBenchArgs(['--scenarios', 'https-close']).scenarios).toEqual(['https-close']);
+    expect(parseBenchArgs(['--scenarios', 'connection-close,https-close,https-close']).scenarios).toEqual(['connection-close', 'https-close']);
+    expect(parseBenchArgs(['--sweep', 'pool-size', '--workload', 'https-close']).sweepWorkload).toBe('https-close');
+    expect(BENCH_HELP).toContain('https-close');
+  });
+
+  it('--quick: one RTT of 40 ms, direct/no-accel/accel, fewer requests, every scenario (https-close too)', () => {
     const o = parseBenchArgs(['--quick']);
     expect(o.quick).toBe(true);
+    expect(o.scenarios).toEqual([...SCENARIOS]);
+    expect(o.scenarios).toContain('https-close');
     expect(o.rttsMs).toEqual([40]);
     expect(o.contenders).toEqual(['direct', 'no-accel', 'accel']);
     expect(o.requests).toBeLessThan(parseBenchArgs([]).requests);
@@ -57,6 +67,8 @@ describe('bench harness arguments', () => {
     [['--pool-size', '1.5']],
     [['--rate', '0']],
     [['--scenarios', 'poisson,nope']],
+    [['--scenarios', 'https']],
+    [['--scenarios', 'HTTPS-close']],
     [['--contenders', 'haproxy']],
     [['--upstream-server', 'apache']],
     [['--sweep', 'rate']],

@@ -63,6 +63,19 @@ describe('Prometheus text', () => {
     expect(d.fallbacks).toEqual({ 'pool-empty': 3 });
   });
 
+  it('reads the TLS handshake histogram (sum and count over every label) and its delta', () => {
+    const before = readProxyCounters('synpool_tls_handshake_duration_seconds_sum{connection="pool",resumed="true"} 0.1\nsynpool_tls_handshake_duration_seconds_count{connection="pool",resumed="true"} 2\n');
+    const after = readProxyCounters(
+      'synpool_tls_handshake_duration_seconds_sum{connection="pool",resumed="true"} 0.5\nsynpool_tls_handshake_duration_seconds_count{connection="pool",resumed="true"} 6\n' +
+        'synpool_tls_handshake_duration_seconds_sum{connection="plain",resumed="false"} 0.1\nsynpool_tls_handshake_duration_seconds_count{connection="plain",resumed="false"} 1\n',
+    );
+    expect(after.tlsHandshakeSeconds).toEqual({ sum: 0.6, count: 7 });
+    const d = counterDelta(before, after);
+    expect(d.tlsHandshakeSeconds?.count).toBe(5);
+    expect(d.tlsHandshakeSeconds?.sum).toBeCloseTo(0.5);
+    expect(readProxyCounters(METRICS_AFTER).tlsHandshakeSeconds).toBeUndefined();
+  });
+
   it('tolerates renamed metrics and missing pool metrics', () => {
     const renamed = readProxyCounters('synpool_requests_total{source="pool"} 4\nsynpool_pool_hit_total 4\nsynpool_pool_miss_total 1\nsynpool_syns_total 9\n');
     expect(renamed).toMatchObject({ requestsBySource: { pool: 4 }, poolHits: 4, poolMisses: 1, synsSent: 9 });
@@ -86,6 +99,21 @@ describe('result cells', () => {
   it('direct: every request is a new connection, no proxy numbers', () => {
     const c = buildCell({ ...base, contender: 'direct', errors: 1, kind: 'direct' });
     expect(c).toMatchObject({ newConnections: 5, poolHitRatio: null, synsPerRequest: null, proxyCpuMs: null, connectionSources: null });
+  });
+
+  it('direct: the connections it counted, where it counts them (https)', () => {
+    expect(buildCell({ ...base, contender: 'direct', errors: 0, kind: 'direct', connectionsOpened: 3 }).newConnections).toBe(3);
+  });
+
+  it('synpool to an https upstream: the mean TLS handshake, and a TLS column only then', () => {
+    const counters = counterDelta(readProxyCounters(''), readProxyCounters('synpool_tls_handshake_duration_seconds_sum 0.3\nsynpool_tls_handshake_duration_seconds_count 4\n'));
+    const https = buildCell({ ...base, scenario: 'https-close', contender: 'accel', errors: 0, kind: 'synpool', counters, accelerated: true });
+    expect(https.tlsHandshakeMeanMs).toBeCloseTo(75);
+    const plain = buildCell({ ...base, contender: 'direct', errors: 0, kind: 'direct' });
+    expect(plain.tlsHandshakeMeanMs).toBeNull();
+    expect(formatResultsTable([plain])).not.toContain('TLS ms');
+    expect(formatResultsTable([plain, https])).toContain('TLS ms');
+    expect(formatResultsTable([plain, https])).toContain('75.0');
   });
 
   it('without pool counters the hit ratio comes from the request sources of an accelerated proxy', () => {
