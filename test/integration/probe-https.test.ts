@@ -2,12 +2,12 @@
 // reported apart, for the accelerated and the plain connection, and a certificate
 // that does not match is an upstream failure (exit 4) naming the reason.
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTopology, enterNamespace, type Topology } from '../../bench/topology/index.js';
+import { createTopology, type Topology } from '../../bench/topology/index.js';
 import { startNodeUpstream, type UpstreamServer } from '../../bench/upstream/index.js';
-import { PROBE_EXIT, runProbe } from '../../src/commands/probe.js';
+import { PROBE_EXIT } from '../../src/commands/probe.js';
 import { assertIntegrationPrerequisites } from '../helpers/prerequisites.js';
+import { probeInClient } from '../helpers/probe-in-namespace.js';
 import { createPrivateCa, issueCert, type PrivateCa } from '../../bench/upstream/private-ca.js';
 
 const ONE_WAY_MS = 20;
@@ -30,35 +30,10 @@ afterAll(async () => {
   await topo?.destroy();
 });
 
-function sink(): { stream: Writable; text: () => string } {
-  let text = '';
-  return {
-    stream: new Writable({
-      write(chunk, _enc, cb) {
-        text += String(chunk);
-        cb();
-      },
-    }),
-    text: () => text,
-  };
-}
-
-async function probeInClient(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out = sink();
-  const err = sink();
-  const leave = enterNamespace(topo.netnsPath('client'));
-  try {
-    const code = await runProbe(args, out.stream, err.stream);
-    return { code, out: out.text(), err: err.text() };
-  } finally {
-    leave();
-  }
-}
-
 describe('synpool probe https://', () => {
   it('--json reports the TLS handshake apart: one round trip on both connections, the accelerated GET one round trip sooner', async () => {
     const url = `https://${topo.serverAddr}:${https.port}/`;
-    const { code, out, err } = await probeInClient([url, '--json', '--count', '3', '--wait', '50', '--ca', ca.certFile, '--servername', NAME]);
+    const { code, out, err } = await probeInClient(topo, [url, '--json', '--count', '3', '--wait', '50', '--ca', ca.certFile, '--servername', NAME]);
     expect(err).toBe('');
     expect(code).toBe(PROBE_EXIT.ok);
     const r = JSON.parse(out) as {
@@ -82,7 +57,7 @@ describe('synpool probe https://', () => {
 
   it('the human report names the TLS handshake on both lines', async () => {
     const url = `https://${topo.serverAddr}:${https.port}/`;
-    const { code, out } = await probeInClient([url, '--wait', '20', '--ca', ca.certFile, '--servername', NAME]);
+    const { code, out } = await probeInClient(topo, [url, '--wait', '20', '--ca', ca.certFile, '--servername', NAME]);
     expect(code).toBe(PROBE_EXIT.ok);
     expect(out).toMatch(/accelerated {10}handoff \d+ µs, TLS handshake [\d.]+ ms, first byte/);
     console.log(out);
@@ -91,13 +66,13 @@ describe('synpool probe https://', () => {
 
   it('a certificate for another name: exit 4, the code in the JSON error', async () => {
     const url = `https://${topo.serverAddr}:${https.port}/`;
-    const { code, out } = await probeInClient([url, '--json', '--wait', '20', '--ca', ca.certFile, '--servername', 'other.test']);
+    const { code, out } = await probeInClient(topo, [url, '--json', '--wait', '20', '--ca', ca.certFile, '--servername', 'other.test']);
     expect(code).toBe(PROBE_EXIT.upstream);
     expect(JSON.parse(out)).toMatchObject({ error: { code: 'ERR_TLS_CERT_ALTNAME_INVALID' } });
   });
 
   it('https options on an http:// URL are a usage error', async () => {
-    const { code, err } = await probeInClient([`http://${topo.serverAddr}:${https.port}/`, '--insecure']);
+    const { code, err } = await probeInClient(topo, [`http://${topo.serverAddr}:${https.port}/`, '--insecure']);
     expect(code).toBe(PROBE_EXIT.usage);
     expect(err).toMatch(/https:\/\/ URLs only/);
   });

@@ -1,13 +1,13 @@
 // `synpool probe` against a server across the emulated link: the JSON report,
 // the capability check and the failure exits.
 import { execFile } from 'node:child_process';
-import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTopology, enterNamespace, type Topology } from '../../bench/topology/index.js';
+import { createTopology, type Topology } from '../../bench/topology/index.js';
 import { startNodeUpstream, type UpstreamServer } from '../../bench/upstream/index.js';
-import { PROBE_EXIT, runProbe } from '../../src/commands/probe.js';
+import { PROBE_EXIT } from '../../src/commands/probe.js';
 import { assertIntegrationPrerequisites } from '../helpers/prerequisites.js';
+import { probeInClient } from '../helpers/probe-in-namespace.js';
 
 const ONE_WAY_MS = 20;
 const CLI = fileURLToPath(new URL('../../dist/src/cli.js', import.meta.url));
@@ -26,35 +26,10 @@ afterAll(async () => {
   await topo?.destroy();
 });
 
-function sink(): { stream: Writable; text: () => string } {
-  let text = '';
-  return {
-    stream: new Writable({
-      write(chunk, _enc, cb) {
-        text += String(chunk);
-        cb();
-      },
-    }),
-    text: () => text,
-  };
-}
-
-async function probeInClient(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out = sink();
-  const err = sink();
-  const leave = enterNamespace(topo.netnsPath('client'));
-  try {
-    const code = await runProbe(args, out.stream, err.stream);
-    return { code, out: out.text(), err: err.text() };
-  } finally {
-    leave();
-  }
-}
-
 describe('synpool probe', () => {
   it('--json reports the accelerated GET about one round trip faster than the plain one', async () => {
     const url = `http://${topo.serverAddr}:${node.port}/`;
-    const { code, out, err } = await probeInClient([url, '--json', '--count', '3', '--wait', '50']);
+    const { code, out, err } = await probeInClient(topo, [url, '--json', '--count', '3', '--wait', '50']);
     expect(err).toBe('');
     expect(code).toBe(PROBE_EXIT.ok);
     const r = JSON.parse(out) as {
@@ -76,7 +51,7 @@ describe('synpool probe', () => {
   });
 
   it('a refused port: a clear message and exit 4', async () => {
-    const { code, err } = await probeInClient([`http://${topo.serverAddr}:1/`]);
+    const { code, err } = await probeInClient(topo, [`http://${topo.serverAddr}:1/`]);
     expect(code).toBe(PROBE_EXIT.upstream);
     expect(err).toMatch(/refused/);
   });
@@ -84,14 +59,14 @@ describe('synpool probe', () => {
   it('no SYN-ACK: a clear message and exit 4', async () => {
     // An address on the server's subnet that nobody holds: the SYN goes unanswered.
     const silent = topo.serverAddr.replace(/\.\d+$/, '.77');
-    const { code, err } = await probeInClient([`http://${silent}:80/`, '--timeout', '300']);
+    const { code, err } = await probeInClient(topo, [`http://${silent}:80/`, '--timeout', '300']);
     expect(code).toBe(PROBE_EXIT.upstream);
     expect(err).toMatch(/no SYN-ACK .* within 300 ms/);
   });
 
   it('usage errors exit 2', async () => {
-    expect((await probeInClient(['ftp://10.0.0.1/'])).code).toBe(PROBE_EXIT.usage);
-    expect((await probeInClient(['http://10.0.0.1/', '--count', 'x'])).code).toBe(PROBE_EXIT.usage);
+    expect((await probeInClient(topo, ['ftp://10.0.0.1/'])).code).toBe(PROBE_EXIT.usage);
+    expect((await probeInClient(topo, ['http://10.0.0.1/', '--count', 'x'])).code).toBe(PROBE_EXIT.usage);
   });
 
   it('without CAP_NET_RAW and CAP_NET_ADMIN: names what is missing and exits 3', async () => {
