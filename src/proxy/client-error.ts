@@ -45,9 +45,3 @@ export function clientErrorAnswer(err: NodeJS.ErrnoException & { rawPacket?: Buf
   if (code === 'HPE_INVALID_TRANSFER_ENCODING' && transferCodings(err.rawPacket).some((c) => !KNOWN_CODINGS.has(c))) return NOT_IMPLEMENTED;
   return BAD_REQUEST;
 }
-
-/** A complete response written straight to the socket, for when node:http has no response object. */
-export function rawClientErrorResponse(answer: ClientErrorAnswer): string {
-  const { status, text } = answer;
-  return `HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${text.length + 1}\r\n\r\n${text}\n`;
-}

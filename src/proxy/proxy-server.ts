@@ -10,9 +10,10 @@ import { forwardInterim } from './interim-response.js';
 import { ReplayableBody } from './replayable-body.js';
 import { RequestLineGuard } from './request-line-guard.js';
 import { upstreamErrorResponse } from './upstream-error.js';
-import { clientErrorAnswer, rawClientErrorResponse, type ClientErrorAnswer } from './client-error.js';
+import { clientErrorAnswer, type ClientErrorAnswer } from './client-error.js';
+import { endWithText } from './raw-response.js';
 import type { Tunnel } from './tunnel.js';
-import { endWithText, UpgradeExchange, type UpgradeRecord } from './upgrade-exchange.js';
+import { UpgradeExchange, type UpgradeRecord } from './upgrade-exchange.js';
 
 export interface ProxyServerOptions {
   upstream: UpstreamTarget;
@@ -193,7 +194,7 @@ export class ProxyServer extends EventEmitter<ProxyServerEvents> {
     let answered = false;
     if (socket.writable && code !== 'ECONNRESET') {
       if (res === undefined) {
-        socket.end(rawClientErrorResponse(answer));
+        endWithText(socket, answer.status, answer.text);
         answered = true;
       } else if (exchange !== undefined) {
         answered = exchange.rejectClient(answer, code);
@@ -251,10 +252,7 @@ export class ProxyServer extends EventEmitter<ProxyServerEvents> {
 
   #onConnect(req: IncomingMessage, socket: Socket): void {
     const started = performance.now();
-    const text = 'bad request target\n';
-    socket.on('error', () => undefined);
-    socket.end(`HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${text.length}\r\nVia: 1.1 synpool\r\n\r\n${text}`);
-    socket.destroySoon();
+    endWithText(socket, 400, 'bad request target');
     this.emit('request', {
       method: req.method ?? 'CONNECT', path: String(req.url), upstream: this.#options.upstream.url, status: 400,
       durationMs: performance.now() - started, connection: 'none', retried: false, bytesIn: 0, bytesOut: 0, aborted: false,

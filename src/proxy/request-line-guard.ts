@@ -1,5 +1,6 @@
 import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
+import { endWithText } from './raw-response.js';
 
 /** How a connection's first request line was judged before node:http saw it. */
 export type RequestLineVerdict = 'http-0.9' | 'timeout';
@@ -15,13 +16,6 @@ export interface RequestLineGuardOptions {
 const MAX_LINE_BYTES = 8 * 1024;
 /** `METHOD SP request-target` and nothing else: RFC 1945's simple request, HTTP/0.9. */
 const HTTP_09_LINE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+ [^ ]+$/;
-
-function raw(status: string, text: string): string {
-  const body = `${text}\n`;
-  return `HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
-}
-const HTTP_09_ANSWER = raw('400 Bad Request', 'HTTP/0.9 is not supported');
-const TIMEOUT_ANSWER = raw('408 Request Timeout', 'Request Timeout');
 
 /**
  * Reads each new connection's first line before node:http does. An HTTP/0.9
@@ -63,11 +57,9 @@ export class RequestLineGuard {
       socket.removeListener('close', onClose);
       socket.removeListener('error', onError);
     };
-    const reject = (verdict: RequestLineVerdict, answer: string): void => {
+    const reject = (verdict: RequestLineVerdict, status: number, message: string): void => {
       done();
-      socket.on('error', () => undefined);
-      socket.end(answer);
-      socket.destroySoon();
+      endWithText(socket, status, message);
       this.options.onRejected(verdict);
     };
     const onReadable = (): void => {
@@ -77,7 +69,7 @@ export class RequestLineGuard {
       const lf = head.indexOf(0x0a);
       if (lf === -1 && head.length < MAX_LINE_BYTES) return;
       if (lf !== -1 && HTTP_09_LINE.test(head.toString('latin1', 0, lf).replace(/\r$/, ''))) {
-        reject('http-0.9', HTTP_09_ANSWER);
+        reject('http-0.9', 400, 'HTTP/0.9 is not supported');
         return;
       }
       done();
@@ -89,7 +81,7 @@ export class RequestLineGuard {
       done();
       socket.destroy();
     };
-    const timer = setTimeout(() => reject('timeout', TIMEOUT_ANSWER), this.options.timeoutMs);
+    const timer = setTimeout(() => reject('timeout', 408, 'Request Timeout'), this.options.timeoutMs);
     socket.on('readable', onReadable);
     socket.once('close', onClose);
     socket.once('error', onError);

@@ -13,6 +13,7 @@ import {
   upstreamRequestHeaders,
   type HeaderPair,
 } from './headers.js';
+import { endWithText } from './raw-response.js';
 import { Tunnel, type TunnelEnd } from './tunnel.js';
 import { upstreamErrorResponse } from './upstream-error.js';
 
@@ -219,18 +220,4 @@ export class UpgradeExchange implements ConnectionAwareHandler {
     };
     this.hooks.done(record);
   }
-}
-
-/** A short text response written straight to a socket node:http no longer parses, then the close. */
-export function endWithText(socket: Socket, status: number, message: string): void {
-  const body = `${message}\n`;
-  const pairs: HeaderPair[] = [
-    ['content-type', 'text/plain; charset=utf-8'],
-    ['content-length', String(Buffer.byteLength(body))],
-    ['via', '1.1 synpool'],
-    ['connection', 'close'],
-  ];
-  socket.on('error', () => undefined);
-  socket.end(serializeResponseHead(status, STATUS_CODES[status] ?? '', pairs) + body);
-  socket.destroySoon();
 }
