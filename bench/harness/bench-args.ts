@@ -1,6 +1,7 @@
 // Command line of the benchmark harness (`npm run bench`): parsed and checked
 // once here, so the rest of the harness reads plain, validated options.
 import { parseArgs } from 'node:util';
+import { intFlag } from '../int-flag.js';
 
 /** https-close: an HTTPS origin (nginx, TLS 1.3) that closes every connection; the client side stays plain HTTP. */
 export const SCENARIOS = ['sequential-idle', 'connection-close', 'poisson', 'burst', 'https-close'] as const;
@@ -91,10 +92,7 @@ const QUICK_RTTS = [40];
 const QUICK_CONTENDERS: ContenderName[] = ['direct', 'no-accel', 'accel'];
 
 function intIn(flag: string, text: string, min: number, max: number): number {
-  if (!/^\d+$/.test(text.trim())) throw new BenchUsageError(`${flag} must be an integer in ${min}…${max}, got '${text}'`);
-  const n = Number(text);
-  if (n < min || n > max) throw new BenchUsageError(`${flag} must be an integer in ${min}…${max}, got ${n}`);
-  return n;
+  return intFlag(flag, text, min, max, (m) => new BenchUsageError(m));
 }
 
 function numberIn(flag: string, text: string, min: number, max: number): number {

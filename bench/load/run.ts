@@ -20,6 +20,7 @@ import { startSynpool, type ProxyProcess } from '../harness/proxy-process.js';
 import { createTopology, enterNamespace, type Topology } from '../topology/index.js';
 import { startNginxUpstream, type UpstreamServer } from '../upstream/index.js';
 import { DEFAULT_LOAD, runLoadScenario, type LoadOptions, type LoadResult } from './load-scenario.js';
+import { intFlag } from '../int-flag.js';
 
 const { values } = parseArgs({
   options: {
@@ -32,11 +33,7 @@ const { values } = parseArgs({
     out: { type: 'string' },
   },
 });
-const int = (name: string, v: string, lo: number, hi: number): number => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < lo || n > hi) throw new Error(`--${name} must be an integer in ${lo}..${hi}, got ${v}`);
-  return n;
-};
+const int = (name: string, v: string, lo: number, hi: number): number => intFlag(`--${name}`, v, lo, hi);
 const load: LoadOptions = {
   ...DEFAULT_LOAD,
   durationS: int('seconds', values.seconds, 1, 120),

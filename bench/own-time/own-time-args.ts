@@ -1,5 +1,6 @@
 // Command line of bench/own-time/run.ts.
 import { parseArgs } from 'node:util';
+import { intFlag } from '../int-flag.js';
 
 export interface OwnTimeOptions {
   quick: boolean;
@@ -48,10 +49,7 @@ export class OwnTimeUsageError extends Error {
 }
 
 function int(name: string, v: string | undefined, dflt: number, lo: number, hi: number): number {
-  if (v === undefined) return dflt;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < lo || n > hi) throw new OwnTimeUsageError(`--${name} must be an integer in ${lo}…${hi}, got ${v}`);
-  return n;
+  return v === undefined ? dflt : intFlag(`--${name}`, v, lo, hi, (m) => new OwnTimeUsageError(m));
 }
 
 export function parseOwnTimeArgs(argv: readonly string[]): OwnTimeOptions {

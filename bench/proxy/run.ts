@@ -18,6 +18,7 @@ import { createTopology, enterNamespace, type Topology } from '../topology/index
 import { startNodeUpstream, type UpstreamServer } from '../upstream/index.js';
 import { quantile, median } from '../../src/util/stats.js';
 import { closedLoop, sequential, type LoadResult } from './load.js';
+import { intFlag } from '../int-flag.js';
 
 const { values } = parseArgs({
   options: {
@@ -30,11 +31,7 @@ const { values } = parseArgs({
     out: { type: 'string' },
   },
 });
-const int = (name: string, v: string, lo: number, hi: number): number => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < lo || n > hi) throw new Error(`--${name} must be an integer in ${lo}..${hi}, got ${v}`);
-  return n;
-};
+const int = (name: string, v: string, lo: number, hi: number): number => intFlag(`--${name}`, v, lo, hi);
 const concurrency = int('concurrency', values.concurrency, 1, 512);
 const seconds = int('seconds', values.seconds, 1, 120);
 const rounds = int('rounds', values.rounds, 1, 10);
