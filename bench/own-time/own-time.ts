@@ -26,23 +26,15 @@
 // round trip) and data out → response in (a round trip plus the upstream's
 // own work). Without an upstream (the floor: a server answering from memory)
 // own time = response out − request in.
+import type { CapturedSegment } from './captured-segment.js';
 
 export interface Endpoint {
   addr: string;
   port: number;
 }
 
-export interface OwnTimeSegment {
-  tUs: number;
-  src: string;
-  sport: number;
-  dst: string;
-  dport: number;
-  syn: boolean;
-  ack: boolean;
-  payloadLength: number;
-  head: string;
-}
+/** What the computation reads of a captured segment. */
+export type OwnTimeSegment = Pick<CapturedSegment, 'tUs' | 'src' | 'sport' | 'dst' | 'dport' | 'syn' | 'ack' | 'payloadLength' | 'head'>;
 
 /** How the proxy reached the upstream for this request. */
 export type UpstreamConnection = 'plain' | 'pool' | 'reused';
