@@ -5,12 +5,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readTcpCounters, synRecvCount } from '../../bench/pool/netstat.js';
 import { sleep, waitUntil } from '../../bench/pool/wait-until.js';
-import { createTopology, enterNamespace, type Topology } from '../../bench/topology/index.js';
-import { startNodeUpstream, type UpstreamServer } from '../../bench/upstream/index.js';
+import type { Topology } from '../../bench/topology/index.js';
+import type { UpstreamServer } from '../../bench/upstream/index.js';
 import type { Endpoint } from '../../src/handshake/endpoint.js';
-import { Handshaker } from '../../src/handshake/handshaker.js';
-import { PoolManager } from '../../src/pool/pool-manager.js';
+import type { Handshaker } from '../../src/handshake/handshaker.js';
+import type { PoolManager } from '../../src/pool/pool-manager.js';
 import { exchange } from '../helpers/http-exchange.js';
+import { startPoolBed, type PoolBed } from '../helpers/pool-bed.js';
 import { assertIntegrationPrerequisites } from '../helpers/prerequisites.js';
 
 const ONE_WAY_MS = 20;
@@ -18,7 +19,7 @@ const RTT_MS = 2 * ONE_WAY_MS;
 const SIZE = 8;
 
 let topo: Topology;
-let leave: (() => void) | undefined;
+let bed: PoolBed | undefined;
 let node: UpstreamServer;
 let hs: Handshaker;
 let pool: PoolManager;
@@ -27,21 +28,13 @@ const hitAges: number[] = [];
 
 beforeAll(async () => {
   assertIntegrationPrerequisites(['ss']);
-  topo = await createTopology({ oneWayDelayMs: ONE_WAY_MS, link: 'vde', prefix: 'spfill' });
-  node = await startNodeUpstream(topo);
-  target = { address: topo.serverAddr, port: node.port };
-  leave = enterNamespace(topo.netnsPath('client'));
-  hs = Handshaker.create({ targets: [target] });
-  pool = new PoolManager({ driver: hs, upstreams: [{ target, sizing: 'fixed', targetSize: SIZE }] });
+  bed = await startPoolBed({ oneWayDelayMs: ONE_WAY_MS, prefix: 'spfill', pool: { sizing: 'fixed', targetSize: SIZE } });
+  ({ topo, node, target, hs, pool } = bed);
   pool.on('hit', (e) => hitAges.push(e.ageMs));
 }, 60_000);
 
 afterAll(async () => {
-  pool?.close();
-  hs?.close();
-  leave?.();
-  await node?.stop();
-  await topo?.destroy();
+  await bed?.close();
 });
 
 describe('a fixed-size pool through a 40 ms round trip', () => {

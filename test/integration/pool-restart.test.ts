@@ -4,12 +4,13 @@
 // plain connection, loses nothing; the pool then refills from the new server.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sleep, waitUntil } from '../../bench/pool/wait-until.js';
-import { createTopology, enterNamespace, type Topology } from '../../bench/topology/index.js';
+import type { Topology } from '../../bench/topology/index.js';
 import { startNodeUpstream, type UpstreamServer } from '../../bench/upstream/index.js';
 import type { Endpoint } from '../../src/handshake/endpoint.js';
-import { Handshaker } from '../../src/handshake/handshaker.js';
-import { PoolManager } from '../../src/pool/pool-manager.js';
+import type { Handshaker } from '../../src/handshake/handshaker.js';
+import type { PoolManager } from '../../src/pool/pool-manager.js';
 import { exchange } from '../helpers/http-exchange.js';
+import { startPoolBed, type PoolBed } from '../helpers/pool-bed.js';
 import { assertIntegrationPrerequisites } from '../helpers/prerequisites.js';
 
 const ONE_WAY_MS = 15;
@@ -20,7 +21,7 @@ const RESTART_AT_MS = 3_000;
 const LOOP_MS = 12_000;
 
 let topo: Topology;
-let leave: (() => void) | undefined;
+let bed: PoolBed | undefined;
 let node: UpstreamServer;
 let hs: Handshaker;
 let pool: PoolManager;
@@ -28,20 +29,12 @@ let target: Endpoint;
 
 beforeAll(async () => {
   assertIntegrationPrerequisites();
-  topo = await createTopology({ oneWayDelayMs: ONE_WAY_MS, link: 'vde', prefix: 'sprst' });
-  node = await startNodeUpstream(topo);
-  target = { address: topo.serverAddr, port: node.port };
-  leave = enterNamespace(topo.netnsPath('client'));
-  hs = Handshaker.create({ targets: [target] });
-  pool = new PoolManager({ driver: hs, upstreams: [{ target, sizing: 'fixed', targetSize: SIZE }] });
+  bed = await startPoolBed({ oneWayDelayMs: ONE_WAY_MS, prefix: 'sprst', pool: { sizing: 'fixed', targetSize: SIZE } });
+  ({ topo, node, target, hs, pool } = bed);
 }, 60_000);
 
 afterAll(async () => {
-  pool?.close();
-  hs?.close();
-  leave?.();
-  await node?.stop();
-  await topo?.destroy();
+  await bed?.close();
 });
 
 interface Outcome {
@@ -87,6 +80,7 @@ describe('an upstream restart under a request loop', () => {
           const port = node.port;
           await node.stop();
           node = await startNodeUpstream(topo, { port });
+          bed!.node = node; // so close() stops the live one
           restartedAt = performance.now();
         })();
         await restarting;

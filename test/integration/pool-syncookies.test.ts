@@ -7,13 +7,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readTcpCounters } from '../../bench/pool/netstat.js';
 import { sleep, waitUntil } from '../../bench/pool/wait-until.js';
-import { createTopology, enterNamespace, type Topology } from '../../bench/topology/index.js';
-import { startNodeUpstream, type UpstreamServer } from '../../bench/upstream/index.js';
+import type { Topology } from '../../bench/topology/index.js';
+import type { UpstreamServer } from '../../bench/upstream/index.js';
 import type { Endpoint } from '../../src/handshake/endpoint.js';
-import { Handshaker } from '../../src/handshake/handshaker.js';
+import type { Handshaker } from '../../src/handshake/handshaker.js';
 import type { PoolSnapshot } from '../../src/pool/pool-events.js';
-import { PoolManager } from '../../src/pool/pool-manager.js';
+import type { PoolManager } from '../../src/pool/pool-manager.js';
 import { exchange } from '../helpers/http-exchange.js';
+import { startPoolBed, type PoolBed } from '../helpers/pool-bed.js';
 import { assertIntegrationPrerequisites } from '../helpers/prerequisites.js';
 
 const ONE_WAY_MS = 15;
@@ -24,7 +25,7 @@ const REQUESTS = 20;
 const REQUEST_EVERY_MS = 1_000;
 
 let topo: Topology;
-let leave: (() => void) | undefined;
+let bed: PoolBed | undefined;
 let node: UpstreamServer;
 let hs: Handshaker;
 let pool: PoolManager;
@@ -32,23 +33,20 @@ let target: Endpoint;
 
 beforeAll(async () => {
   assertIntegrationPrerequisites(['sysctl']);
-  topo = await createTopology({ oneWayDelayMs: ONE_WAY_MS, link: 'vde', prefix: 'spcookie' });
-  await topo.exec('server', 'sysctl', ['-w', 'net.ipv4.tcp_syncookies=2']); // rejects on failure
-  const now = (await topo.exec('server', 'sysctl', ['-n', 'net.ipv4.tcp_syncookies'])).stdout.trim();
-  if (now !== '2') throw new Error(`net.ipv4.tcp_syncookies is ${now} in the server namespace, not 2`);
-  node = await startNodeUpstream(topo);
-  target = { address: topo.serverAddr, port: node.port };
-  leave = enterNamespace(topo.netnsPath('client'));
-  hs = Handshaker.create({ targets: [target] });
-  pool = new PoolManager({ driver: hs, upstreams: [{ target }] }); // the defaults: demand sizing
+  bed = await startPoolBed({
+    oneWayDelayMs: ONE_WAY_MS,
+    prefix: 'spcookie',
+    prepare: async (t) => {
+      await t.exec('server', 'sysctl', ['-w', 'net.ipv4.tcp_syncookies=2']); // rejects on failure
+      const now = (await t.exec('server', 'sysctl', ['-n', 'net.ipv4.tcp_syncookies'])).stdout.trim();
+      if (now !== '2') throw new Error(`net.ipv4.tcp_syncookies is ${now} in the server namespace, not 2`);
+    },
+  }); // the pool's defaults: demand sizing
+  ({ topo, node, target, hs, pool } = bed);
 }, 60_000);
 
 afterAll(async () => {
-  pool?.close();
-  hs?.close();
-  leave?.();
-  await node?.stop();
-  await topo?.destroy();
+  await bed?.close();
 });
 
 const snap = (): PoolSnapshot => pool.snapshot()[0]!;
