@@ -11,6 +11,10 @@ export interface ConnectionSource {
    * sends a SYN. Must be idempotent.
    */
   start?(): void;
+  /** Optional: the upstream's name now also resolves to `target` (pool it; allow it on the raw channel first). */
+  addTarget?(target: Endpoint): void;
+  /** Optional: the name no longer resolves to `target` (release its pool; disallow it). */
+  removeTarget?(target: Endpoint): void;
   /** Optional: release everything (called once at shutdown). */
   close?(): void | Promise<void>;
   readonly accelerated: boolean;
