@@ -141,7 +141,12 @@ export async function serve(config: SynpoolConfig, options: ServeOptions): Promi
   let stopFollowing = (): void => undefined;
   if (addresses !== undefined) {
     const toOrigin = (e: Endpoint): string => originOf(upstream.protocol, e);
-    const balancer = new OriginBalancer(upstream.endpoints.map(toOrigin), (o) => agent.idleConnections(o));
+    const pooled = source;
+    const balancer = new OriginBalancer(upstream.endpoints, {
+      originOf: toOrigin,
+      idle: (o) => agent.idleConnections(o),
+      usable: (e) => pooled.reachable?.(e) ?? true,
+    });
     origins = balancer;
     stopFollowing = followAddresses({ addresses, balancer, source, originOf: toOrigin, retireOrigin: (o) => agent.retireOrigin(o) });
   }

@@ -171,6 +171,16 @@ export class PoolManager extends EventEmitter<PoolEvents> {
   }
 
   /**
+   * Whether the target answers SYNs, as far as its pool knows: false once it
+   * is 'unreachable' (refused or silent SYNs in a row), until a probe SYN is
+   * answered; undefined for a target without a pool. Cheap: asked per request
+   * to steer requests away from a dead address of a name.
+   */
+  reachable(target: Endpoint): boolean | undefined {
+    return this.pools.get(endpointKey(target))?.reachable;
+  }
+
+  /**
    * Inbound packets the driver's channel lost before it could read them
    * (a full receive buffer), a counter since the channel opened; undefined
    * when it cannot be read (a closed channel).

@@ -25,7 +25,7 @@ export function followAddresses(parts: AddressFollowerParts): () => void {
   const onChange = (change: AddressChange): void => {
     // Pools before requests for a new address; requests off before the pool goes for an old one.
     for (const endpoint of change.added) source.addTarget?.(endpoint);
-    balancer.set(change.current.map(parts.originOf));
+    balancer.set(change.current);
     for (const endpoint of change.removed) {
       source.removeTarget?.(endpoint);
       void parts.retireOrigin(parts.originOf(endpoint));

@@ -51,6 +51,10 @@ export class PoolConnectionSource extends EventEmitter<PoolSourceEvents> impleme
     return socket;
   }
 
+  reachable(target: Endpoint): boolean {
+    return this.pool.reachable(target) ?? true;
+  }
+
   /** Starts sending SYNs (idempotent). */
   start(): void {
     this.pool.start();

@@ -4,6 +4,8 @@
 // the delay line. Both get pools and requests; when the hosts file drops one,
 // its pool is released (no request socket left on the server, no SYN after)
 // and it takes no request; when the address comes back, so does its pool.
+// A third address that refuses connections is passed over once its pool has
+// found it unreachable.
 import { once } from 'node:events';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
@@ -16,10 +18,12 @@ import { metricValue, spawnCli, waitUntil, type CliSynpool } from '../helpers/pr
 
 const NAME = 'origin.test';
 let topo: Topology;
-let upstream: http.Server;
+let upstreams: http.Server[] = [];
 let port: number;
 let first: string;
 let second: string;
+/** Held by the server namespace, with nothing listening on it: SYNs to it are refused. */
+let dead: string;
 let hostsDir: string;
 let synpool: CliSynpool | undefined;
 /** The test reads the CLI's /metrics from inside the client namespace. */
@@ -61,29 +65,36 @@ beforeAll(async () => {
   topo = await createTopology({ oneWayDelayMs: 10, link: 'vde', prefix: 'synnames' });
   first = topo.serverAddr;
   second = topo.serverAddr.replace(/\.2$/, '.3');
+  dead = topo.serverAddr.replace(/\.2$/, '.4');
   const server = await interfaceOf('server', first);
   const client = await interfaceOf('client', topo.clientAddr);
-  await topo.exec('server', 'ip', ['addr', 'add', `${second}/24`, 'dev', server.ifname]);
-  await topo.exec('client', 'ip', ['neigh', 'replace', second, 'lladdr', server.mac, 'dev', client.ifname, 'nud', 'permanent']);
+  for (const extra of [second, dead]) {
+    await topo.exec('server', 'ip', ['addr', 'add', `${extra}/24`, 'dev', server.ifname]);
+    await topo.exec('client', 'ip', ['neigh', 'replace', extra, 'lladdr', server.mac, 'dev', client.ifname, 'nud', 'permanent']);
+  }
 
   const leave = enterNamespace(topo.netnsPath('server'));
   try {
-    upstream = http.createServer((req, res) => {
-      res.writeHead(200, { 'content-type': 'text/plain', connection: 'close' });
-      res.end(req.socket.localAddress);
-    });
-    upstream.listen(0, '0.0.0.0');
-    await once(upstream, 'listening');
+    port = 0;
+    for (const address of [first, second]) {
+      const upstream = http.createServer((req, res) => {
+        res.writeHead(200, { 'content-type': 'text/plain', connection: 'close' });
+        res.end(req.socket.localAddress);
+      });
+      upstreams.push(upstream);
+      upstream.listen(port, address);
+      await once(upstream, 'listening');
+      port = (upstream.address() as AddressInfo).port;
+    }
   } finally {
     leave();
   }
-  port = (upstream.address() as AddressInfo).port;
 
   hostsDir = join('/etc/netns', topo.clientNs);
   mkdirSync(hostsDir, { recursive: true });
   writeHosts([first, second]);
   const config = join(topo.dir, 'names.json');
-  writeFileSync(config, JSON.stringify({ resolveIntervalMs: 300, pool: { sizing: 'fixed', targetSize: 2, synRatePerSec: 50, synBurst: 10 } }));
+  writeFileSync(config, JSON.stringify({ resolveIntervalMs: 300, pool: { sizing: 'fixed', targetSize: 2, synRatePerSec: 50, synBurst: 10, unreachableAfterFailures: 2, backoffBaseMs: 100 } }));
   synpool = await spawnCli(topo, 'client', ['--config', config, '--upstream', `http://${NAME}:${port}`, '--listen', '127.0.0.1:0', '--metrics-listen', '127.0.0.1:0']);
   leaveClient = enterNamespace(topo.netnsPath('client'));
 }, 60_000);
@@ -91,7 +102,7 @@ beforeAll(async () => {
 afterAll(async () => {
   leaveClient?.();
   await synpool?.stop();
-  upstream?.close();
+  for (const upstream of upstreams) upstream.close();
   await topo?.destroy();
   if (hostsDir !== undefined) rmSync(hostsDir, { recursive: true, force: true });
 });
@@ -149,5 +160,18 @@ describe('an upstream name with several addresses', () => {
     );
     const again = await spread(4);
     expect(again.get(second)).toBe(2);
+  });
+
+  it('an address that refuses connections is passed over once its pool finds it unreachable', async () => {
+    writeHosts([first, second, dead]);
+    await waitUntil(
+      'the refusing address is unreachable',
+      () => synpool!.log.lines().some((l) => l.msg === 'pool upstream state' && l.upstream === poolKey(dead) && l.to === 'unreachable'),
+      10_000,
+      50,
+    );
+    expect(metricValue(await synpool!.metrics(), 'synpool_upstream_addresses', { hostname: NAME })).toBe(3);
+    const counts = await spread(8);
+    expect([...counts.keys()].sort()).toEqual([first, second].sort());
   });
 });
