@@ -7,7 +7,13 @@ import { ConfigError, ListenError, SynpoolError } from './errors.js';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { Registry, collectDefaultMetrics } from 'prom-client';
-import { loadConfig, resolveUpstream, type Ipv4Lookup, type UpstreamTarget } from './config/load-config.js';
+import { loadConfig, originOf, resolveUpstream, type UpstreamTarget } from './config/load-config.js';
+import { systemLookup, type AddressLookup } from './resolve/address-lookup.js';
+import { UpstreamAddresses } from './resolve/upstream-addresses.js';
+import { followAddresses } from './proxy/address-follower.js';
+import { fixedOrigin, OriginBalancer, type OriginChooser } from './proxy/origin-balancer.js';
+import { attachResolveLog } from './observability/resolve-log.js';
+import { attachResolveMetrics } from './observability/resolve-metrics.js';
 import { CONFIG_SCHEMA, parseHostPort, type ConfigInput, type SynpoolConfig } from './config/schema.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { createMetricsServer, listenOn } from './observability/metrics-server.js';
@@ -19,6 +25,7 @@ import { createPoolSource, PoolConnectionSource } from './proxy/pool-source.js';
 import { attachPoolMetrics, registerAccelerationGauge } from './observability/pool-metrics.js';
 import { attachPoolLog } from './observability/pool-log.js';
 import type { PoolSettings } from './pool/pool-config.js';
+import type { Endpoint } from './handshake/endpoint.js';
 import { AcceleratedAgent } from './proxy/accelerated-agent.js';
 import { plainConnectionSource, type ConnectionSource } from './proxy/connection-source.js';
 import { createProxyServer, type ProxyServer } from './proxy/proxy-server.js';
@@ -51,8 +58,9 @@ Usage:
 Flags:
   --config FILE            YAML (.yaml/.yml) or JSON (.json) configuration file
   --listen HOST:PORT       client listener                       (default 127.0.0.1:8080)
-  --upstream URL           http:// or https:// + IPv4-or-hostname[:port]; a hostname is resolved to IPv4
-                           once, at start; https: TLS over the pooled socket, verified unless tls.verify is false
+  --upstream URL           http:// or https:// + IPv4-or-hostname[:port]; a hostname's every address gets a
+                           pool and a share of the requests, re-resolved every resolveIntervalMs;
+                           https: TLS over the pooled socket, verified unless tls.verify is false
   --pool-size N            keep N half-open connections ready (pool.sizing: fixed, pool.targetSize: N;
                            at most pool.maxSize, default 64; without it the pool sizes itself from demand)
   --no-accel               plain connects only (accel: false)
@@ -78,6 +86,8 @@ export interface ServeOptions {
   registry?: Registry;
   /** Install SIGTERM/SIGINT handlers that call shutdown(). Default true. */
   handleSignals?: boolean;
+  /** Re-resolves an upstream name (default: the system resolver). */
+  lookup?: AddressLookup;
 }
 
 export interface RunningSynpool {
@@ -102,7 +112,7 @@ export async function serve(config: SynpoolConfig, options: ServeOptions): Promi
   if (config.accel) {
     // Built but not started: no SYN leaves before both listeners are bound (source.start() below).
     const create =
-      options.createSource ?? ((c: SynpoolConfig, u: UpstreamTarget) => createPoolSource([u.endpoint], c.pool as PoolSettings, { start: false }));
+      options.createSource ?? ((c: SynpoolConfig, u: UpstreamTarget) => createPoolSource(u.endpoints, c.pool as PoolSettings, { start: false }));
     source = await create(config, options.upstream);
     const disabled = (source as { disabledReason?: string }).disabledReason;
     if (disabled !== undefined) logger.warn({ reason: disabled }, `acceleration is off (${disabled}); serving with plain connects`);
@@ -122,8 +132,27 @@ export async function serve(config: SynpoolConfig, options: ServeOptions): Promi
     bodyTimeoutMs: config.bodyTimeoutMs,
     connections: config.maxUpstreamConnections,
   });
+  const upstream = options.upstream;
+  // A name is followed: its addresses share the requests and each has a pool (src/resolve/).
+  const addresses = upstream.resolvable
+    ? new UpstreamAddresses({ hostname: upstream.hostname, port: upstream.port, initial: upstream.endpoints, lookup: options.lookup ?? systemLookup, intervalMs: config.resolveIntervalMs })
+    : undefined;
+  let origins: OriginChooser = fixedOrigin(upstream.origin);
+  let stopFollowing = (): void => undefined;
+  if (addresses !== undefined) {
+    const toOrigin = (e: Endpoint): string => originOf(upstream.protocol, e);
+    const pooled = source;
+    const balancer = new OriginBalancer(upstream.endpoints, {
+      originOf: toOrigin,
+      idle: (o) => agent.idleConnections(o),
+      usable: (e) => pooled.reachable?.(e) ?? true,
+    });
+    origins = balancer;
+    stopFollowing = followAddresses({ addresses, balancer, source, originOf: toOrigin, retireOrigin: (o) => agent.retireOrigin(o) });
+  }
   const proxy = createProxyServer({
-    upstream: options.upstream,
+    upstream,
+    origins,
     dispatcher: agent,
     preserveHost: config.preserveHost,
     headersTimeoutMs: config.headersTimeoutMs,
@@ -137,8 +166,9 @@ export async function serve(config: SynpoolConfig, options: ServeOptions): Promi
   const detachMetrics = attachProxyMetrics(registry, proxy, agent);
   const detachTls = attachTlsMetrics(registry, agent);
   registerAccelerationGauge(registry, source.accelerated);
-  const detachPool =
+  const detachPool: Array<() => void> =
     source instanceof PoolConnectionSource ? [attachPoolMetrics(registry, source.pool, source), attachPoolLog(logger, source.pool)] : [];
+  if (addresses !== undefined) detachPool.push(attachResolveLog(logger, addresses), attachResolveMetrics(registry, addresses), stopFollowing);
 
   let metricsServer: Server | undefined;
   let metricsAddress: AddressInfo | undefined;
@@ -152,6 +182,7 @@ export async function serve(config: SynpoolConfig, options: ServeOptions): Promi
     }
   } catch (err) {
     // Nothing has reached the upstream yet: undo what was built and let the caller report the one line.
+    addresses?.close();
     await proxy.close(0);
     if (metricsServer?.listening) await new Promise<void>((r) => metricsServer!.close(() => r()));
     await agent.destroy();
@@ -163,8 +194,9 @@ export async function serve(config: SynpoolConfig, options: ServeOptions): Promi
     throw err;
   }
   source.start?.();
+  addresses?.start();
   logger.info(
-    { listen: `${address.address}:${address.port}`, upstream: options.upstream.url, target: options.upstream.origin, accelerated: source.accelerated, metrics: metricsAddress === undefined ? null : `${metricsAddress.address}:${metricsAddress.port}` },
+    { listen: `${address.address}:${address.port}`, upstream: upstream.url, targets: upstream.endpoints.map((e) => originOf(upstream.protocol, e)), accelerated: source.accelerated, metrics: metricsAddress === undefined ? null : `${metricsAddress.address}:${metricsAddress.port}` },
     'synpool serving',
   );
 
@@ -177,6 +209,7 @@ export async function serve(config: SynpoolConfig, options: ServeOptions): Promi
       process.off('SIGTERM', onSignal);
       process.off('SIGINT', onSignal);
       logger.info({ reason, inFlight: proxy.inFlight, timeoutMs: config.shutdownTimeoutMs }, 'draining');
+      addresses?.close();
       const drained = await proxy.close(config.shutdownTimeoutMs);
       if (drained) await agent.close();
       else await agent.destroy();
@@ -263,7 +296,7 @@ export interface CliIo {
   stdout: Writable;
   stderr: Writable;
   /** Tests: resolve upstream hostnames without DNS. */
-  lookup?: Ipv4Lookup;
+  lookup?: AddressLookup;
 }
 
 /** The whole CLI; resolves with the exit code (for serve: once it has stopped). */
@@ -280,7 +313,7 @@ export async function main(argv: readonly string[], io: CliIo = { stdout: proces
     }
     const config = loadConfig({ file: cmd.file, overrides: cmd.overrides });
     const upstream = await resolveUpstream(config.upstream, io.lookup);
-    const running = await serve(config, { upstream });
+    const running = await serve(config, io.lookup === undefined ? { upstream } : { upstream, lookup: io.lookup });
     await running.stopped;
     return 0;
   } catch (err) {

@@ -36,6 +36,7 @@ export {
   loadConfig,
   readConfigFile,
   resolveUpstream,
+  originOf,
   validateConfig,
   type SynpoolConfig,
   type ConfigInput,
@@ -55,6 +56,10 @@ export { resolvePoolSettings, POOL_DEFAULTS, type PoolSettings, type UpstreamPoo
 export { Handshaker, type HandshakerOptions } from './handshake/handshaker.js';
 export { checkCapabilities, type CapabilityReport } from './handshake/capabilities.js';
 export { createMetricsServer } from './observability/metrics-server.js';
+export { systemLookup, usableEndpoints, type AddressLookup } from './resolve/address-lookup.js';
+export { UpstreamAddresses, type AddressChange, type ResolveFailure, type UpstreamAddressesOptions } from './resolve/upstream-addresses.js';
+export { OriginBalancer, fixedOrigin, type OriginChooser, type OriginBalancerHooks } from './proxy/origin-balancer.js';
+export { followAddresses, type AddressFollowerParts } from './proxy/address-follower.js';
 
 export { serve, main, parseCliArgs, type ServeOptions, type RunningSynpool, type CliCommand } from './cli.js';
 

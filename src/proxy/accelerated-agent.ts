@@ -140,6 +140,16 @@ export class AcceleratedAgent extends Dispatcher {
     });
   }
 
+  /** Idle keep-alive connections to `origin` (first attempts' connections; replays are rare). */
+  idleConnections(origin: string): number {
+    return this.#accelerated.idle(origin);
+  }
+
+  /** Closes an origin's connections once their requests finish; see OriginPools.retire. */
+  retireOrigin(origin: string): Promise<void> {
+    return Promise.all([this.#accelerated.retire(origin), this.#plain.retire(origin)]).then(() => undefined);
+  }
+
   override dispatch(opts: AcceleratedDispatchOptions, handler: ConnectionAwareHandler | LegacyDispatchHandler): boolean {
     return new Exchange(this, this.#accelerated, this.#plain, opts, handler).start();
   }

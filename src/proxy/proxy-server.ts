@@ -14,9 +14,12 @@ import { clientErrorAnswer, type ClientErrorAnswer } from './client-error.js';
 import { endWithText } from './raw-response.js';
 import type { Tunnel } from './tunnel.js';
 import { UpgradeExchange, type UpgradeRecord } from './upgrade-exchange.js';
+import { fixedOrigin, type OriginChooser } from './origin-balancer.js';
 
 export interface ProxyServerOptions {
   upstream: UpstreamTarget;
+  /** Which of the upstream's origins (addresses) each request goes to. Default: always upstream.origin. */
+  origins?: OriginChooser;
   /** Usually an AcceleratedAgent; any undici dispatcher works (no connection tracking then). */
   dispatcher: Dispatcher;
   preserveHost?: boolean;
@@ -43,6 +46,8 @@ const SERVER_DEFAULTS = {
   clientHeadersTimeoutMs: 60_000,
   upgradeIdleTimeoutMs: 60_000,
 };
+
+type ServerOptions = typeof SERVER_DEFAULTS & ProxyServerOptions & { origins: OriginChooser };
 
 /** node:http's own requestTimeout (whole request, body included); kept unless the header timeout is longer. */
 const NODE_REQUEST_TIMEOUT_MS = 300_000;
@@ -88,7 +93,7 @@ export interface ProxyServerEvents {
  */
 export class ProxyServer extends EventEmitter<ProxyServerEvents> {
   readonly server: http.Server;
-  readonly #options: typeof SERVER_DEFAULTS & ProxyServerOptions;
+  readonly #options: ServerOptions;
   #inFlight = 0;
   #draining = false;
   #idle: (() => void) | undefined;
@@ -100,7 +105,7 @@ export class ProxyServer extends EventEmitter<ProxyServerEvents> {
 
   constructor(options: ProxyServerOptions) {
     super();
-    this.#options = { ...SERVER_DEFAULTS, ...options };
+    this.#options = { ...SERVER_DEFAULTS, ...options, origins: options.origins ?? fixedOrigin(options.upstream.origin) };
     const proxy = this;
     this.#onResponseClose = function (this: ServerResponse): void {
       proxy.#responseClosed(this);
@@ -224,7 +229,7 @@ export class ProxyServer extends EventEmitter<ProxyServerEvents> {
     const o = this.#options;
     let open: { shutdown(): void };
     const exchange = new UpgradeExchange(
-      { upstream: o.upstream, dispatcher: o.dispatcher, preserveHost: o.preserveHost, headersTimeoutMs: o.headersTimeoutMs, bodyTimeoutMs: o.bodyTimeoutMs, upgradeIdleTimeoutMs: o.upgradeIdleTimeoutMs },
+      { upstream: o.upstream, origin: o.origins.next(), dispatcher: o.dispatcher, preserveHost: o.preserveHost, headersTimeoutMs: o.headersTimeoutMs, bodyTimeoutMs: o.bodyTimeoutMs, upgradeIdleTimeoutMs: o.upgradeIdleTimeoutMs },
       req, socket, head, path,
       {
         tunnelOpened: (tunnel: Tunnel) => {
@@ -334,7 +339,7 @@ class ProxyExchange implements ConnectionAwareHandler {
 
   constructor(
     private readonly proxy: ProxyServer,
-    private readonly options: typeof SERVER_DEFAULTS & ProxyServerOptions,
+    private readonly options: ServerOptions,
     private readonly req: IncomingMessage,
     private readonly res: ServerResponse,
     private readonly path: string,
@@ -351,7 +356,7 @@ class ProxyExchange implements ConnectionAwareHandler {
       preserveHost: options.preserveHost,
     });
     const opts: AcceleratedDispatchOptions = {
-      origin: options.upstream.origin,
+      origin: options.origins.next(),
       path: this.path,
       method: (req.method ?? 'GET') as Dispatcher.HttpMethod,
       headers,

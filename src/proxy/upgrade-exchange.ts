@@ -19,6 +19,8 @@ import { upstreamErrorResponse } from './upstream-error.js';
 
 export interface UpgradeExchangeOptions {
   upstream: UpstreamTarget;
+  /** The upstream origin (address) chosen for this request. */
+  origin: string;
   dispatcher: Dispatcher;
   preserveHost: boolean;
   headersTimeoutMs: number;
@@ -107,7 +109,7 @@ export class UpgradeExchange implements ConnectionAwareHandler {
       preserveHost: options.preserveHost,
     });
     const opts: Dispatcher.DispatchOptions = {
-      origin: options.upstream.origin,
+      origin: options.origin,
       path: this.path,
       method: (req.method ?? 'GET') as Dispatcher.HttpMethod,
       headers,
