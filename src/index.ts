@@ -61,7 +61,9 @@ export { UpstreamAddresses, type AddressChange, type ResolveFailure, type Upstre
 export { OriginBalancer, fixedOrigin, type OriginChooser, type OriginBalancerHooks } from './proxy/origin-balancer.js';
 export { followAddresses, type AddressFollowerParts } from './proxy/address-follower.js';
 
-export { serve, main, parseCliArgs, type ServeOptions, type RunningSynpool, type CliCommand } from './cli.js';
+export { serve, main, parseCliArgs, type ServeOptions, type RunningSynpool, type CliCommand, type ReloadOutcome } from './cli.js';
+export { diffConfig, RELOAD_EFFECT, type ConfigDiff, type ReloadEffect } from './config/config-diff.js';
+export { UpstreamRuntime, type UpstreamRuntimeOptions } from './proxy/upstream-runtime.js';
 
 export * from './errors.js';
 export type { Endpoint } from './handshake/endpoint.js';

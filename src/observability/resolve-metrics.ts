@@ -1,20 +1,28 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { UpstreamAddresses } from '../resolve/upstream-addresses.js';
 
+export interface ResolveMetrics {
+  /** Counts this address set's failures and reports its size; returns what stops it (a reload replaces the set). */
+  follow(addresses: UpstreamAddresses): () => void;
+}
+
 /**
  * `synpool_upstream_addresses{hostname}`: addresses in use (one pool each);
  * `synpool_resolve_failures_total{hostname}`: look-ups that failed or gave no
- * usable address (the last good set stayed). Returns an unsubscribe.
+ * usable address (the last good set stayed). Registered once; the address
+ * sets come and go with reloads.
  */
-export function attachResolveMetrics(registry: Registry, addresses: UpstreamAddresses): () => void {
+export function createResolveMetrics(registry: Registry): ResolveMetrics {
   const labelNames = ['hostname'] as const;
+  const followed = new Set<UpstreamAddresses>();
   new Gauge({
     name: 'synpool_upstream_addresses',
     help: 'Addresses the upstream name resolves to and requests are spread over (each has its own pool)',
     labelNames,
     registers: [registry],
     collect() {
-      this.set({ hostname: addresses.hostname }, addresses.current.length);
+      this.reset();
+      for (const a of followed) this.set({ hostname: a.hostname }, a.current.length);
     },
   });
   const failures = new Counter({
@@ -23,8 +31,16 @@ export function attachResolveMetrics(registry: Registry, addresses: UpstreamAddr
     labelNames,
     registers: [registry],
   });
-  failures.inc({ hostname: addresses.hostname }, 0);
-  const failed = (): void => failures.inc({ hostname: addresses.hostname });
-  addresses.on('resolve-failed', failed);
-  return () => addresses.off('resolve-failed', failed);
+  return {
+    follow(addresses) {
+      followed.add(addresses);
+      failures.inc({ hostname: addresses.hostname }, 0);
+      const failed = (): void => failures.inc({ hostname: addresses.hostname });
+      addresses.on('resolve-failed', failed);
+      return () => {
+        followed.delete(addresses);
+        addresses.off('resolve-failed', failed);
+      };
+    },
+  };
 }

@@ -19,7 +19,7 @@ export class PoolConnectionSource extends EventEmitter<PoolSourceEvents> impleme
   readonly pool: PoolManager;
   readonly handshaker: Handshaker;
   /** The settings a target added later gets (those of the configured upstream). */
-  readonly #settings: PoolSettings;
+  #settings: PoolSettings;
 
   constructor(handshaker: Handshaker, pool: PoolManager, settings: PoolSettings = {}) {
     super();
@@ -36,6 +36,20 @@ export class PoolConnectionSource extends EventEmitter<PoolSourceEvents> impleme
   addTarget(target: Endpoint): void {
     this.handshaker.allow(target);
     this.pool.addUpstream({ ...this.#settings, target });
+  }
+
+  /**
+   * New pool settings (a reload): every pool restarts with them, releasing its
+   * entries (RSTs) and refilling; learned lifetimes start over. Pools whose
+   * settings did not change are not touched, so a reload that leaves `pool`
+   * alone sends no SYN.
+   */
+  updateSettings(settings: PoolSettings): void {
+    this.#settings = settings;
+    for (const config of this.pool.upstreams) {
+      this.pool.removeUpstream(config.target);
+      this.pool.addUpstream({ ...settings, target: config.target });
+    }
   }
 
   /** The name no longer resolves to `target`: its pool is released (RSTs) and the address leaves the allowlist. */

@@ -47,6 +47,14 @@ const SERVER_DEFAULTS = {
   upgradeIdleTimeoutMs: 60_000,
 };
 
+/** The settings reconfigure() can change on a running server. */
+export type ProxyReconfiguration = Partial<
+  Pick<
+    ProxyServerOptions,
+    'upstream' | 'origins' | 'dispatcher' | 'preserveHost' | 'headersTimeoutMs' | 'bodyTimeoutMs' | 'retryBufferBytes' | 'clientKeepAliveTimeoutMs' | 'upgradeIdleTimeoutMs'
+  >
+>;
+
 type ServerOptions = typeof SERVER_DEFAULTS & ProxyServerOptions & { origins: OriginChooser };
 
 /** node:http's own requestTimeout (whole request, body included); kept unless the header timeout is longer. */
@@ -93,7 +101,7 @@ export interface ProxyServerEvents {
  */
 export class ProxyServer extends EventEmitter<ProxyServerEvents> {
   readonly server: http.Server;
-  readonly #options: ServerOptions;
+  #options: ServerOptions;
   #inFlight = 0;
   #draining = false;
   #idle: (() => void) | undefined;
@@ -138,6 +146,19 @@ export class ProxyServer extends EventEmitter<ProxyServerEvents> {
     // With an 'upgrade' listener node:http hands every `Connection: Upgrade` request here
     // (raw socket, no response object) instead of to the request handler.
     this.server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => this.#onUpgrade(req, socket, head));
+  }
+
+  /**
+   * What a reload may change while serving: where requests go (upstream, origins,
+   * dispatcher), how they are relayed, and the client keep-alive. Requests already
+   * running keep the settings they started with; the next request gets these.
+   * Listener-level settings (clientHeadersTimeoutMs) need a new server.
+   */
+  reconfigure(patch: ProxyReconfiguration): void {
+    const next: ServerOptions = { ...this.#options, ...patch };
+    if (patch.upstream !== undefined && patch.origins === undefined) next.origins = fixedOrigin(patch.upstream.origin);
+    this.#options = next;
+    if (patch.clientKeepAliveTimeoutMs !== undefined) this.server.keepAliveTimeout = patch.clientKeepAliveTimeoutMs;
   }
 
   get inFlight(): number {
