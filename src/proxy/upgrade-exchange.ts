@@ -5,6 +5,7 @@ import type { UpstreamTarget } from '../config/load-config.js';
 import type { ConnectionAwareHandler } from './accelerated-agent.js';
 import type { ConnectionOrigin } from './connection-source.js';
 import { disarm } from './continue-filter.js';
+import type { ForwardedHeaderMode } from './forwarded-element.js';
 import {
   clientResponseHeaders,
   pairsFromRaw,
@@ -21,6 +22,9 @@ export interface UpgradeExchangeOptions {
   upstream: UpstreamTarget;
   dispatcher: Dispatcher;
   preserveHost: boolean;
+  /** The client is a trusted proxy: its forwarding headers are extended, not replaced. */
+  trustedPeer: boolean;
+  forwardedHeader: ForwardedHeaderMode;
   headersTimeoutMs: number;
   bodyTimeoutMs: number;
   upgradeIdleTimeoutMs: number;
@@ -105,6 +109,8 @@ export class UpgradeExchange implements ConnectionAwareHandler {
       httpVersion: req.httpVersion,
       upstreamHost: options.upstream.hostHeader,
       preserveHost: options.preserveHost,
+      trustedPeer: options.trustedPeer,
+      forwardedHeader: options.forwardedHeader,
     });
     const opts: Dispatcher.DispatchOptions = {
       origin: options.upstream.origin,
