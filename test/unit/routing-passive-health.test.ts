@@ -1,7 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { seededRandom } from '../../bench/harness/poisson-schedule.js';
-import { SynpoolError } from '../../src/errors.js';
+import { PooledConnectionResetError, SynpoolError } from '../../src/errors.js';
+import { healthVerdict } from '../../src/routing/health-verdict.js';
 import { FakeClock } from '../../src/pool/clock.js';
 import { PassiveHealth, type PassiveHealthEvents, type PassiveHealthSettings } from '../../src/routing/passive-health.js';
 
@@ -153,5 +154,25 @@ describe('passive health', () => {
         }
       }),
     );
+  });
+});
+
+describe('healthVerdict', () => {
+  it.each([
+    ['ECONNREFUSED', 'failed'],
+    ['EHOSTUNREACH', 'failed'],
+    ['UND_ERR_CONNECT_TIMEOUT', 'failed'],
+    ['ECONNRESET', 'failed'],
+    ['UND_ERR_SOCKET', 'failed'],
+    ['SYNPOOL_ERR_HANDSHAKE_TIMEOUT', 'failed'],
+    ['UND_ERR_HEADERS_TIMEOUT', 'abandoned'],
+    ['CERT_HAS_EXPIRED', 'abandoned'],
+    [undefined, 'abandoned'],
+  ])('%s → %s', (code, verdict) => {
+    expect(healthVerdict(Object.assign(new Error('x'), { code }))).toBe(verdict);
+  });
+
+  it('a pooled entry the server forgot is not the server failing', () => {
+    expect(healthVerdict(new PooledConnectionResetError('10.0.0.2:80'))).toBe('abandoned');
   });
 });
