@@ -40,3 +40,20 @@ export function nthCandidate(servers: readonly ServerState[], rule: CandidateRul
   }
   throw new RangeError(`candidate ${n} of fewer`);
 }
+
+/**
+ * The shared part of every policy: find the candidate rule and count, then let the
+ * policy choose one of the `count` candidates.
+ */
+export abstract class CandidatePolicy {
+  constructor(private readonly keepAliveFirst: boolean) {}
+
+  pick(servers: readonly ServerState[]): ServerState | undefined {
+    const rule = candidateRule(servers, this.keepAliveFirst);
+    if (rule === undefined) return undefined;
+    return this.choose(servers, rule, countCandidates(servers, rule));
+  }
+
+  /** `count` ≥ 1 candidates under `rule`. */
+  protected abstract choose(servers: readonly ServerState[], rule: CandidateRule, count: number): ServerState | undefined;
+}

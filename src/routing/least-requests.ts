@@ -1,4 +1,4 @@
-import { candidateRule, countCandidates, nthCandidate } from './candidates.js';
+import { CandidatePolicy, nthCandidate, type CandidateRule } from './candidates.js';
 import type { BalancingPolicy } from './balancing-policy.js';
 import { randomIndex, type RandomSource, type ServerState } from './server-state.js';
 
@@ -8,23 +8,19 @@ import { randomIndex, type RandomSource, type ServerState } from './server-state
  * least loaded, without every proxy herding onto the same server (Mitzenmacher 2001;
  * Envoy's LEAST_REQUEST).
  */
-export class LeastRequests implements BalancingPolicy {
+export class LeastRequests extends CandidatePolicy implements BalancingPolicy {
   readonly name = 'least-requests';
 
-  constructor(
-    private readonly random: RandomSource = Math.random,
-    private readonly keepAliveFirst = true,
-  ) {}
+  constructor(private readonly random: RandomSource, keepAliveFirst: boolean) {
+    super(keepAliveFirst);
+  }
 
-  pick(servers: readonly ServerState[]): ServerState | undefined {
-    const rule = candidateRule(servers, this.keepAliveFirst);
-    if (rule === undefined) return undefined;
-    const n = countCandidates(servers, rule);
-    const a = randomIndex(this.random, n);
-    if (n === 1) return nthCandidate(servers, rule, a);
-    let b = randomIndex(this.random, n - 1);
-    if (b >= a) b += 1;
+  protected choose(servers: readonly ServerState[], rule: CandidateRule, count: number): ServerState {
+    const a = randomIndex(this.random, count);
     const first = nthCandidate(servers, rule, a);
+    if (count === 1) return first;
+    let b = randomIndex(this.random, count - 1);
+    if (b >= a) b += 1;
     const second = nthCandidate(servers, rule, b);
     return second.inFlight < first.inFlight ? second : first;
   }

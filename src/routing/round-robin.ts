@@ -1,18 +1,14 @@
-import { candidateRule, isCandidate } from './candidates.js';
+import { CandidatePolicy, isCandidate, type CandidateRule } from './candidates.js';
 import type { BalancingPolicy } from './balancing-policy.js';
 import type { ServerState } from './server-state.js';
 
 /** Each candidate in list order, resuming after the last one picked. */
-export class RoundRobin implements BalancingPolicy {
+export class RoundRobin extends CandidatePolicy implements BalancingPolicy {
   readonly name = 'round-robin';
   /** Index in the servers list to start the next search at. */
   #next = 0;
 
-  constructor(private readonly keepAliveFirst = true) {}
-
-  pick(servers: readonly ServerState[]): ServerState | undefined {
-    const rule = candidateRule(servers, this.keepAliveFirst);
-    if (rule === undefined) return undefined;
+  protected choose(servers: readonly ServerState[], rule: CandidateRule): ServerState | undefined {
     const n = servers.length;
     for (let k = 0; k < n; k++) {
       const i = (this.#next + k) % n;

@@ -3,18 +3,9 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/errors.js';
 import { parseHostPattern, requestHostName } from '../../src/routing/host-pattern.js';
 import { compileRoutes, type RouteInput } from '../../src/routing/route-table.js';
+import { configError } from '../helpers/config-error.js';
 
 const UPSTREAMS = ['api', 'web', 'static'];
-
-function configError(fn: () => unknown): ConfigError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return err as ConfigError;
-  }
-  throw new Error('expected a ConfigError');
-}
 
 describe('route table: matching', () => {
   const table = compileRoutes(

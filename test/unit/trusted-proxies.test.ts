@@ -2,10 +2,10 @@ import { BlockList, isIP } from 'node:net';
 import type { Socket } from 'node:net';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '../../src/errors.js';
 import { validateConfig } from '../../src/config/schema.js';
 import { displayAddress, parseIpAddress } from '../../src/proxy/ip-address.js';
 import { parseCidr, TrustedProxies } from '../../src/proxy/trusted-proxies.js';
+import { configError } from '../helpers/config-error.js';
 
 const UP = { upstream: 'http://10.0.0.2:8080' };
 
@@ -117,15 +117,9 @@ describe('TrustedProxies', () => {
   });
 
   it('names the bad entry by index', () => {
-    let err: unknown;
-    try {
-      new TrustedProxies(['10.0.0.0/8', '10.0.0.0/40']);
-    } catch (e) {
-      err = e;
-    }
-    expect(err).toBeInstanceOf(ConfigError);
-    expect((err as ConfigError).field).toBe('trustedProxies[1]');
-    expect((err as ConfigError).message).toContain('prefix length "40"');
+    const err = configError(() => new TrustedProxies(['10.0.0.0/8', '10.0.0.0/40']));
+    expect(err.field).toBe('trustedProxies[1]');
+    expect(err.message).toContain('prefix length "40"');
   });
 
   it('asks the socket once per connection; an empty list never reads it', () => {
@@ -213,14 +207,8 @@ describe('config: trustedProxies and forwardedHeader', () => {
     [{ trustedProxies: [null] }, 'trustedProxies[0]', 'not a string'],
     [{ forwardedHeader: 'x-forwarded-for' }, 'forwardedHeader', 'one of x-forwarded, forwarded, both'],
   ])('%j → %s', (layer, field, reason) => {
-    let err: unknown;
-    try {
-      validateConfig({ ...UP, ...layer });
-    } catch (e) {
-      err = e;
-    }
-    expect(err).toBeInstanceOf(ConfigError);
-    expect((err as ConfigError).field).toBe(field);
-    expect((err as ConfigError).message).toContain(reason);
+    const err = configError(() => validateConfig({ ...UP, ...layer }));
+    expect(err.field).toBe(field);
+    expect(err.message).toContain(reason);
   });
 });
