@@ -4,7 +4,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ConfigInput } from '../../src/config/schema.js';
 import { serveInProcess, type InProcessSynpool } from '../helpers/proxy-process.js';
-import { echoHandler, request, startUpstream, type Upstream } from './proxy-harness.js';
+import { echoHandler, rawExchange, request, startUpstream, type Upstream } from './proxy-harness.js';
 
 let upstream: Upstream | undefined;
 let synpool: InProcessSynpool | undefined;
@@ -59,5 +59,19 @@ describe('proxy: forwarding headers and trustedProxies', () => {
     const seen = await seenUpstream({ trustedProxies: ['127.0.0.1'], forwardedHeader: 'both' });
     expect(seen.forwarded).toBe('for=203.0.113.9;proto=https, for=127.0.0.1;host=public.example;proto=http');
     expect(seen['x-forwarded-for']).toBe('203.0.113.9, 127.0.0.1');
+  });
+
+  it.each([
+    [[], '127.0.0.1'],
+    [['127.0.0.0/8'], '203.0.113.9, 127.0.0.1'],
+  ])('an upgrade request (relayed refusal) follows the same rule: trustedProxies %j → %s', async (trustedProxies, xff) => {
+    upstream = await startUpstream(echoHandler);
+    synpool = await serveInProcess({ upstream: upstream.url, accel: false, trustedProxies });
+    const reply = await rawExchange(
+      synpool.port,
+      'GET /ws HTTP/1.1\r\nHost: public.example\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nX-Forwarded-For: 203.0.113.9\r\n\r\n',
+    );
+    expect(reply).toMatch(/^HTTP\/1\.1 200/);
+    expect(reply).toContain(`"x-forwarded-for":"${xff}"`);
   });
 });

@@ -80,6 +80,28 @@ describe('parseCidr', () => {
     expect(parsed).toContain(reason);
   });
 
+  it('property: any input gives a network or a reason, never a throw; a network address with any prefix parses', () => {
+    fc.assert(
+      fc.property(fc.oneof(fc.string({ maxLength: 80 }), fc.stringMatching(/^[0-9a-f:.\/%]{0,50}$/), fc.anything()), (input) => {
+        const parsed = parseCidr(input);
+        expect(typeof parsed === 'string' || (parsed.words.length === 4 && parsed.mask.length === 4)).toBe(true);
+      }),
+      { numRuns: 3_000 },
+    );
+    fc.assert(
+      fc.property(fc.oneof(fc.ipV4().map((a) => [a, 32] as const), fc.ipV6().map((a) => [a, 128] as const)), fc.nat(128), ([address, max], bits) => {
+        const parsed = parseCidr(`${address}/${bits % (max + 1)}`);
+        // Either a network, or refused only for host bits past the prefix, with the network to use instead.
+        if (typeof parsed === 'string') {
+          expect(parsed).toMatch(/host bits are set past \/\d+: did you mean .+\/\d+\?/);
+          const suggested = /did you mean (.+)\?/.exec(parsed)![1]!;
+          expect(typeof parseCidr(suggested)).toBe('object');
+        }
+      }),
+      { numRuns: 1_000 },
+    );
+  });
+
   it('a bare address is a single host', () => {
     const t = new TrustedProxies(['10.0.0.7', '::1']);
     expect(t.trusts('10.0.0.7')).toBe(true);
