@@ -49,6 +49,7 @@ export abstract class CandidatePolicy {
   constructor(private readonly keepAliveFirst: boolean) {}
 
   pick(servers: readonly ServerState[]): ServerState | undefined {
+    for (const s of servers) if (s.probing === true && s.available) return s;
     const rule = candidateRule(servers, this.keepAliveFirst);
     if (rule === undefined) return undefined;
     return this.choose(servers, rule, countCandidates(servers, rule));

@@ -8,6 +8,12 @@ export interface ServerState {
   readonly idle: number;
   /** Not ejected by passive health (PassiveHealth.isAvailable). */
   readonly available: boolean;
+  /**
+   * Passive health waits for this server's probe (PassiveHealth.state is 'probing'): it is
+   * picked before any other, else keep-alive reuse first would keep a server that has no
+   * warm connection (all of an ejected one's are gone) from ever being probed.
+   */
+  readonly probing?: boolean;
 }
 
 /** Uniform in [0, 1), like Math.random; injected so tests can seed it. */

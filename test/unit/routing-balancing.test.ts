@@ -53,6 +53,13 @@ describe.each(BALANCING_POLICIES)('%s', (name) => {
     expect(keys).toEqual(new Set(['warm', 'cold']));
   });
 
+  it('a server waiting for its probe is picked first, even against warm ones; once the probe is out (unavailable), not', () => {
+    const warm = [server('w1', { idle: 3 }), server('w2', { idle: 1 })];
+    const policy = createBalancingPolicy(name, { random: seededRandom(5) });
+    expect(policy.pick([...warm, server('p', { probing: true })])?.key).toBe('p');
+    expect(policy.pick([...warm, server('p', { probing: true, available: false })])?.key).not.toBe('p');
+  });
+
   it('an empty list: undefined', () => {
     expect(createBalancingPolicy(name).pick([])).toBeUndefined();
   });
