@@ -30,6 +30,8 @@ export const RELOAD_EFFECT: { readonly [K in keyof SynpoolConfigShape]: ReloadEf
   retryBufferBytes: 'proxy',
   clientKeepAliveTimeoutMs: 'proxy',
   upgradeIdleTimeoutMs: 'proxy',
+  trustedProxies: 'proxy',
+  forwardedHeader: 'proxy',
   logLevel: 'log',
   shutdownTimeoutMs: 'now',
 };
