@@ -17,11 +17,18 @@ import { TrustedProxies } from './trusted-proxies.js';
 import type { Tunnel } from './tunnel.js';
 import { UpgradeExchange, type UpgradeRecord } from './upgrade-exchange.js';
 import { fixedOrigin, type OriginChooser } from './origin-balancer.js';
+import { isRefusal, type RequestRouter } from './request-router.js';
+import type { ServerDispatch } from './upstream-group.js';
 
 export interface ProxyServerOptions {
   upstream: UpstreamTarget;
   /** Which of the upstream's origins (addresses) each request goes to. Default: always upstream.origin. */
   origins?: OriginChooser;
+  /**
+   * Several upstreams: per request, the route (Host, path), the upstream's server and its
+   * origin; `upstream` and `origins` are then unused. Without it every request goes to `upstream`.
+   */
+  router?: RequestRouter;
   /** Usually an AcceleratedAgent; any undici dispatcher works (no connection tracking then). */
   dispatcher: Dispatcher;
   preserveHost?: boolean;
@@ -59,7 +66,7 @@ const SERVER_DEFAULTS = {
 export type ProxyReconfiguration = Partial<
   Pick<
     ProxyServerOptions,
-    | 'upstream' | 'origins' | 'dispatcher' | 'preserveHost' | 'headersTimeoutMs' | 'bodyTimeoutMs' | 'retryBufferBytes'
+    | 'upstream' | 'origins' | 'router' | 'dispatcher' | 'preserveHost' | 'headersTimeoutMs' | 'bodyTimeoutMs' | 'retryBufferBytes'
     | 'clientKeepAliveTimeoutMs' | 'upgradeIdleTimeoutMs' | 'trustedProxies' | 'forwardedHeader'
   >
 >;
@@ -73,7 +80,12 @@ const NODE_REQUEST_TIMEOUT_MS = 300_000;
 export interface RequestRecord {
   method: string;
   path: string;
+  /** The upstream's name with a router ("default" for --upstream URL); without one, its URL. */
   upstream: string;
+  /** The server (URL) the request went to; absent when none was chosen (no route, none available). */
+  server?: string;
+  /** Index of the route that matched (with a router). */
+  route?: number;
   /** Status sent to the client; 499 when the client went away first. */
   status: number;
   durationMs: number;
@@ -379,6 +391,12 @@ class ProxyExchange implements ConnectionAwareHandler {
   #interim: number[] | undefined;
   #bytesOut = 0;
   #finished = false;
+  /** With a router: the server chosen, told how the exchange ended (in flight, passive health). */
+  #server: ServerDispatch | undefined;
+  #upstreamName: string | undefined;
+  #route: number | undefined;
+  #upstream: UpstreamTarget | undefined;
+  #upstreamError: Error | undefined;
 
   constructor(
     private readonly proxy: ProxyServer,
@@ -391,17 +409,37 @@ class ProxyExchange implements ConnectionAwareHandler {
   start(): void {
     const { req, options } = this;
 
+    let upstream = options.upstream;
+    let origin: string;
+    if (options.router === undefined) {
+      origin = options.origins.next();
+    } else {
+      const routed = options.router.route(req.headers.host, this.path);
+      if (isRefusal(routed)) {
+        this.#status = routed.status;
+        this.#upstreamName = routed.upstream ?? '-';
+        sendText(this.res, routed.status, routed.message);
+        this.#finish({ error: routed.code });
+        return;
+      }
+      this.#server = routed.server;
+      this.#upstreamName = routed.upstream.name;
+      this.#route = routed.route;
+      upstream = routed.server.slot.runtime.upstream;
+      origin = routed.server.origin;
+    }
+    this.#upstream = upstream;
     this.#body = hasBody(req) ? new ReplayableBody(req, options.retryBufferBytes) : undefined;
     const headers = upstreamRequestHeaders(req.rawHeaders, {
       clientAddress: req.socket.remoteAddress,
       httpVersion: req.httpVersion,
-      upstreamHost: options.upstream.hostHeader,
+      upstreamHost: upstream.hostHeader,
       preserveHost: options.preserveHost,
       trustedPeer: this.proxy.trustedProxies.trustsPeer(req.socket),
       forwardedHeader: options.forwardedHeader,
     });
     const opts: AcceleratedDispatchOptions = {
-      origin: options.origins.next(),
+      origin,
       path: this.path,
       method: (req.method ?? 'GET') as Dispatcher.HttpMethod,
       headers,
@@ -480,6 +518,7 @@ class ProxyExchange implements ConnectionAwareHandler {
       this.#finish({ aborted: true });
       return;
     }
+    this.#upstreamError = err;
     const mapped = upstreamErrorResponse(err);
     if (!this.res.headersSent) {
       this.#status = mapped.status;
@@ -510,10 +549,11 @@ class ProxyExchange implements ConnectionAwareHandler {
     if (this.#finished) return;
     this.#finished = true;
     const aborted = extra.aborted ?? false;
+    this.#server?.finished(this.#upstreamError, aborted);
     const record: RequestRecord = {
       method: this.req.method ?? '?',
       path: this.path,
-      upstream: this.options.upstream.url,
+      upstream: this.#upstreamName ?? this.options.upstream.url,
       status: aborted ? 499 : this.#status,
       durationMs: performance.now() - this.#started,
       connection: this.#connection,
@@ -524,6 +564,8 @@ class ProxyExchange implements ConnectionAwareHandler {
     };
     if (extra.error !== undefined) record.error = extra.error;
     if (this.#interim !== undefined) record.interim = this.#interim;
+    if (this.#upstream !== undefined && this.#upstreamName !== undefined) record.server = this.#upstream.url;
+    if (this.#route !== undefined) record.route = this.#route;
     this.proxy.emit('request', record);
   }
 }
