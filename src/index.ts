@@ -38,6 +38,7 @@ export {
   loadConfig,
   readConfigFile,
   resolveUpstream,
+  originOf,
   validateConfig,
   type SynpoolConfig,
   type ConfigInput,
@@ -57,8 +58,14 @@ export { resolvePoolSettings, POOL_DEFAULTS, type PoolSettings, type UpstreamPoo
 export { Handshaker, type HandshakerOptions } from './handshake/handshaker.js';
 export { checkCapabilities, type CapabilityReport } from './handshake/capabilities.js';
 export { createMetricsServer } from './observability/metrics-server.js';
+export { systemLookup, usableEndpoints, type AddressLookup } from './resolve/address-lookup.js';
+export { UpstreamAddresses, type AddressChange, type ResolveFailure, type UpstreamAddressesOptions } from './resolve/upstream-addresses.js';
+export { OriginBalancer, fixedOrigin, type OriginChooser, type OriginBalancerHooks } from './proxy/origin-balancer.js';
+export { followAddresses, type AddressFollowerParts } from './proxy/address-follower.js';
 
-export { serve, main, parseCliArgs, type ServeOptions, type RunningSynpool, type CliCommand } from './cli.js';
+export { serve, main, parseCliArgs, type ServeOptions, type RunningSynpool, type CliCommand, type ReloadOutcome } from './cli.js';
+export { diffConfig, RELOAD_EFFECT, type ConfigDiff, type ReloadEffect } from './config/config-diff.js';
+export { UpstreamRuntime, type UpstreamRuntimeOptions } from './proxy/upstream-runtime.js';
 
 export * from './errors.js';
 export type { Endpoint } from './handshake/endpoint.js';

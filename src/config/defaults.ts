@@ -38,6 +38,11 @@ export const DEFAULTS = {
   /** HOST:PORT for /metrics, /healthz, /readyz; null disables the listener. */
   metricsListen: '127.0.0.1:9464' as string | null,
   logLevel: 'info' as LogLevel,
+  /**
+   * An upstream given by name: how often its A and AAAA records are looked up again
+   * (the system resolver gives no record TTL); a new address gets a pool, a vanished one loses its.
+   */
+  resolveIntervalMs: 30_000,
   /** Half-open pool settings (src/pool/pool-config.ts): unset fields take POOL_DEFAULTS. */
   pool: {} as Record<string, unknown>,
   /**

@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
-import { lookup as dnsLookup } from 'node:dns/promises';
-import { isIPv4 } from 'node:net';
+import { isIP } from 'node:net';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError } from '../errors.js';
 import type { Endpoint } from '../handshake/endpoint.js';
+import { systemLookup, usableEndpoints, type AddressLookup } from '../resolve/address-lookup.js';
 import { isPlainObject, parseUpstreamUrl, validateConfig, type ConfigInput, type SynpoolConfig } from './schema.js';
 
 /** Reads a YAML or JSON config file (chosen by extension; anything else is parsed as YAML, a superset of JSON). */
@@ -38,44 +38,70 @@ export function loadConfig(options: LoadConfigOptions = {}): SynpoolConfig {
   return validateConfig(fromFile, options.overrides);
 }
 
-/** The upstream after its host was resolved, once, at start. */
+/** The upstream after its host was resolved at start. */
 export interface UpstreamTarget {
   /** As configured, e.g. "http://backend.internal:8080". */
   readonly url: string;
-  /** The resolved IPv4 endpoint every connection goes to. */
+  /** The URL's host as written, without brackets: an IP literal or a name. */
+  readonly hostname: string;
+  readonly port: number;
+  /** True for a name: its addresses are re-resolved every resolveIntervalMs (src/resolve/). */
+  readonly resolvable: boolean;
+  /** Every usable address the host resolved to at start, in the resolver's order (one for a literal). */
+  readonly endpoints: readonly Endpoint[];
+  /** The first of `endpoints`: the one address of a literal or single-address name. */
   readonly endpoint: Endpoint;
   /** The Host header sent upstream when preserveHost is false ("backend.internal:8080"). */
   readonly hostHeader: string;
   /**
-   * undici origin: "http://10.0.0.2:8080" or "https://10.0.0.2:8443". The host is the resolved
-   * address (the pool is keyed by it); for https the name to verify is `servername`.
+   * undici origin of `endpoint`: "http://10.0.0.2:8080". The host is an address (the pool
+   * is keyed by it); for https the name to verify is `servername`.
    */
   readonly origin: string;
   readonly protocol: 'http:' | 'https:';
-  /** https: the URL's host as written (a name or an IPv4 literal), for SNI and the certificate check. */
+  /** https: the URL's host as written (a name or an IP literal), for SNI and the certificate check. */
   readonly servername: string;
 }
 
-export type Ipv4Lookup = (hostname: string) => Promise<string>;
+/** @deprecated The lookup may now answer with every address: use AddressLookup. */
+export type Ipv4Lookup = AddressLookup;
 
-const defaultLookup: Ipv4Lookup = async (hostname) => (await dnsLookup(hostname, { family: 4 })).address;
+/** undici origin for one address of an upstream (IPv6 in brackets). */
+export function originOf(protocol: 'http:' | 'https:', endpoint: Endpoint): string {
+  const host = endpoint.address.includes(':') ? `[${endpoint.address}]` : endpoint.address;
+  return `${protocol}//${host}:${endpoint.port}`;
+}
 
-/** Resolves the upstream URL's host to one IPv4 address. Throws ConfigError naming `upstream`. */
-export async function resolveUpstream(url: string, lookup: Ipv4Lookup = defaultLookup): Promise<UpstreamTarget> {
+/**
+ * Resolves the upstream URL's host to every usable address (a literal is its
+ * own). Throws ConfigError naming `upstream` when a name has none.
+ */
+export async function resolveUpstream(url: string, lookup: AddressLookup = systemLookup): Promise<UpstreamTarget> {
   const { protocol, hostname, port, hostHeader } = parseUpstreamUrl('upstream', url);
-  let address = hostname;
-  if (!isIPv4(hostname)) {
+  const literal = isIP(hostname) !== 0;
+  let answer: string | readonly string[] = hostname;
+  if (!literal) {
     try {
-      address = await lookup(hostname);
+      answer = await lookup(hostname);
     } catch (err) {
-      throw new ConfigError('upstream', `cannot resolve ${JSON.stringify(hostname)} to an IPv4 address: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+      throw new ConfigError('upstream', `cannot resolve ${JSON.stringify(hostname)}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
     }
+  }
+  const { endpoints, skipped } = usableEndpoints(answer, port);
+  const first = endpoints[0];
+  if (first === undefined) {
+    const why = skipped.length > 0 ? skipped.map((s) => `${s.address}: ${s.reason}`).join('; ') : 'no address';
+    throw new ConfigError('upstream', `${JSON.stringify(hostname)} resolves to no usable address (${why})`);
   }
   return Object.freeze({
     url,
-    endpoint: Object.freeze({ address, port }),
+    hostname,
+    port,
+    resolvable: !literal,
+    endpoints: Object.freeze(endpoints.map((e) => Object.freeze(e))),
+    endpoint: first,
     hostHeader,
-    origin: `${protocol}//${address}:${port}`,
+    origin: originOf(protocol, first),
     protocol,
     servername: hostname,
   });

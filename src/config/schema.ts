@@ -28,6 +28,7 @@ export interface SynpoolConfigShape {
   shutdownTimeoutMs: number;
   metricsListen: string | null;
   logLevel: LogLevel;
+  resolveIntervalMs: number;
   pool: Record<string, unknown>;
   /** https upstreams only: trust, name, verification (src/config/tls-settings.ts). */
   tls: TlsSettings;
@@ -71,6 +72,8 @@ export const CONFIG_SCHEMA: { readonly [K in keyof SynpoolConfigShape]: FieldSpe
   shutdownTimeoutMs: { kind: 'int', min: 0, max: HOUR_MS, unit: 'milliseconds' },
   metricsListen: { kind: 'hostPort', nullable: true },
   logLevel: { kind: 'enum', values: LOG_LEVELS },
+  // ≥ 100 ms: each look-up is a resolver call; tests use short intervals, production seconds to minutes.
+  resolveIntervalMs: { kind: 'int', min: 100, max: HOUR_MS, unit: 'milliseconds' },
   pool: { kind: 'object' },
   tls: { kind: 'object' },
 };

@@ -5,7 +5,7 @@ import type { UpstreamTarget } from './load-config.js';
 import type { TlsSettings } from './tls-settings.js';
 
 /** The validated `tls` section + the resolved upstream → the agent's TLS options; reads tls.ca once. */
-export function upstreamTlsOptions(settings: Readonly<TlsSettings>, upstream: UpstreamTarget): UpstreamTlsOptions {
+export function upstreamTlsOptions(settings: Readonly<TlsSettings>, upstream: Pick<UpstreamTarget, 'servername'>): UpstreamTlsOptions {
   const options: UpstreamTlsOptions = {
     // The origin's host is the resolved address; the name to present and check is the configured one.
     servername: settings.servername ?? upstream.servername,

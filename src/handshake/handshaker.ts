@@ -121,6 +121,21 @@ export class Handshaker extends EventEmitter<HandshakeDriverEvents> implements H
     this.#channel.setTargets([...this.#allowed.values()]);
   }
 
+  /**
+   * Removes a target from the allowlist and the kernel filter (its name no
+   * longer resolves to it); its live entries are released with RSTs, and a
+   * later open() to it throws TargetNotAllowedError.
+   */
+  disallow(target: Endpoint): void {
+    const key = endpointKey(target);
+    if (!this.#allowed.delete(key)) return;
+    for (const slot of [...this.#slots.values()]) {
+      if (endpointKey(slot.entry.target) === key) this.release(slot.entry);
+    }
+    this.#routes.delete(key);
+    if (!this.#closed) this.#channel.setTargets([...this.#allowed.values()]);
+  }
+
   /** Entries not yet handed off or released. */
   get liveEntries(): number {
     return this.#slots.size;

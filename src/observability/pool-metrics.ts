@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { endpointKey } from '../handshake/endpoint.js';
 import type { PoolManager } from '../pool/pool-manager.js';
 import type { PoolEvents, PoolSnapshot } from '../pool/pool-events.js';
 import type { PoolConnectionSource } from '../proxy/pool-source.js';
@@ -71,7 +72,7 @@ export function attachPoolMetrics(registry: Registry, pool: PoolManager, source?
   on('entry-ready', (e) => rtt.observe({ upstream: e.upstream }, e.rttMs / 1000));
   if (source) {
     const onHandoff = (e: { target: { address: string; port: number }; us: number }) =>
-      handoff.observe({ upstream: `${e.target.address}:${e.target.port}` }, e.us / 1e6);
+      handoff.observe({ upstream: endpointKey(e.target) }, e.us / 1e6);
     source.on('handoff', onHandoff);
     off.push(() => source.off('handoff', onHandoff));
   }

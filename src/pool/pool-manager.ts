@@ -5,9 +5,9 @@ import type { HandshakeDriver } from '../handshake/driver.js';
 import { endpointKey, type Endpoint } from '../handshake/endpoint.js';
 import type { HalfOpen } from '../handshake/half-open.js';
 import { realClock, type Clock } from './clock.js';
-import { resolvePoolConfigs, type ResolvedPoolConfig, type UpstreamPoolConfig } from './pool-config.js';
+import { resolvePoolConfig, resolvePoolConfigs, type ResolvedPoolConfig, type UpstreamPoolConfig } from './pool-config.js';
 import type { PoolEmit, PoolEvents, PoolSnapshot } from './pool-events.js';
-import { UpstreamPool } from './upstream-pool.js';
+import { UpstreamPool, type UpstreamPoolDeps } from './upstream-pool.js';
 
 /** What reportDead() needs of an entry: a HalfOpen, or a RepairedSocket's `{ id: entryId, target }`. */
 export type EntryRef = Pick<HalfOpen, 'id' | 'target'>;
@@ -30,6 +30,7 @@ export interface PoolManagerOptions {
  */
 export class PoolManager extends EventEmitter<PoolEvents> {
   private readonly driver: HandshakeDriver;
+  private readonly deps: Omit<UpstreamPoolDeps, 'driver'>;
   private readonly pools = new Map<string, UpstreamPool>();
   private readonly owners = new Map<number, UpstreamPool>();
   private started = false;
@@ -51,9 +52,42 @@ export class PoolManager extends EventEmitter<PoolEvents> {
     const emit: PoolEmit = (name, ...args) => {
       (this.emit as (n: string, ...a: unknown[]) => boolean)(name, ...args);
     };
+    this.deps = { clock, random, emit, owners: this.owners };
     for (const config of resolvePoolConfigs(options.upstreams)) {
-      this.pools.set(config.key, new UpstreamPool(config, { driver: this.driver, clock, random, emit, owners: this.owners }));
+      this.pools.set(config.key, new UpstreamPool(config, { driver: this.driver, ...this.deps }));
     }
+  }
+
+  /**
+   * Adds a pool at run time (a name resolved to a new address); it starts
+   * filling at once if the manager has started. Returns false, changing
+   * nothing, when that target already has a pool or the manager is closed.
+   * The caller allows the target on the driver first: only configured
+   * targets are ever sent a SYN.
+   */
+  addUpstream(input: UpstreamPoolConfig): boolean {
+    const config = resolvePoolConfig(input, 'upstream');
+    if (this.closed || this.pools.has(config.key)) return false;
+    const pool = new UpstreamPool(config, { driver: this.driver, ...this.deps });
+    this.pools.set(config.key, pool);
+    if (this.started) pool.start();
+    return true;
+  }
+
+  /**
+   * Removes a target's pool (its address no longer resolves): every entry is
+   * released (the driver sends the RSTs, so the server frees its request
+   * sockets at once) and take() for it misses as 'unknown-upstream' from now
+   * on. Sockets already handed out are the caller's and keep running.
+   * Returns false when the target had no pool.
+   */
+  removeUpstream(target: Endpoint): boolean {
+    const key = endpointKey(target);
+    const pool = this.pools.get(key);
+    if (pool === undefined) return false;
+    this.pools.delete(key);
+    pool.close();
+    return true;
   }
 
   /** The validated configuration of each upstream. */
@@ -134,6 +168,16 @@ export class PoolManager extends EventEmitter<PoolEvents> {
     };
     socket.on('error', onError);
     socket.once('close', () => socket.off('error', onError));
+  }
+
+  /**
+   * Whether the target answers SYNs, as far as its pool knows: false once it
+   * is 'unreachable' (refused or silent SYNs in a row), until a probe SYN is
+   * answered; undefined for a target without a pool. Cheap: asked per request
+   * to steer requests away from a dead address of a name.
+   */
+  reachable(target: Endpoint): boolean | undefined {
+    return this.pools.get(endpointKey(target))?.reachable;
   }
 
   /**

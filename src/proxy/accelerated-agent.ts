@@ -34,6 +34,11 @@ export interface AcceleratedAgentOptions {
   connections?: number | null;
   /** https:// origins: extra CAs, the checked name, verification (default on); sessions are cached per origin. */
   tls?: UpstreamTlsOptions;
+  /**
+   * Where the agent emits its events; default a new emitter. A reload that replaces the
+   * agent passes the old one's, so the log and metrics stay subscribed.
+   */
+  events?: EventEmitter<AcceleratedAgentEvents>;
 }
 
 const AGENT_DEFAULTS = {
@@ -93,7 +98,7 @@ function isReplayable(body: AcceleratedDispatchOptions['body']): boolean {
  * connection; see retry-policy.ts for the rules.
  */
 export class AcceleratedAgent extends Dispatcher {
-  readonly events = new EventEmitter<AcceleratedAgentEvents>();
+  readonly events: EventEmitter<AcceleratedAgentEvents>;
   readonly source: ConnectionSource;
   readonly #accelerated: OriginPools;
   readonly #plain: OriginPools;
@@ -102,6 +107,7 @@ export class AcceleratedAgent extends Dispatcher {
     super();
     const o = { ...AGENT_DEFAULTS, ...options };
     this.source = options.source ?? plainConnectionSource;
+    this.events = options.events ?? new EventEmitter<AcceleratedAgentEvents>();
     // One cap for both agents together, not one each (see connection-budget.ts).
     const budget = splitConnectionBudget(o.connections);
     // One secure context and one session cache for both agents: a replay resumes the first attempt's session.
@@ -138,6 +144,16 @@ export class AcceleratedAgent extends Dispatcher {
       connections,
       factory: clientFactory,
     });
+  }
+
+  /** Idle keep-alive connections to `origin` (first attempts' connections; replays are rare). */
+  idleConnections(origin: string): number {
+    return this.#accelerated.idle(origin);
+  }
+
+  /** Closes an origin's connections once their requests finish; see OriginPools.retire. */
+  retireOrigin(origin: string): Promise<void> {
+    return Promise.all([this.#accelerated.retire(origin), this.#plain.retire(origin)]).then(() => undefined);
   }
 
   override dispatch(opts: AcceleratedDispatchOptions, handler: ConnectionAwareHandler | LegacyDispatchHandler): boolean {

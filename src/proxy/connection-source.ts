@@ -11,6 +11,12 @@ export interface ConnectionSource {
    * sends a SYN. Must be idempotent.
    */
   start?(): void;
+  /** Optional: false when the source knows the target does not answer (its pool is 'unreachable'). */
+  reachable?(target: Endpoint): boolean;
+  /** Optional: the upstream's name now also resolves to `target` (pool it; allow it on the raw channel first). */
+  addTarget?(target: Endpoint): void;
+  /** Optional: the name no longer resolves to `target` (release its pool; disallow it). */
+  removeTarget?(target: Endpoint): void;
   /** Optional: release everything (called once at shutdown). */
   close?(): void | Promise<void>;
   readonly accelerated: boolean;

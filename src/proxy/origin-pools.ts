@@ -46,6 +46,23 @@ export class OriginPools extends Dispatcher {
     }
   }
 
+  /** Connected and not busy: a request to this origin now would reuse a keep-alive connection. */
+  idle(origin: string): number {
+    return this.#pools.get(origin)?.stats.free ?? 0;
+  }
+
+  /**
+   * The origin is gone (its address no longer resolves): its Pool closes
+   * gracefully (running requests finish) and is forgotten; a later request
+   * to it would build a new one.
+   */
+  retire(origin: string): Promise<void> {
+    const pool = this.#pools.get(origin);
+    if (pool === undefined) return Promise.resolve();
+    this.#pools.delete(origin);
+    return pool.close().catch(() => undefined);
+  }
+
   /** Number of origins with a Pool (for tests). */
   get size(): number {
     return this.#pools.size;

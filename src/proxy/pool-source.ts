@@ -18,11 +18,44 @@ export class PoolConnectionSource extends EventEmitter<PoolSourceEvents> impleme
   readonly accelerated = true;
   readonly pool: PoolManager;
   readonly handshaker: Handshaker;
+  /** The settings a target added later gets (those of the configured upstream). */
+  #settings: PoolSettings;
 
-  constructor(handshaker: Handshaker, pool: PoolManager) {
+  constructor(handshaker: Handshaker, pool: PoolManager, settings: PoolSettings = {}) {
     super();
     this.handshaker = handshaker;
     this.pool = pool;
+    this.#settings = settings;
+  }
+
+  /**
+   * A configured name now resolves to `target` as well: allowed on the raw
+   * channel first (only configured targets, and what their names resolve
+   * to, are ever sent a SYN), then given its own pool.
+   */
+  addTarget(target: Endpoint): void {
+    this.handshaker.allow(target);
+    this.pool.addUpstream({ ...this.#settings, target });
+  }
+
+  /**
+   * New pool settings (a reload): every pool restarts with them, releasing its
+   * entries (RSTs) and refilling; learned lifetimes start over. Pools whose
+   * settings did not change are not touched, so a reload that leaves `pool`
+   * alone sends no SYN.
+   */
+  updateSettings(settings: PoolSettings): void {
+    this.#settings = settings;
+    for (const config of this.pool.upstreams) {
+      this.pool.removeUpstream(config.target);
+      this.pool.addUpstream({ ...settings, target: config.target });
+    }
+  }
+
+  /** The name no longer resolves to `target`: its pool is released (RSTs) and the address leaves the allowlist. */
+  removeTarget(target: Endpoint): void {
+    this.pool.removeUpstream(target);
+    this.handshaker.disallow(target);
   }
 
   acquire(target: Endpoint): Socket | undefined {
@@ -30,6 +63,10 @@ export class PoolConnectionSource extends EventEmitter<PoolSourceEvents> impleme
     const socket = this.pool.acquire(target);
     if (socket) this.emit('handoff', { target, us: (performance.now() - t0) * 1000 });
     return socket;
+  }
+
+  reachable(target: Endpoint): boolean {
+    return this.pool.reachable(target) ?? true;
   }
 
   /** Starts sending SYNs (idempotent). */
@@ -80,7 +117,7 @@ export function createPoolSource(
     throw err;
   }
   const pool = new PoolManager({ driver: handshaker, upstreams: targets.map((target) => ({ ...settings, target })) });
-  const source = new PoolConnectionSource(handshaker, pool);
+  const source = new PoolConnectionSource(handshaker, pool, settings);
   if (options.start ?? true) source.start();
   return source;
 }

@@ -16,9 +16,12 @@ import { endWithText } from './raw-response.js';
 import { TrustedProxies } from './trusted-proxies.js';
 import type { Tunnel } from './tunnel.js';
 import { UpgradeExchange, type UpgradeRecord } from './upgrade-exchange.js';
+import { fixedOrigin, type OriginChooser } from './origin-balancer.js';
 
 export interface ProxyServerOptions {
   upstream: UpstreamTarget;
+  /** Which of the upstream's origins (addresses) each request goes to. Default: always upstream.origin. */
+  origins?: OriginChooser;
   /** Usually an AcceleratedAgent; any undici dispatcher works (no connection tracking then). */
   dispatcher: Dispatcher;
   preserveHost?: boolean;
@@ -51,6 +54,17 @@ const SERVER_DEFAULTS = {
   clientHeadersTimeoutMs: 60_000,
   upgradeIdleTimeoutMs: 60_000,
 };
+
+/** The settings reconfigure() can change on a running server. */
+export type ProxyReconfiguration = Partial<
+  Pick<
+    ProxyServerOptions,
+    | 'upstream' | 'origins' | 'dispatcher' | 'preserveHost' | 'trustedProxies' | 'forwardedHeader' | 'headersTimeoutMs' | 'bodyTimeoutMs'
+    | 'retryBufferBytes' | 'clientKeepAliveTimeoutMs' | 'upgradeIdleTimeoutMs'
+  >
+>;
+
+type ServerOptions = typeof SERVER_DEFAULTS & ProxyServerOptions & { origins: OriginChooser };
 
 /** node:http's own requestTimeout (whole request, body included); kept unless the header timeout is longer. */
 const NODE_REQUEST_TIMEOUT_MS = 300_000;
@@ -96,7 +110,7 @@ export interface ProxyServerEvents {
  */
 export class ProxyServer extends EventEmitter<ProxyServerEvents> {
   readonly server: http.Server;
-  readonly #options: typeof SERVER_DEFAULTS & ProxyServerOptions;
+  #options: ServerOptions;
   #inFlight = 0;
   #draining = false;
   #idle: (() => void) | undefined;
@@ -105,13 +119,13 @@ export class ProxyServer extends EventEmitter<ProxyServerEvents> {
   /** Upgrade requests not yet answered, and open tunnels: node:http no longer tracks their sockets. */
   readonly #upgrades = new Set<{ shutdown(): void }>();
   readonly #lineGuard: RequestLineGuard;
-  /** Compiled once: the per-request check is integer compares, remembered per client socket. */
-  readonly trustedProxies: TrustedProxies;
+  /** Compiled once (and again on reconfigure): the per-request check is integer compares, remembered per client socket. */
+  #trustedProxies: TrustedProxies;
 
   constructor(options: ProxyServerOptions) {
     super();
-    this.#options = { ...SERVER_DEFAULTS, ...options };
-    this.trustedProxies = new TrustedProxies(this.#options.trustedProxies);
+    this.#options = { ...SERVER_DEFAULTS, ...options, origins: options.origins ?? fixedOrigin(options.upstream.origin) };
+    this.#trustedProxies = new TrustedProxies(this.#options.trustedProxies);
     const proxy = this;
     this.#onResponseClose = function (this: ServerResponse): void {
       proxy.#responseClosed(this);
@@ -144,6 +158,25 @@ export class ProxyServer extends EventEmitter<ProxyServerEvents> {
     // With an 'upgrade' listener node:http hands every `Connection: Upgrade` request here
     // (raw socket, no response object) instead of to the request handler.
     this.server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => this.#onUpgrade(req, socket, head));
+  }
+
+  /**
+   * What a reload may change while serving: where requests go (upstream, origins,
+   * dispatcher), how they are relayed, and the client keep-alive. Requests already
+   * running keep the settings they started with; the next request gets these.
+   * Listener-level settings (clientHeadersTimeoutMs) need a new server.
+   */
+  reconfigure(patch: ProxyReconfiguration): void {
+    const next: ServerOptions = { ...this.#options, ...patch };
+    if (patch.upstream !== undefined && patch.origins === undefined) next.origins = fixedOrigin(patch.upstream.origin);
+    // A new list starts with an empty per-socket cache: open connections are judged again.
+    if (patch.trustedProxies !== undefined) this.#trustedProxies = new TrustedProxies(patch.trustedProxies);
+    this.#options = next;
+    if (patch.clientKeepAliveTimeoutMs !== undefined) this.server.keepAliveTimeout = patch.clientKeepAliveTimeoutMs;
+  }
+
+  get trustedProxies(): TrustedProxies {
+    return this.#trustedProxies;
   }
 
   get inFlight(): number {
@@ -236,9 +269,9 @@ export class ProxyServer extends EventEmitter<ProxyServerEvents> {
     let open: { shutdown(): void };
     const exchange = new UpgradeExchange(
       {
-        upstream: o.upstream, dispatcher: o.dispatcher, preserveHost: o.preserveHost, headersTimeoutMs: o.headersTimeoutMs,
-        bodyTimeoutMs: o.bodyTimeoutMs, upgradeIdleTimeoutMs: o.upgradeIdleTimeoutMs,
-        trustedPeer: this.trustedProxies.trustsPeer(socket), forwardedHeader: o.forwardedHeader,
+        upstream: o.upstream, origin: o.origins.next(), dispatcher: o.dispatcher, preserveHost: o.preserveHost,
+        headersTimeoutMs: o.headersTimeoutMs, bodyTimeoutMs: o.bodyTimeoutMs, upgradeIdleTimeoutMs: o.upgradeIdleTimeoutMs,
+        trustedPeer: this.#trustedProxies.trustsPeer(socket), forwardedHeader: o.forwardedHeader,
       },
       req, socket, head, path,
       {
@@ -349,7 +382,7 @@ class ProxyExchange implements ConnectionAwareHandler {
 
   constructor(
     private readonly proxy: ProxyServer,
-    private readonly options: typeof SERVER_DEFAULTS & ProxyServerOptions,
+    private readonly options: ServerOptions,
     private readonly req: IncomingMessage,
     private readonly res: ServerResponse,
     private readonly path: string,
@@ -368,7 +401,7 @@ class ProxyExchange implements ConnectionAwareHandler {
       forwardedHeader: options.forwardedHeader,
     });
     const opts: AcceleratedDispatchOptions = {
-      origin: options.upstream.origin,
+      origin: options.origins.next(),
       path: this.path,
       method: (req.method ?? 'GET') as Dispatcher.HttpMethod,
       headers,

@@ -20,6 +20,8 @@ import { upstreamErrorResponse } from './upstream-error.js';
 
 export interface UpgradeExchangeOptions {
   upstream: UpstreamTarget;
+  /** The upstream origin (address) chosen for this request. */
+  origin: string;
   dispatcher: Dispatcher;
   preserveHost: boolean;
   /** The client is a trusted proxy: its forwarding headers are extended, not replaced. */
@@ -113,7 +115,7 @@ export class UpgradeExchange implements ConnectionAwareHandler {
       forwardedHeader: options.forwardedHeader,
     });
     const opts: Dispatcher.DispatchOptions = {
-      origin: options.upstream.origin,
+      origin: options.origin,
       path: this.path,
       method: (req.method ?? 'GET') as Dispatcher.HttpMethod,
       headers,

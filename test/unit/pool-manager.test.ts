@@ -457,3 +457,38 @@ describe('PoolManager', () => {
     expect(named('miss')).toEqual([{ upstream: '10.0.0.2:80', reason: 'not-started' }]);
   });
 });
+
+describe('PoolManager: targets added and removed at run time', () => {
+  it('addUpstream starts filling a new pool at once; removeUpstream releases every entry and misses after', () => {
+    const { driver, mgr, clock, snap, named } = setup({ sizing: 'fixed', targetSize: 3 });
+    driver.behaviour = answer;
+    mgr.start();
+    clock.advance(1_000);
+    expect(mgr.addUpstream({ target: B, sizing: 'fixed', targetSize: 2 })).toBe(true);
+    expect(mgr.addUpstream({ target: B })).toBe(false); // already pooled
+    clock.advance(1_000);
+    expect(snap(B)).toMatchObject({ ready: 2 });
+    const bOpened = driver.opened.filter((e) => e.target === B).length;
+    expect(mgr.removeUpstream(B)).toBe(true);
+    expect(mgr.removeUpstream(B)).toBe(false);
+    expect(driver.released.filter((e) => e.target === B)).toHaveLength(bOpened);
+    expect(mgr.snapshot().map((s) => s.upstream)).toEqual(['10.0.0.2:80']);
+    expect(mgr.take(B)).toBeUndefined();
+    expect(named('miss').at(-1)).toMatchObject({ upstream: '10.0.0.3:8080', reason: 'unknown-upstream' });
+    clock.advance(60_000);
+    expect(driver.openCalls.filter((c) => c.target === B)).toHaveLength(bOpened); // no SYN after removal
+  });
+
+  it('a pool added before start() waits for it; none is added after close()', () => {
+    const { driver, mgr, clock } = setup({ sizing: 'fixed', targetSize: 1 });
+    driver.behaviour = answer;
+    mgr.addUpstream({ target: B, sizing: 'fixed', targetSize: 1 });
+    clock.advance(1_000);
+    expect(driver.openCalls).toHaveLength(0);
+    mgr.start();
+    clock.advance(1_000);
+    expect(driver.openCalls.map((c) => c.target)).toEqual(expect.arrayContaining([A, B]));
+    mgr.close();
+    expect(mgr.addUpstream({ target: { address: '10.0.0.9', port: 80 } })).toBe(false);
+  });
+});
