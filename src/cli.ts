@@ -70,6 +70,8 @@ Configuration file keys (durations in milliseconds, sizes in bytes):
 ${keyList(TOP_LEVEL_KEYS, '  ')},
   pool { sizing, targetSize, minSize, maxSize, upstreamBacklog, ttlMs, synRatePerSec, … }
   tls.ca (PEM file of extra CAs), tls.servername (SNI and checked name), tls.verify
+  trustedProxies: CIDRs whose X-Forwarded-*/Forwarded are extended (default none: replaced);
+  forwardedHeader: x-forwarded (default), forwarded (RFC 7239) or both
   See config/default.yaml (every key with its default), docs/proxy.md and docs/pool.md.
 
 Exit codes: 0 stopped cleanly (SIGTERM/SIGINT), 1 runtime failure, 2 bad usage or configuration.
@@ -178,6 +180,8 @@ export async function serve(initial: SynpoolConfig, options: ServeOptions): Prom
     origins: runtime.origins,
     dispatcher: agent,
     preserveHost: config.preserveHost,
+    trustedProxies: config.trustedProxies,
+    forwardedHeader: config.forwardedHeader,
     headersTimeoutMs: config.headersTimeoutMs,
     bodyTimeoutMs: config.bodyTimeoutMs,
     retryBufferBytes: config.retryBufferBytes,
@@ -255,6 +259,8 @@ export async function serve(initial: SynpoolConfig, options: ServeOptions): Prom
       origins: runtime.origins,
       dispatcher: agent,
       preserveHost: next.preserveHost,
+      trustedProxies: next.trustedProxies,
+      forwardedHeader: next.forwardedHeader,
       headersTimeoutMs: next.headersTimeoutMs,
       bodyTimeoutMs: next.bodyTimeoutMs,
       retryBufferBytes: next.retryBufferBytes,

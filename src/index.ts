@@ -27,7 +27,9 @@ export {
   type ClientErrorRecord,
 } from './proxy/proxy-server.js';
 export { upstreamErrorResponse, type UpstreamErrorResponse } from './proxy/upstream-error.js';
-export { removeHopByHop, upstreamRequestHeaders, clientResponseHeaders, upstreamPath } from './proxy/headers.js';
+export { removeHopByHop, upstreamRequestHeaders, clientResponseHeaders, upstreamPath, type ForwardContext } from './proxy/headers.js';
+export { TrustedProxies } from './proxy/trusted-proxies.js';
+export { FORWARDED_HEADER_MODES, type ForwardedHeaderMode } from './proxy/forwarded-element.js';
 
 export {
   DEFAULTS,

@@ -25,6 +25,8 @@ export const RELOAD_EFFECT: { readonly [K in keyof SynpoolConfigShape]: ReloadEf
   maxUpstreamConnections: 'agent',
   tls: 'agent',
   preserveHost: 'proxy',
+  trustedProxies: 'proxy',
+  forwardedHeader: 'proxy',
   headersTimeoutMs: 'proxy',
   bodyTimeoutMs: 'proxy',
   retryBufferBytes: 'proxy',

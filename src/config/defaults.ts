@@ -1,3 +1,4 @@
+import type { ForwardedHeaderMode } from '../proxy/forwarded-element.js';
 import type { TlsSettings } from './tls-settings.js';
 
 /** Every default in one place; durations carry their unit in the key name (…Ms). */
@@ -10,6 +11,10 @@ export const DEFAULTS = {
   accel: true,
   /** Forward the client's Host header instead of the upstream's host. */
   preserveHost: false,
+  /** CIDRs of peers whose forwarding headers are extended; any other client's are replaced. None by default. */
+  trustedProxies: [] as string[],
+  /** Forwarding headers written upstream: 'x-forwarded' (X-Forwarded-For/-Proto/-Host), 'forwarded' (RFC 7239) or 'both'. */
+  forwardedHeader: 'x-forwarded' as ForwardedHeaderMode,
   /** TCP connect to the upstream (plain path); exceeded → 504. */
   connectTimeoutMs: 5_000,
   /** Request sent → first response byte (status line and headers); exceeded → 504. */

@@ -5,12 +5,17 @@ import { deepFreeze, type DeepReadonly } from './deep-freeze.js';
 import { checkFixedTarget } from './pool-target.js';
 import { resolveTlsSettings, type TlsSettings } from './tls-settings.js';
 import { DEFAULTS, LOG_LEVELS, type LogLevel } from './defaults.js';
+import { FORWARDED_HEADER_MODES, type ForwardedHeaderMode } from '../proxy/forwarded-element.js';
+import { TrustedProxies } from '../proxy/trusted-proxies.js';
 
 export interface SynpoolConfigShape {
   listen: string;
   upstream: string;
   accel: boolean;
   preserveHost: boolean;
+  /** CIDRs (IPv4, IPv6) of peers whose forwarding headers are extended rather than replaced. */
+  trustedProxies: string[];
+  forwardedHeader: ForwardedHeaderMode;
   connectTimeoutMs: number;
   headersTimeoutMs: number;
   bodyTimeoutMs: number;
@@ -41,6 +46,7 @@ type FieldSpec =
   | { kind: 'enum'; values: readonly string[] }
   | { kind: 'hostPort'; nullable: boolean }
   | { kind: 'upstreamUrl' }
+  | { kind: 'cidrList' }
   | { kind: 'object' };
 
 const HOUR_MS = 3_600_000;
@@ -51,6 +57,8 @@ export const CONFIG_SCHEMA: { readonly [K in keyof SynpoolConfigShape]: FieldSpe
   upstream: { kind: 'upstreamUrl' },
   accel: { kind: 'bool' },
   preserveHost: { kind: 'bool' },
+  trustedProxies: { kind: 'cidrList' },
+  forwardedHeader: { kind: 'enum', values: FORWARDED_HEADER_MODES },
   connectTimeoutMs: { kind: 'int', min: 1, max: HOUR_MS, unit: 'milliseconds' },
   headersTimeoutMs: { kind: 'int', min: 1, max: HOUR_MS, unit: 'milliseconds' },
   bodyTimeoutMs: { kind: 'int', min: 1, max: HOUR_MS, unit: 'milliseconds' },
@@ -152,6 +160,10 @@ function checkField(field: string, spec: FieldSpec, value: unknown): void {
       if (value === undefined) throw new ConfigError(field, 'is required (e.g. upstream: "http://10.0.0.2:8080" or --upstream URL)');
       parseUpstreamUrl(field, value);
       return;
+    case 'cidrList':
+      if (!Array.isArray(value)) fail(field, value, 'a list of IPv4 or IPv6 CIDRs, e.g. ["10.0.0.0/8", "::1/128"]');
+      new TrustedProxies(value, field);
+      return;
     case 'object':
       if (!isPlainObject(value)) fail(field, value, 'an object');
       return;
@@ -171,7 +183,7 @@ function checkKnownKeys(layer: Record<string, unknown>, where: string): void {
  * validates the result against CONFIG_SCHEMA and deep-freezes it.
  */
 export function validateConfig(...layers: unknown[]): SynpoolConfig {
-  const merged: Record<string, unknown> = { ...DEFAULTS, pool: { ...DEFAULTS.pool }, tls: { ...DEFAULTS.tls } };
+  const merged: Record<string, unknown> = { ...DEFAULTS, trustedProxies: [...DEFAULTS.trustedProxies], pool: { ...DEFAULTS.pool }, tls: { ...DEFAULTS.tls } };
   for (const layer of layers) {
     if (layer === undefined || layer === null) continue;
     if (!isPlainObject(layer)) fail('(root)', layer, 'an object of settings');
@@ -182,7 +194,8 @@ export function validateConfig(...layers: unknown[]): SynpoolConfig {
         if (!isPlainObject(value)) fail(key, value, 'an object');
         merged[key] = { ...(merged[key] as Record<string, unknown>), ...value };
       } else {
-        merged[key] = value;
+        // A copy: freezing the result must not freeze the caller's list.
+        merged[key] = Array.isArray(value) ? [...(value as unknown[])] : value;
       }
     }
   }

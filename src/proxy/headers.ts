@@ -1,4 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
+import { forwardedElement, type ForwardedHeaderMode } from './forwarded-element.js';
+import { displayAddress } from './ip-address.js';
 
 /** [name, value] with the name as received (case kept). */
 export type HeaderPair = [name: string, value: string];
@@ -77,6 +79,14 @@ export interface ForwardContext {
   /** The Host header sent upstream when the client's is not preserved. */
   upstreamHost: string;
   preserveHost: boolean;
+  /**
+   * The client's address is a trusted proxy (config `trustedProxies`): its forwarding
+   * headers are extended. Otherwise (the default) they are replaced, so a client
+   * cannot choose the address the upstream sees.
+   */
+  trustedPeer?: boolean;
+  /** Which forwarding headers to write; default 'x-forwarded'. */
+  forwardedHeader?: ForwardedHeaderMode;
 }
 
 /** Header names listed in Connection (RFC 9110 §7.6.1), lowercased; undefined when there is none. */
@@ -95,8 +105,12 @@ function joinValue(prior: string | undefined, value: string): string {
 
 /**
  * Headers for the upstream request: hop-by-hop removed, Expect removed (node:http
- * already answered 100-continue), Host set by policy, X-Forwarded-For appended,
- * X-Forwarded-Proto and X-Forwarded-Host set, Via appended.
+ * already answered 100-continue), Host set by policy, Via appended, and the
+ * forwarding headers of `ctx.forwardedHeader` (X-Forwarded-For/-Proto/-Host,
+ * Forwarded): from an untrusted peer the client's are replaced, from a trusted one
+ * extended (For and Forwarded appended to, Proto and Host kept). The family not
+ * written is removed from any peer: an upstream must never read a chain that lacks
+ * this hop.
  * One pass over the client's raw headers, each name lowercased once: this runs for
  * every request (the pair helpers above say the same thing, for the rarer paths).
  */
@@ -110,8 +124,12 @@ export function upstreamRequestHeaders(rawHeaders: readonly string[], ctx: Forwa
     if (l === 'connection') named = namedByConnection(rawHeaders[i + 1] as string, named);
   }
   const out: string[] = ['host', ''];
+  const trusted = ctx.trustedPeer === true;
   let clientHost: string | undefined;
   let priorFor: string | undefined;
+  let priorProto: string | undefined;
+  let priorHost: string | undefined;
+  let priorForwarded: string | undefined;
   let priorVia: string | undefined;
   for (let i = 0; i < n; i += 2) {
     const l = lower[i / 2] as string;
@@ -120,23 +138,38 @@ export function upstreamRequestHeaders(rawHeaders: readonly string[], ctx: Forwa
       clientHost = joinValue(clientHost, value.trim());
       continue;
     }
-    if (HOP_BY_HOP.has(l) || l.startsWith('proxy-') || named?.has(l) === true) continue;
-    if (l === 'expect' || l === 'x-forwarded-proto' || l === 'x-forwarded-host') continue;
-    if (l === 'x-forwarded-for') {
-      priorFor = joinValue(priorFor, value.trim());
-      continue;
-    }
+    if (HOP_BY_HOP.has(l) || l.startsWith('proxy-') || named?.has(l) === true || l === 'expect') continue;
     if (l === 'via') {
       priorVia = joinValue(priorVia, value.trim());
+      continue;
+    }
+    if (l === 'forwarded' || l === 'x-real-ip' || l.startsWith('x-forwarded-')) {
+      // An untrusted peer's are all forgeable (X-Forwarded-Port, -Prefix and X-Real-IP
+      // too, which upstream frameworks read): dropped unread.
+      if (!trusted) continue;
+      const v = value.trim();
+      if (l === 'x-forwarded-for') priorFor = joinValue(priorFor, v);
+      else if (l === 'x-forwarded-proto') priorProto = joinValue(priorProto, v);
+      else if (l === 'x-forwarded-host') priorHost = joinValue(priorHost, v);
+      else if (l === 'forwarded') priorForwarded = joinValue(priorForwarded, v);
+      else {
+        out.push(rawHeaders[i] as string, value);
+      }
       continue;
     }
     out.push(rawHeaders[i] as string, value);
   }
   out[1] = ctx.preserveHost && clientHost !== undefined ? clientHost : ctx.upstreamHost;
-  if (ctx.clientAddress !== undefined) out.push('x-forwarded-for', joinValue(priorFor, ctx.clientAddress));
-  else if (priorFor !== undefined) out.push('x-forwarded-for', priorFor);
-  out.push('x-forwarded-proto', 'http');
-  if (clientHost !== undefined) out.push('x-forwarded-host', clientHost);
+  const address = ctx.clientAddress === undefined ? undefined : displayAddress(ctx.clientAddress);
+  const mode = ctx.forwardedHeader ?? 'x-forwarded';
+  if (mode !== 'forwarded') {
+    if (address !== undefined) out.push('x-forwarded-for', joinValue(priorFor, address));
+    else if (priorFor !== undefined) out.push('x-forwarded-for', priorFor);
+    out.push('x-forwarded-proto', priorProto ?? 'http');
+    const forwardedHost = priorHost ?? clientHost;
+    if (forwardedHost !== undefined) out.push('x-forwarded-host', forwardedHost);
+  }
+  if (mode !== 'x-forwarded') out.push('forwarded', joinValue(priorForwarded, forwardedElement(address, clientHost, 'http')));
   out.push('via', joinValue(priorVia, `${ctx.httpVersion} ${VIA_PSEUDONYM}`));
   return out;
 }

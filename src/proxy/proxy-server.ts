@@ -5,6 +5,7 @@ import type { Dispatcher } from 'undici';
 import type { UpstreamTarget } from '../config/load-config.js';
 import { AcceleratedAgent, type AcceleratedDispatchOptions, type ConnectionAwareHandler } from './accelerated-agent.js';
 import type { ConnectionOrigin } from './connection-source.js';
+import type { ForwardedHeaderMode } from './forwarded-element.js';
 import { clientResponseHeaders, upstreamPath, upstreamRequestHeaders } from './headers.js';
 import { forwardInterim } from './interim-response.js';
 import { ReplayableBody } from './replayable-body.js';
@@ -12,6 +13,7 @@ import { RequestLineGuard } from './request-line-guard.js';
 import { upstreamErrorResponse } from './upstream-error.js';
 import { clientErrorAnswer, type ClientErrorAnswer } from './client-error.js';
 import { endWithText } from './raw-response.js';
+import { TrustedProxies } from './trusted-proxies.js';
 import type { Tunnel } from './tunnel.js';
 import { UpgradeExchange, type UpgradeRecord } from './upgrade-exchange.js';
 import { fixedOrigin, type OriginChooser } from './origin-balancer.js';
@@ -23,6 +25,10 @@ export interface ProxyServerOptions {
   /** Usually an AcceleratedAgent; any undici dispatcher works (no connection tracking then). */
   dispatcher: Dispatcher;
   preserveHost?: boolean;
+  /** CIDRs of peers whose forwarding headers are extended; any other client's are replaced. Default none. */
+  trustedProxies?: readonly string[];
+  /** Forwarding headers written upstream. Default 'x-forwarded'. */
+  forwardedHeader?: ForwardedHeaderMode;
   /** First response byte (ms). Default 30000. */
   headersTimeoutMs?: number;
   /** Idle time between body chunks (ms). Default 30000. */
@@ -39,6 +45,8 @@ export interface ProxyServerOptions {
 
 const SERVER_DEFAULTS = {
   preserveHost: false,
+  trustedProxies: [] as readonly string[],
+  forwardedHeader: 'x-forwarded' as ForwardedHeaderMode,
   headersTimeoutMs: 30_000,
   bodyTimeoutMs: 30_000,
   retryBufferBytes: 1_048_576,
@@ -51,7 +59,8 @@ const SERVER_DEFAULTS = {
 export type ProxyReconfiguration = Partial<
   Pick<
     ProxyServerOptions,
-    'upstream' | 'origins' | 'dispatcher' | 'preserveHost' | 'headersTimeoutMs' | 'bodyTimeoutMs' | 'retryBufferBytes' | 'clientKeepAliveTimeoutMs' | 'upgradeIdleTimeoutMs'
+    | 'upstream' | 'origins' | 'dispatcher' | 'preserveHost' | 'trustedProxies' | 'forwardedHeader' | 'headersTimeoutMs' | 'bodyTimeoutMs'
+    | 'retryBufferBytes' | 'clientKeepAliveTimeoutMs' | 'upgradeIdleTimeoutMs'
   >
 >;
 
@@ -110,10 +119,13 @@ export class ProxyServer extends EventEmitter<ProxyServerEvents> {
   /** Upgrade requests not yet answered, and open tunnels: node:http no longer tracks their sockets. */
   readonly #upgrades = new Set<{ shutdown(): void }>();
   readonly #lineGuard: RequestLineGuard;
+  /** Compiled once (and again on reconfigure): the per-request check is integer compares, remembered per client socket. */
+  #trustedProxies: TrustedProxies;
 
   constructor(options: ProxyServerOptions) {
     super();
     this.#options = { ...SERVER_DEFAULTS, ...options, origins: options.origins ?? fixedOrigin(options.upstream.origin) };
+    this.#trustedProxies = new TrustedProxies(this.#options.trustedProxies);
     const proxy = this;
     this.#onResponseClose = function (this: ServerResponse): void {
       proxy.#responseClosed(this);
@@ -157,8 +169,14 @@ export class ProxyServer extends EventEmitter<ProxyServerEvents> {
   reconfigure(patch: ProxyReconfiguration): void {
     const next: ServerOptions = { ...this.#options, ...patch };
     if (patch.upstream !== undefined && patch.origins === undefined) next.origins = fixedOrigin(patch.upstream.origin);
+    // A new list starts with an empty per-socket cache: open connections are judged again.
+    if (patch.trustedProxies !== undefined) this.#trustedProxies = new TrustedProxies(patch.trustedProxies);
     this.#options = next;
     if (patch.clientKeepAliveTimeoutMs !== undefined) this.server.keepAliveTimeout = patch.clientKeepAliveTimeoutMs;
+  }
+
+  get trustedProxies(): TrustedProxies {
+    return this.#trustedProxies;
   }
 
   get inFlight(): number {
@@ -250,7 +268,11 @@ export class ProxyServer extends EventEmitter<ProxyServerEvents> {
     const o = this.#options;
     let open: { shutdown(): void };
     const exchange = new UpgradeExchange(
-      { upstream: o.upstream, origin: o.origins.next(), dispatcher: o.dispatcher, preserveHost: o.preserveHost, headersTimeoutMs: o.headersTimeoutMs, bodyTimeoutMs: o.bodyTimeoutMs, upgradeIdleTimeoutMs: o.upgradeIdleTimeoutMs },
+      {
+        upstream: o.upstream, origin: o.origins.next(), dispatcher: o.dispatcher, preserveHost: o.preserveHost,
+        headersTimeoutMs: o.headersTimeoutMs, bodyTimeoutMs: o.bodyTimeoutMs, upgradeIdleTimeoutMs: o.upgradeIdleTimeoutMs,
+        trustedPeer: this.#trustedProxies.trustsPeer(socket), forwardedHeader: o.forwardedHeader,
+      },
       req, socket, head, path,
       {
         tunnelOpened: (tunnel: Tunnel) => {
@@ -375,6 +397,8 @@ class ProxyExchange implements ConnectionAwareHandler {
       httpVersion: req.httpVersion,
       upstreamHost: options.upstream.hostHeader,
       preserveHost: options.preserveHost,
+      trustedPeer: this.proxy.trustedProxies.trustsPeer(req.socket),
+      forwardedHeader: options.forwardedHeader,
     });
     const opts: AcceleratedDispatchOptions = {
       origin: options.origins.next(),

@@ -5,6 +5,7 @@ import type { UpstreamTarget } from '../config/load-config.js';
 import type { ConnectionAwareHandler } from './accelerated-agent.js';
 import type { ConnectionOrigin } from './connection-source.js';
 import { disarm } from './continue-filter.js';
+import type { ForwardedHeaderMode } from './forwarded-element.js';
 import {
   clientResponseHeaders,
   pairsFromRaw,
@@ -23,6 +24,9 @@ export interface UpgradeExchangeOptions {
   origin: string;
   dispatcher: Dispatcher;
   preserveHost: boolean;
+  /** The client is a trusted proxy: its forwarding headers are extended, not replaced. */
+  trustedPeer: boolean;
+  forwardedHeader: ForwardedHeaderMode;
   headersTimeoutMs: number;
   bodyTimeoutMs: number;
   upgradeIdleTimeoutMs: number;
@@ -107,6 +111,8 @@ export class UpgradeExchange implements ConnectionAwareHandler {
       httpVersion: req.httpVersion,
       upstreamHost: options.upstream.hostHeader,
       preserveHost: options.preserveHost,
+      trustedPeer: options.trustedPeer,
+      forwardedHeader: options.forwardedHeader,
     });
     const opts: Dispatcher.DispatchOptions = {
       origin: options.origin,

@@ -14,7 +14,8 @@ const TIMEOUTS: Record<string, string> = {
   UND_ERR_BODY_TIMEOUT: 'upstream stalled while sending the body',
 };
 
-const REFUSED = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN', 'ENOTFOUND', 'EAI_AGAIN']);
+/** Nothing listens, or nothing can be reached: the server (or the way to it) is down. */
+export const REFUSED_CODES: ReadonlySet<string> = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN', 'ENOTFOUND', 'EAI_AGAIN']);
 
 /**
  * OpenSSL's verification results as Node names them (CERT_HAS_EXPIRED, UNABLE_TO_VERIFY_LEAF_SIGNATURE,
@@ -29,7 +30,7 @@ export function upstreamErrorResponse(err: unknown): UpstreamErrorResponse {
   const code = errorCode(err) ?? 'UNKNOWN';
   const timeout = TIMEOUTS[code];
   if (timeout !== undefined) return { status: 504, message: timeout, code };
-  if (REFUSED.has(code)) return { status: 502, message: 'upstream refused the connection', code };
+  if (REFUSED_CODES.has(code)) return { status: 502, message: 'upstream refused the connection', code };
   if (isCertificateError(code)) return { status: 502, message: 'upstream certificate rejected', code };
   if (code.startsWith('ERR_SSL_') || code.startsWith('ERR_TLS_')) return { status: 502, message: 'upstream TLS handshake failed', code };
   return { status: 502, message: 'upstream connection failed', code };

@@ -6,18 +6,9 @@ import { ConfigError } from '../../src/errors.js';
 import { DEFAULTS } from '../../src/config/defaults.js';
 import { loadConfig, resolveUpstream } from '../../src/config/load-config.js';
 import { validateConfig } from '../../src/config/schema.js';
+import { configError } from '../helpers/config-error.js';
 
 const UP = { upstream: 'http://10.0.0.2:8080' };
-
-function configError(fn: () => unknown): ConfigError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return err as ConfigError;
-  }
-  throw new Error('expected a ConfigError');
-}
 
 // One folder for the file's lifetime, removed after it (test/unit/temp-cleanup.test.ts checks).
 let dir: string | undefined;

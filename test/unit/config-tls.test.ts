@@ -6,20 +6,10 @@ import { resolveUpstream } from '../../src/config/load-config.js';
 import { validateConfig } from '../../src/config/schema.js';
 import { TLS_DEFAULTS } from '../../src/config/tls-settings.js';
 import { upstreamTlsOptions } from '../../src/config/upstream-tls-options.js';
-import { ConfigError } from '../../src/errors.js';
+import { configError } from '../helpers/config-error.js';
 
 const UP = { upstream: 'https://backend.internal' };
 const read = (rel: string): string => readFileSync(new URL(`../../${rel}`, import.meta.url), 'utf8');
-
-function configError(fn: () => unknown): ConfigError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return err as ConfigError;
-  }
-  throw new Error('expected a ConfigError');
-}
 
 describe('tls section', () => {
   it('defaults: no extra CA, the URL host as name, verification on', () => {

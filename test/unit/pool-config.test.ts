@@ -1,18 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '../../src/errors.js';
 import { POOL_DEFAULTS, resolvePoolConfig, resolvePoolConfigs } from '../../src/pool/pool-config.js';
+import { configError } from '../helpers/config-error.js';
 
 const target = { address: '10.0.0.2', port: 80 };
-
-function configError(fn: () => unknown): ConfigError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return err as ConfigError;
-  }
-  throw new Error('expected a ConfigError');
-}
 
 describe('pool config', () => {
   it('fills defaults, derives the cap from the backlog and freezes the result', () => {

@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { FORWARDED_HEADER_MODES } from '../../src/proxy/forwarded-element.js';
 import { clientResponseHeaders, pairsFromRaw, removeHopByHop, upstreamPath, upstreamRequestHeaders, type ForwardContext } from '../../src/proxy/headers.js';
 
 const ctx = { clientAddress: '192.0.2.7', httpVersion: '1.1', upstreamHost: '10.0.0.2:8080', preserveHost: false };
@@ -67,17 +68,84 @@ describe('forwarding headers', () => {
     });
   });
 
-  it('appends to an existing X-Forwarded-For and Via chain; replaces a client-sent X-Forwarded-Proto/-Host', () => {
-    const h = asObject(
-      upstreamRequestHeaders(
-        ['Host', 'a', 'X-Forwarded-For', '198.51.100.1', 'x-forwarded-for', '198.51.100.2', 'Via', '1.0 edge', 'X-Forwarded-Proto', 'https', 'X-Forwarded-Host', 'spoof'],
-        { ...ctx, httpVersion: '1.0' },
-      ),
-    );
+  const forged = ['Host', 'a', 'X-Forwarded-For', '198.51.100.1', 'x-forwarded-for', '198.51.100.2', 'Via', '1.0 edge', 'X-Forwarded-Proto', 'https', 'X-Forwarded-Host', 'spoof', 'Forwarded', 'for=198.51.100.1', 'X-Real-IP', '198.51.100.1', 'X-Forwarded-Port', '443'];
+
+  it('from an untrusted peer replaces X-Forwarded-*, Forwarded and X-Real-IP (a client cannot choose its address); appends to Via', () => {
+    const h = asObject(upstreamRequestHeaders(forged, { ...ctx, httpVersion: '1.0' }));
+    expect(h).toEqual({
+      host: ['10.0.0.2:8080'],
+      'x-forwarded-for': ['192.0.2.7'],
+      'x-forwarded-proto': ['http'],
+      'x-forwarded-host': ['a'],
+      via: ['1.0 edge, 1.0 synpool'],
+    });
+  });
+
+  it('from a trusted peer extends X-Forwarded-For, keeps -Proto, -Host and the other forwarding headers', () => {
+    const h = asObject(upstreamRequestHeaders(forged, { ...ctx, trustedPeer: true }));
     expect(h['x-forwarded-for']).toEqual(['198.51.100.1, 198.51.100.2, 192.0.2.7']);
-    expect(h.via).toEqual(['1.0 edge, 1.0 synpool']);
-    expect(h['x-forwarded-proto']).toEqual(['http']);
-    expect(h['x-forwarded-host']).toEqual(['a']);
+    expect(h['x-forwarded-proto']).toEqual(['https']);
+    expect(h['x-forwarded-host']).toEqual(['spoof']);
+    expect(h['x-real-ip']).toEqual(['198.51.100.1']);
+    expect(h['x-forwarded-port']).toEqual(['443']);
+    // Not the family written: removed even from a trusted peer.
+    expect(h.forwarded).toBeUndefined();
+  });
+
+  it('a trusted peer without forwarding headers gets the same headers as an untrusted one', () => {
+    const raw = ['Host', 'a', 'Accept', '*/*'];
+    expect(upstreamRequestHeaders(raw, { ...ctx, trustedPeer: true })).toEqual(upstreamRequestHeaders(raw, ctx));
+  });
+
+  it('no peer address: no X-Forwarded-For from an untrusted peer, the received chain from a trusted one, for=unknown', () => {
+    const noAddress = { ...ctx, clientAddress: undefined };
+    expect(asObject(upstreamRequestHeaders(forged, noAddress))['x-forwarded-for']).toBeUndefined();
+    expect(asObject(upstreamRequestHeaders(forged, { ...noAddress, trustedPeer: true }))['x-forwarded-for']).toEqual(['198.51.100.1, 198.51.100.2']);
+    expect(asObject(upstreamRequestHeaders(['Host', 'a'], { ...noAddress, forwardedHeader: 'forwarded' })).forwarded).toEqual(['for=unknown;host=a;proto=http']);
+  });
+
+  it('an IPv4-mapped peer address is written as IPv4', () => {
+    const h = asObject(upstreamRequestHeaders(['Host', 'a'], { ...ctx, clientAddress: '::ffff:192.0.2.7', forwardedHeader: 'both' }));
+    expect(h['x-forwarded-for']).toEqual(['192.0.2.7']);
+    expect(h.forwarded).toEqual(['for=192.0.2.7;host=a;proto=http']);
+  });
+
+  describe("forwardedHeader: 'forwarded' (RFC 7239)", () => {
+    const fwd = { ...ctx, forwardedHeader: 'forwarded' as const };
+
+    it('writes one element for this hop and no X-Forwarded-*', () => {
+      const h = asObject(upstreamRequestHeaders(forged, fwd));
+      expect(h.forwarded).toEqual(['for=192.0.2.7;host=a;proto=http']);
+      for (const name of ['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port', 'x-real-ip']) expect(h[name], name).toBeUndefined();
+    });
+
+    it('quotes an IPv6 node in brackets and drops its zone; quotes a host that is not a token', () => {
+      const h = asObject(upstreamRequestHeaders(['Host', 'example.com:8080'], { ...fwd, clientAddress: 'fe80::1%eth0' }));
+      expect(h.forwarded).toEqual(['for="[fe80::1]";host="example.com:8080";proto=http']);
+      const v6 = asObject(upstreamRequestHeaders(['Host', 'example.com'], { ...fwd, clientAddress: '2001:db8::7' }));
+      expect(v6.forwarded).toEqual(['for="[2001:db8::7]";host=example.com;proto=http']);
+    });
+
+    it('escapes quotes and backslashes inside a quoted host', () => {
+      const h = asObject(upstreamRequestHeaders(['Host', 'a"b\\c'], fwd));
+      expect(h.forwarded).toEqual(['for=192.0.2.7;host="a\\"b\\\\c";proto=http']);
+    });
+
+    it('leaves host out when the client sent none', () => {
+      expect(asObject(upstreamRequestHeaders([], fwd)).forwarded).toEqual(['for=192.0.2.7;proto=http']);
+    });
+
+    it('from a trusted peer appends to the received elements, obfuscated and unknown ones verbatim', () => {
+      const raw = ['Host', 'a', 'Forwarded', 'for=_hidden;proto=https', 'forwarded', 'for=unknown, for="[2001:db8::1]:4711"'];
+      const h = asObject(upstreamRequestHeaders(raw, { ...fwd, trustedPeer: true }));
+      expect(h.forwarded).toEqual(['for=_hidden;proto=https, for=unknown, for="[2001:db8::1]:4711", for=192.0.2.7;host=a;proto=http']);
+    });
+  });
+
+  it("forwardedHeader: 'both' writes both families", () => {
+    const h = asObject(upstreamRequestHeaders(['Host', 'a'], { ...ctx, forwardedHeader: 'both' }));
+    expect(h['x-forwarded-for']).toEqual(['192.0.2.7']);
+    expect(h.forwarded).toEqual(['for=192.0.2.7;host=a;proto=http']);
   });
 
   it('preserveHost keeps the client Host', () => {
@@ -122,17 +190,34 @@ describe('the one-pass header builders agree with the pair helpers', () => {
     const hop = `${version} synpool`;
     return [...without(pairs, ['via']), ['via', prior === undefined ? hop : `${prior}, ${hop}`]];
   }
+  const FORWARDING = ['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'forwarded'];
+  const isForwarding = (l: string): boolean => l === 'forwarded' || l === 'x-real-ip' || l.startsWith('x-forwarded-');
+  function modelElement(address: string | undefined, host: string | undefined): string {
+    const node = address === undefined ? 'unknown' : address.includes(':') ? `"[${address.split('%')[0]}]"` : address;
+    const quoted = (v: string): string => (/^[\w!#$%&'*+.^`|~-]+$/.test(v) ? v : `"${v.replaceAll('\\', '\\\\').replaceAll('"', '\\"')}"`);
+    return `for=${node}${host === undefined ? '' : `;host=${quoted(host)}`};proto=http`;
+  }
   function modelRequest(raw: string[], c: ForwardContext): string[] {
     const received = pairsFromRaw(raw);
     const clientHost = joined(received, 'host');
-    let pairs = without(removeHopByHop(received), ['expect', 'host', 'x-forwarded-proto', 'x-forwarded-host']);
-    const priorFor = joined(pairs, 'x-forwarded-for');
-    pairs = without(pairs, ['x-forwarded-for']);
+    const trusted = c.trustedPeer === true;
+    let pairs = without(removeHopByHop(received), ['expect', 'host']);
+    const prior = (l: string): string | undefined => (trusted ? joined(pairs, l) : undefined);
+    const [priorFor, priorProto, priorHost, priorForwarded] = FORWARDING.map(prior);
+    pairs = pairs.filter(([n]) => !isForwarding(n.toLowerCase()) || (trusted && !FORWARDING.includes(n.toLowerCase())));
     pairs.unshift(['host', c.preserveHost && clientHost !== undefined ? clientHost : c.upstreamHost]);
-    if (c.clientAddress !== undefined) pairs.push(['x-forwarded-for', priorFor === undefined ? c.clientAddress : `${priorFor}, ${c.clientAddress}`]);
-    else if (priorFor !== undefined) pairs.push(['x-forwarded-for', priorFor]);
-    pairs.push(['x-forwarded-proto', 'http']);
-    if (clientHost !== undefined) pairs.push(['x-forwarded-host', clientHost]);
+    const address = c.clientAddress?.replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/, '');
+    const mode = c.forwardedHeader ?? 'x-forwarded';
+    if (mode !== 'forwarded') {
+      if (address !== undefined) pairs.push(['x-forwarded-for', priorFor === undefined ? address : `${priorFor}, ${address}`]);
+      else if (priorFor !== undefined) pairs.push(['x-forwarded-for', priorFor]);
+      pairs.push(['x-forwarded-proto', priorProto ?? 'http']);
+      if ((priorHost ?? clientHost) !== undefined) pairs.push(['x-forwarded-host', (priorHost ?? clientHost)!]);
+    }
+    if (mode !== 'x-forwarded') {
+      const element = modelElement(address, clientHost);
+      pairs.push(['forwarded', priorForwarded === undefined ? element : `${priorForwarded}, ${element}`]);
+    }
     return via(pairs, c.httpVersion).flat();
   }
   function modelResponse(headers: Record<string, string | string[] | undefined>): string[] {
@@ -144,7 +229,7 @@ describe('the one-pass header builders agree with the pair helpers', () => {
     }
     return via(removeHopByHop(pairs), '1.1').flat();
   }
-  const special = ['Host', 'host', 'Connection', 'connection', 'Keep-Alive', 'TE', 'Upgrade', 'Proxy-Auth', 'Expect', 'X-Forwarded-For', 'x-forwarded-proto', 'X-Forwarded-Host', 'Via', 'via', 'X-A', 'x-b', 'Accept'];
+  const special = ['Host', 'host', 'Connection', 'connection', 'Keep-Alive', 'TE', 'Upgrade', 'Proxy-Auth', 'Expect', 'X-Forwarded-For', 'x-forwarded-proto', 'X-Forwarded-Host', 'X-Forwarded-Port', 'Forwarded', 'X-Real-IP', 'Via', 'via', 'X-A', 'x-b', 'Accept'];
   const name = fc.oneof(fc.constantFrom(...special), fc.stringMatching(/^[A-Za-z][A-Za-z0-9-]{0,8}$/));
   const value = fc.oneof(fc.constantFrom('x-a, via', ' X-B ', 'close', 'x-forwarded-for', ' 1.0 edge '), fc.stringMatching(/^[ -~]{0,10}$/));
 
@@ -153,10 +238,12 @@ describe('the one-pass header builders agree with the pair helpers', () => {
       fc.property(
         fc.array(fc.tuple(name, value), { maxLength: 16 }),
         fc.boolean(),
-        fc.option(fc.constant('192.0.2.9'), { nil: undefined }),
+        fc.option(fc.constantFrom('192.0.2.9', '::ffff:192.0.2.9', '2001:db8::9', 'fe80::1%lo'), { nil: undefined }),
         fc.constantFrom('1.0', '1.1'),
-        (pairs, preserveHost, clientAddress, httpVersion) => {
-          const c = { ...ctx, preserveHost, clientAddress, httpVersion };
+        fc.boolean(),
+        fc.constantFrom(...FORWARDED_HEADER_MODES),
+        (pairs, preserveHost, clientAddress, httpVersion, trustedPeer, forwardedHeader) => {
+          const c = { ...ctx, preserveHost, clientAddress, httpVersion, trustedPeer, forwardedHeader };
           const raw = pairs.flat();
           expect(upstreamRequestHeaders(raw, c)).toEqual(modelRequest(raw, c));
         },
