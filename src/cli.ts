@@ -259,13 +259,13 @@ export async function serve(initial: SynpoolConfig, options: ServeOptions): Prom
       origins: runtime.origins,
       dispatcher: agent,
       preserveHost: next.preserveHost,
+      trustedProxies: next.trustedProxies,
+      forwardedHeader: next.forwardedHeader,
       headersTimeoutMs: next.headersTimeoutMs,
       bodyTimeoutMs: next.bodyTimeoutMs,
       retryBufferBytes: next.retryBufferBytes,
       clientKeepAliveTimeoutMs: next.clientKeepAliveTimeoutMs,
       upgradeIdleTimeoutMs: next.upgradeIdleTimeoutMs,
-      trustedProxies: next.trustedProxies,
-      forwardedHeader: next.forwardedHeader,
     });
     if (runtime !== oldRuntime) {
       // Requests go to the new addresses now; the old ones that are not kept lose their pools.

@@ -66,8 +66,8 @@ const SERVER_DEFAULTS = {
 export type ProxyReconfiguration = Partial<
   Pick<
     ProxyServerOptions,
-    | 'upstream' | 'origins' | 'router' | 'dispatcher' | 'preserveHost' | 'headersTimeoutMs' | 'bodyTimeoutMs' | 'retryBufferBytes'
-    | 'clientKeepAliveTimeoutMs' | 'upgradeIdleTimeoutMs' | 'trustedProxies' | 'forwardedHeader'
+    | 'upstream' | 'origins' | 'router' | 'dispatcher' | 'preserveHost' | 'trustedProxies' | 'forwardedHeader' | 'headersTimeoutMs'
+    | 'bodyTimeoutMs' | 'retryBufferBytes' | 'clientKeepAliveTimeoutMs' | 'upgradeIdleTimeoutMs'
   >
 >;
 
@@ -131,7 +131,7 @@ export class ProxyServer extends EventEmitter<ProxyServerEvents> {
   /** Upgrade requests not yet answered, and open tunnels: node:http no longer tracks their sockets. */
   readonly #upgrades = new Set<{ shutdown(): void }>();
   readonly #lineGuard: RequestLineGuard;
-  /** Compiled once: the per-request check is integer compares, remembered per client socket. */
+  /** Compiled once (and again on reconfigure): the per-request check is integer compares, remembered per client socket. */
   #trustedProxies: TrustedProxies;
 
   constructor(options: ProxyServerOptions) {
@@ -181,12 +181,12 @@ export class ProxyServer extends EventEmitter<ProxyServerEvents> {
   reconfigure(patch: ProxyReconfiguration): void {
     const next: ServerOptions = { ...this.#options, ...patch };
     if (patch.upstream !== undefined && patch.origins === undefined) next.origins = fixedOrigin(patch.upstream.origin);
+    // A new list starts with an empty per-socket cache: open connections are judged again.
+    if (patch.trustedProxies !== undefined) this.#trustedProxies = new TrustedProxies(patch.trustedProxies);
     this.#options = next;
     if (patch.clientKeepAliveTimeoutMs !== undefined) this.server.keepAliveTimeout = patch.clientKeepAliveTimeoutMs;
-    if (patch.trustedProxies !== undefined) this.#trustedProxies = new TrustedProxies(patch.trustedProxies);
   }
 
-  /** Compiled once per configuration: the per-request check is integer compares, remembered per client socket. */
   get trustedProxies(): TrustedProxies {
     return this.#trustedProxies;
   }
@@ -281,8 +281,8 @@ export class ProxyServer extends EventEmitter<ProxyServerEvents> {
     let open: { shutdown(): void };
     const exchange = new UpgradeExchange(
       {
-        upstream: o.upstream, origin: o.origins.next(), dispatcher: o.dispatcher, preserveHost: o.preserveHost, headersTimeoutMs: o.headersTimeoutMs,
-        bodyTimeoutMs: o.bodyTimeoutMs, upgradeIdleTimeoutMs: o.upgradeIdleTimeoutMs,
+        upstream: o.upstream, origin: o.origins.next(), dispatcher: o.dispatcher, preserveHost: o.preserveHost,
+        headersTimeoutMs: o.headersTimeoutMs, bodyTimeoutMs: o.bodyTimeoutMs, upgradeIdleTimeoutMs: o.upgradeIdleTimeoutMs,
         trustedPeer: this.#trustedProxies.trustsPeer(socket), forwardedHeader: o.forwardedHeader,
       },
       req, socket, head, path,

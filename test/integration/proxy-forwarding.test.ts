@@ -1,6 +1,7 @@
 // Forwarding headers through the real proxy (serve() from a validated config, a
 // node:http upstream, all on loopback): a client's forged X-Forwarded-For is replaced
 // unless its address is in trustedProxies, and then it is extended.
+import http from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ConfigInput } from '../../src/config/schema.js';
 import { serveInProcess, type InProcessSynpool } from '../helpers/proxy-process.js';
@@ -73,5 +74,21 @@ describe('proxy: forwarding headers and trustedProxies', () => {
     );
     expect(reply).toMatch(/^HTTP\/1\.1 200/);
     expect(reply).toContain(`"x-forwarded-for":"${xff}"`);
+  });
+
+  it('a reload (ProxyServer.reconfigure) that trusts the client applies to the next request on an open keep-alive connection', async () => {
+    upstream = await startUpstream(echoHandler);
+    synpool = await serveInProcess({ upstream: upstream.url, accel: false });
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    const xff = async (): Promise<{ xff: string | undefined; port: number }> => {
+      const res = await request(synpool!.port, { path: '/', headers: FORGED, agent });
+      return { xff: (JSON.parse(res.body.toString()) as { headers: Record<string, string> }).headers['x-forwarded-for'], port: res.socketPort };
+    };
+    const before = await xff();
+    synpool.running.proxy.reconfigure({ trustedProxies: ['127.0.0.1/32'] });
+    const after = await xff();
+    agent.destroy();
+    expect(after.port).toBe(before.port);
+    expect([before.xff, after.xff]).toEqual(['127.0.0.1', '203.0.113.9, 127.0.0.1']);
   });
 });
