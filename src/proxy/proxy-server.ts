@@ -278,10 +278,31 @@ export class ProxyServer extends EventEmitter<ProxyServerEvents> {
       return;
     }
     const o = this.#options;
+    let upstream = o.upstream;
+    let origin: string;
+    let server: ServerDispatch | undefined;
+    let upstreamName: string | undefined;
+    if (o.router === undefined) {
+      origin = o.origins.next();
+    } else {
+      const routed = o.router.route(req.headers.host, path);
+      if (isRefusal(routed)) {
+        endWithText(socket, routed.status, routed.message);
+        this.emit('request', {
+          method: req.method ?? '?', path: String(req.url), upstream: routed.upstream ?? '-', status: routed.status,
+          durationMs: 0, connection: 'none', retried: false, bytesIn: 0, bytesOut: 0, aborted: false, error: routed.code, upgrade: String(req.headers.upgrade),
+        });
+        return;
+      }
+      server = routed.server;
+      upstreamName = routed.upstream.name;
+      upstream = routed.server.slot.runtime.upstream;
+      origin = routed.server.origin;
+    }
     let open: { shutdown(): void };
     const exchange = new UpgradeExchange(
       {
-        upstream: o.upstream, origin: o.origins.next(), dispatcher: o.dispatcher, preserveHost: o.preserveHost,
+        upstream, origin, dispatcher: o.dispatcher, preserveHost: o.preserveHost,
         headersTimeoutMs: o.headersTimeoutMs, bodyTimeoutMs: o.bodyTimeoutMs, upgradeIdleTimeoutMs: o.upgradeIdleTimeoutMs,
         trustedPeer: this.#trustedProxies.trustsPeer(socket), forwardedHeader: o.forwardedHeader,
       },
@@ -294,11 +315,14 @@ export class ProxyServer extends EventEmitter<ProxyServerEvents> {
         },
         done: (r: UpgradeRecord) => {
           this.#upgrades.delete(open);
+          // A tunnel's end says nothing reliable about the server's health: in flight only.
+          server?.finished(undefined, true);
           const record: RequestRecord = {
-            method: r.method, path: r.path, upstream: r.upstream, status: r.status, durationMs: r.durationMs,
+            method: r.method, path: r.path, upstream: upstreamName ?? r.upstream, status: r.status, durationMs: r.durationMs,
             connection: r.connection, retried: false, bytesIn: r.bytesFromClient, bytesOut: r.bytesToClient,
             aborted: r.status === 499, upgrade: r.protocol,
           };
+          if (upstreamName !== undefined) record.server = upstream.url;
           if (r.error !== undefined) record.error = r.error;
           this.emit('request', record);
           this.emit('upgrade', r);
@@ -447,6 +471,8 @@ class ProxyExchange implements ConnectionAwareHandler {
       headersTimeout: options.headersTimeoutMs,
       bodyTimeout: options.bodyTimeoutMs,
     };
+    // https: the name to present and check is the server's (undici takes it from the Host header otherwise).
+    if (upstream.protocol === 'https:') (opts as { servername?: string }).servername = upstream.servername;
     // AcceleratedAgent understands a ReplayableBody; hand any other dispatcher a plain stream.
     if (this.#body !== undefined && !(options.dispatcher instanceof AcceleratedAgent)) opts.body = this.#body.openAttempt();
     options.dispatcher.dispatch(opts as Dispatcher.DispatchOptions, this);

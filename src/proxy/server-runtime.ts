@@ -1,5 +1,6 @@
 import { originOf, type UpstreamTarget } from '../config/load-config.js';
 import type { Endpoint } from '../handshake/endpoint.js';
+import type { PoolSettings } from '../pool/pool-config.js';
 import type { AddressLookup } from '../resolve/address-lookup.js';
 import { UpstreamAddresses } from '../resolve/upstream-addresses.js';
 import { followAddresses } from './address-follower.js';
@@ -18,6 +19,8 @@ export interface ServerRuntimeOptions {
   readonly retireOrigin: (origin: string) => Promise<void>;
   /** Subscribes the log and metrics to a name's address set; returns what unsubscribes. */
   readonly observe?: (addresses: UpstreamAddresses) => Array<() => void>;
+  /** The pool settings of the server's upstream, for addresses that appear later. */
+  readonly poolSettings?: PoolSettings;
 }
 
 /**
@@ -62,7 +65,7 @@ export class ServerRuntime {
     this.addresses = addresses;
     this.origins = balancer;
     this.#balancer = balancer;
-    this.#stop.push(followAddresses({ addresses, balancer, source, originOf: toOrigin, retireOrigin: options.retireOrigin }));
+    this.#stop.push(followAddresses({ addresses, balancer, source, originOf: toOrigin, retireOrigin: options.retireOrigin, ...(options.poolSettings === undefined ? {} : { settings: options.poolSettings }) }));
     this.#stop.push(...(options.observe?.(addresses) ?? []));
   }
 
