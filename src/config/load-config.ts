@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { lookup as dnsLookup } from 'node:dns/promises';
-import { isIPv4 } from 'node:net';
+import { isIP } from 'node:net';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError } from '../errors.js';
-import type { Endpoint } from '../handshake/endpoint.js';
+import { formatEndpoint, type Endpoint } from '../handshake/endpoint.js';
 import { isPlainObject, parseUpstreamUrl, validateConfig, type ConfigInput, type SynpoolConfig } from './schema.js';
 
 /** Reads a YAML or JSON config file (chosen by extension; anything else is parsed as YAML, a superset of JSON). */
@@ -42,17 +42,17 @@ export function loadConfig(options: LoadConfigOptions = {}): SynpoolConfig {
 export interface UpstreamTarget {
   /** As configured, e.g. "http://backend.internal:8080". */
   readonly url: string;
-  /** The resolved IPv4 endpoint every connection goes to. */
+  /** The resolved endpoint every connection goes to (an IPv6 literal: canonical, no brackets). */
   readonly endpoint: Endpoint;
   /** The Host header sent upstream when preserveHost is false ("backend.internal:8080"). */
   readonly hostHeader: string;
   /**
-   * undici origin: "http://10.0.0.2:8080" or "https://10.0.0.2:8443". The host is the resolved
+   * undici origin: "http://10.0.0.2:8080", "https://10.0.0.2:8443" or "http://[fd00::2]:8080". The host is the resolved
    * address (the pool is keyed by it); for https the name to verify is `servername`.
    */
   readonly origin: string;
   readonly protocol: 'http:' | 'https:';
-  /** https: the URL's host as written (a name or an IPv4 literal), for SNI and the certificate check. */
+  /** https: the URL's host (a name, an IPv4 literal or an unbracketed IPv6 literal), for SNI and the certificate check. */
   readonly servername: string;
 }
 
@@ -64,7 +64,7 @@ const defaultLookup: Ipv4Lookup = async (hostname) => (await dnsLookup(hostname,
 export async function resolveUpstream(url: string, lookup: Ipv4Lookup = defaultLookup): Promise<UpstreamTarget> {
   const { protocol, hostname, port, hostHeader } = parseUpstreamUrl('upstream', url);
   let address = hostname;
-  if (!isIPv4(hostname)) {
+  if (isIP(hostname) === 0) {
     try {
       address = await lookup(hostname);
     } catch (err) {
@@ -75,7 +75,7 @@ export async function resolveUpstream(url: string, lookup: Ipv4Lookup = defaultL
     url,
     endpoint: Object.freeze({ address, port }),
     hostHeader,
-    origin: `${protocol}//${address}:${port}`,
+    origin: `${protocol}//${formatEndpoint({ address, port })}`,
     protocol,
     servername: hostname,
   });

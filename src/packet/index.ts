@@ -26,3 +26,4 @@ export {
   type DecodeResult,
   type DecodeOptions,
 } from './decode-segment.js';
+export { parseIpv6Address, formatIpv6Address, canonicalIpv6 } from './ipv6-address.js';
