@@ -14,6 +14,10 @@ export interface TopologyNames {
   clientAddr: string;
   serverAddr: string;
   prefixLength: 24;
+  /** fd00:a:b::1 and ::2 of a /64 (ULA), same a and b as the IPv4 subnet. */
+  clientAddr6: string;
+  serverAddr6: string;
+  prefixLength6: 64;
 }
 
 export const DEFAULT_PREFIX = 'synpool';
@@ -53,5 +57,8 @@ export function allocateTopologyNames(prefix: string = DEFAULT_PREFIX): Topology
     clientAddr: `10.${a}.${b}.1`,
     serverAddr: `10.${a}.${b}.2`,
     prefixLength: 24,
+    clientAddr6: `fd00:${a.toString(16)}:${b.toString(16)}::1`,
+    serverAddr6: `fd00:${a.toString(16)}:${b.toString(16)}::2`,
+    prefixLength6: 64,
   };
 }
