@@ -5,6 +5,7 @@
 // and one handshaker serving both families at once.
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { synRecvCount } from '../../bench/pool/netstat.js';
 import { waitUntil } from '../../bench/pool/wait-until.js';
 import { createTopology, enterNamespace, type Topology } from '../../bench/topology/index.js';
 import { startNodeUpstream, type UpstreamServer } from '../../bench/upstream/index.js';
@@ -51,11 +52,6 @@ async function inClient<T>(topo: Topology, fn: () => Promise<T>): Promise<T> {
   } finally {
     leave();
   }
-}
-
-async function synRecvCount(topo: Topology, port: number): Promise<number> {
-  const { stdout } = await topo.exec('server', 'ss', ['-Htn', 'state', 'syn-recv', `sport = :${port}`], { allowFailure: true });
-  return stdout.split('\n').filter((l) => l.trim() !== '').length;
 }
 
 describe('the IPv6-only topology', () => {
@@ -185,12 +181,12 @@ describe('Handshaker over IPv6 (40 ms RTT, vde delay line)', () => {
       handshakers.push(hs);
       const entries = [hs.open(target), hs.open(target), hs.open(target)];
       await Promise.all(entries.map((e) => awaitEstablished(hs, e, 3_000)));
-      await waitUntil('3 entries in SYN_RECV', async () => (await synRecvCount(v6only, up6.port)) === 3, 3_000, 20);
+      await waitUntil('3 entries in SYN_RECV', async () => (await synRecvCount(v6only, 'server', up6.port)) === 3, 3_000, 20);
       hs.disallow(target);
       expect(entries.map((e) => e.state)).toEqual(['released', 'released', 'released']);
       expect(hs.liveEntries).toBe(0);
       expect(hs.stats.released).toBe(3);
-      await waitUntil('no entry left in SYN_RECV', async () => (await synRecvCount(v6only, up6.port)) === 0, 3_000, 20);
+      await waitUntil('no entry left in SYN_RECV', async () => (await synRecvCount(v6only, 'server', up6.port)) === 0, 3_000, 20);
       expect(() => hs.open(target)).toThrow(TargetNotAllowedError);
       hs.disallow(target); // idempotent
       // Allowed again, it works again.
