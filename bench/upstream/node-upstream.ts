@@ -34,7 +34,8 @@ export async function startNodeUpstream(topo: Topology, opts: NodeUpstreamOption
   try {
     const { listening: port } = await waitForJsonLine<{ listening: number }>(child, READY_DEADLINE_MS, 'node upstream (bench/upstream/http-server.mjs)');
     child.stdout?.resume();
-    await waitUntilAccepting(topo, child, 'node upstream (bench/upstream/http-server.mjs)', port);
+    // A wildcard host listens on serverAddr too.
+    await waitUntilAccepting(topo, child, 'node upstream (bench/upstream/http-server.mjs)', port, opts.host === undefined || opts.host === '::' || opts.host === '0.0.0.0' ? topo.serverAddr : opts.host);
     return { port, pid: child.pid!, stop };
   } catch (err) {
     await stop();
