@@ -51,7 +51,7 @@ Usage:
 Flags:
   --config FILE            YAML (.yaml/.yml) or JSON (.json) configuration file
   --listen HOST:PORT       client listener                       (default 127.0.0.1:8080)
-  --upstream URL           http:// or https:// + IPv4-or-hostname[:port]; a hostname is resolved to IPv4
+  --upstream URL           http:// or https:// + IPv4, [IPv6] (not link-local) or hostname [:port]; a hostname is resolved to IPv4
                            once, at start; https: TLS over the pooled socket, verified unless tls.verify is false
   --pool-size N            keep N half-open connections ready (pool.sizing: fixed, pool.targetSize: N;
                            at most pool.maxSize, default 64; without it the pool sizes itself from demand)
