@@ -5,7 +5,7 @@ import { closeFd } from '../../native/socket-ops.js';
 import { EntryStateError, TargetNotAllowedError } from '../errors.js';
 import { encodeRst, encodeSyn, TCP_FLAGS, type DecodedSegment } from '../packet/index.js';
 import type { HandshakeDriver, HandshakeDriverEvents } from './driver.js';
-import { endpointFamily, endpointKey, formatEndpoint, type AddressFamily, type Endpoint } from './endpoint.js';
+import { endpointFamily, endpointKey, formatEndpoint, parseEndpoint, type AddressFamily, type Endpoint } from './endpoint.js';
 import type { HalfOpen, SynAckInfo } from './half-open.js';
 import { resolveLocalRoute, type LocalRoute } from './local-route.js';
 import { PortReservation } from './port-reservation.js';
@@ -89,7 +89,10 @@ export class Handshaker extends EventEmitter<HandshakeDriverEvents> implements H
     this.#synWindow = options.synWindow ?? 64240;
     this.#wscale = options.wscale ?? 7;
     this.#prepare = options.prepareOnSynAck ?? true;
-    for (const t of options.targets ?? []) this.#allowed.set(endpointKey(t), t);
+    for (const t of options.targets ?? []) {
+      const c = canonical(t);
+      this.#allowed.set(endpointKey(c), c);
+    }
   }
 
   /**
@@ -159,7 +162,8 @@ export class Handshaker extends EventEmitter<HandshakeDriverEvents> implements H
   }
 
   /** Adds a target to the allowlist (and to its family's kernel filter, opening that family's channel if needed). */
-  allow(target: Endpoint): void {
+  allow(given: Endpoint): void {
+    const target = canonical(given);
     const key = endpointKey(target);
     if (this.#allowed.has(key)) return;
     if (this.#closed) throw new EntryStateError(formatEndpoint(target), 'closed', 'an open handshaker');
@@ -182,7 +186,8 @@ export class Handshaker extends EventEmitter<HandshakeDriverEvents> implements H
    * not reported as 'reset' (the server did nothing): whoever holds them (a
    * pool) should drop its pool for the target too. Idempotent.
    */
-  disallow(target: Endpoint): void {
+  disallow(given: Endpoint): void {
+    const target = canonical(given);
     const key = endpointKey(target);
     if (!this.#allowed.delete(key)) return;
     this.#routes.delete(key);
@@ -368,6 +373,14 @@ export class Handshaker extends EventEmitter<HandshakeDriverEvents> implements H
     this.#isnOffset += 4;
     return taggedIsn(this.#isnTag, random);
   }
+}
+
+/**
+ * The allowlist holds canonical endpoints (open() and the kernel's reports use
+ * that spelling); IPv4 text is taken as given, as before IPv6.
+ */
+function canonical(t: Endpoint): Endpoint {
+  return endpointFamily(t) === 6 ? parseEndpoint(t.address, t.port) : t;
 }
 
 function slotKey(target: Endpoint, localPort: number): string {
