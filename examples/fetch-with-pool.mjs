@@ -2,10 +2,11 @@
 //
 //   npm run build && sudo node examples/fetch-with-pool.mjs http://10.0.0.2:8080/
 //   sudo SYNPOOL_CA=ca.pem node examples/fetch-with-pool.mjs https://10.0.0.2:8443/
+//   sudo node examples/fetch-with-pool.mjs http://[fd00::2]:8080/
 //
 // https: TLS runs over the pooled socket (its ClientHello completes the server's
 // handshake), verified against Node's roots, NODE_EXTRA_CA_CERTS and SYNPOOL_CA
-// (a PEM file); the URL's host is the checked name (an IPv4 literal: the
+// (a PEM file); the URL's host is the checked name (an IP literal: the
 // certificate's IP addresses), or set tls.servername.
 //
 // Needs CAP_NET_RAW + CAP_NET_ADMIN (root). Without them createPoolSource
@@ -13,12 +14,14 @@
 // undici's own fetch is used so the dispatcher and fetch come from the same undici.
 import { lookup } from 'node:dns/promises';
 import { readFileSync } from 'node:fs';
-import { isIPv4 } from 'node:net';
+import { isIP } from 'node:net';
 import { fetch, setGlobalDispatcher } from 'undici';
 import { createAcceleratedAgent, createPoolSource } from '../dist/src/index.js';
 
 const url = new URL(process.argv[2] ?? 'http://127.0.0.1:8080/');
-const address = isIPv4(url.hostname) ? url.hostname : (await lookup(url.hostname, { family: 4 })).address;
+// URL brackets an IPv6 host; the pool takes it bare (and makes it canonical).
+const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
+const address = isIP(host) !== 0 ? host : (await lookup(host, { family: 4 })).address;
 const target = { address, port: Number(url.port || (url.protocol === 'https:' ? 443 : 80)) };
 
 const source = createPoolSource([target], { sizing: 'fixed', targetSize: 4 });

@@ -2,6 +2,7 @@
 
 /** <sys/socket.h>, <bits/socket_type.h> */
 export const AF_INET = 2;
+export const AF_INET6 = 10;
 export const SOCK_STREAM = 1;
 export const SOCK_DGRAM = 2;
 export const SOCK_NONBLOCK = 0o4000;
@@ -20,7 +21,12 @@ export const SK_MEMINFO_DROPS = 8;
 export const SK_MEMINFO_VARS = 9;
 
 /** <netinet/in.h> */
+export const IPPROTO_IP = 0;
 export const IPPROTO_TCP = 6;
+export const IPPROTO_IPV6 = 41;
+/** <linux/in.h>, <linux/in6.h>: the path MTU of a connected socket. */
+export const IP_MTU = 14;
+export const IPV6_MTU = 24;
 export const SOL_TCP = 6;
 
 /** <linux/tcp.h> */
@@ -55,6 +61,13 @@ export const CLONE_NEWNET = 0x40000000;
 /** <fcntl.h> */
 export const O_RDONLY = 0;
 export const O_CLOEXEC = 0o2000000;
+
+/**
+ * <linux/filter.h>: a classic-BPF load at SKF_NET_OFF + n reads byte n of the
+ * network header, wherever the packet the filter sees starts (an AF_INET6 raw
+ * socket's starts at the TCP header).
+ */
+export const SKF_NET_OFF = -0x100000;
 
 /** <linux/filter.h>: classic BPF opcodes. */
 export const BPF = {

@@ -26,6 +26,10 @@ export interface Libc {
   getsockname(fd: number, addr: Buffer, addrlen: Buffer): number;
   /** int close(int fd) */
   close(fd: number): number;
+  /** int inet_pton(int af, const char *src, void *dst): 1 on success, 0 for text that is not an address */
+  inet_pton(af: number, src: string, dst: Buffer): number;
+  /** const char *inet_ntop(int af, const void *src, char *dst, socklen_t size): NULL on failure */
+  inet_ntop(af: number, src: Buffer, dst: Buffer, size: number): unknown;
 }
 
 const require = createRequire(import.meta.url);
@@ -50,6 +54,8 @@ export function getLibc(): Libc {
     getsockopt: lib.func('int getsockopt(int sockfd, int level, int optname, void *optval, void *optlen)'),
     getsockname: lib.func('int getsockname(int sockfd, void *addr, void *addrlen)'),
     close: lib.func('int close(int fd)'),
+    inet_pton: lib.func('int inet_pton(int af, const char *src, void *dst)'),
+    inet_ntop: lib.func('void *inet_ntop(int af, void *src, void *dst, uint32_t size)'),
   } as Libc;
   return libc;
 }

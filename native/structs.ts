@@ -12,6 +12,22 @@ export interface SockaddrIn {
 }
 export const SOCKADDR_IN_SIZE = 16;
 
+/**
+ * struct sockaddr_in6 (<netinet/in.h>): family in host order, port in network
+ * order, flowinfo, 16 address bytes, scope id (always 0 here: link-local
+ * upstreams, the only ones that need it, are refused at the edge).
+ */
+export interface SockaddrIn6 {
+  family: number;
+  port: number;
+  /** What inet_ntop writes; not necessarily RFC 5952 (callers canonicalise). */
+  address: string;
+}
+export const SOCKADDR_IN6_SIZE = 28;
+export const SOCKADDR_IN6_OFFSETS = { sin6_family: 0, sin6_port: 2, sin6_flowinfo: 4, sin6_addr: 8, sin6_scope_id: 24 } as const;
+/** The larger of the two: one scratch buffer serves both families. */
+export const SOCKADDR_MAX_SIZE = SOCKADDR_IN6_SIZE;
+
 /** struct sock_filter (<linux/filter.h>): one classic-BPF instruction. */
 export interface SockFilter {
   code: number;
@@ -93,6 +109,13 @@ function defineTypes() {
       sin_addr: in_addr,
       sin_zero: k.array('uint8_t', 8),
     }),
+    sockaddr_in6: k.struct('synpool_sockaddr_in6', {
+      sin6_family: 'uint16_t',
+      sin6_port: 'uint16_t',
+      sin6_flowinfo: 'uint32_t',
+      sin6_addr: k.array('uint8_t', 16),
+      sin6_scope_id: 'uint32_t',
+    }),
     sock_filter: k.struct('synpool_sock_filter', { code: 'uint16_t', jt: 'uint8_t', jf: 'uint8_t', k: 'uint32_t' }),
     sock_fprog: k.struct('synpool_sock_fprog', { len: 'uint16_t', filter: 'void *' }),
     tcp_repair_opt: k.struct('synpool_tcp_repair_opt', { opt_code: 'uint32_t', opt_val: 'uint32_t' }),
@@ -127,6 +150,16 @@ export function decodeSockaddrIn(buf: Buffer): SockaddrIn {
     port: buf.readUInt16BE(2),
     address: `${buf[4]}.${buf[5]}.${buf[6]}.${buf[7]}`,
   };
+}
+
+/** `address16` is the 16 address bytes (inet_pton's output). */
+export function encodeSockaddrIn6(address16: Uint8Array, port: number, out: Buffer = Buffer.alloc(SOCKADDR_IN6_SIZE)): Buffer {
+  const o = SOCKADDR_IN6_OFFSETS;
+  out.fill(0, 0, SOCKADDR_IN6_SIZE);
+  out.writeUInt16LE(10, o.sin6_family); // AF_INET6, host order
+  out.writeUInt16BE(port, o.sin6_port);
+  out.set(address16.subarray(0, 16), o.sin6_addr);
+  return out;
 }
 
 export function decodeTcpInfo(buf: Buffer): TcpInfo {

@@ -62,10 +62,11 @@ Usage:
 Flags:
   --config FILE            YAML (.yaml/.yml) or JSON (.json) configuration file
   --listen HOST:PORT       client listener                       (default 127.0.0.1:8080)
-  --upstream URL           http:// or https:// + IPv4-or-hostname[:port]; a hostname's every address gets a
-                           pool and a share of the requests, re-resolved every resolveIntervalMs;
-                           https: TLS over the pooled socket, verified unless tls.verify is false;
-                           repeat it for several servers of one upstream (round-robin)
+  --upstream URL           http:// or https:// + IPv4, [IPv6] (not link-local) or hostname [:port]; a hostname's
+                           every address (A and AAAA) gets a pool and a share of the requests, re-resolved
+                           every resolveIntervalMs; https: TLS over the pooled socket, verified unless
+                           tls.verify is false; repeat it for
+                           several servers of one upstream (round-robin)
   --pool-size N            keep N half-open connections ready (pool.sizing: fixed, pool.targetSize: N;
                            at most pool.maxSize, default 64; without it the pool sizes itself from demand)
   --no-accel               plain connects only (accel: false)

@@ -35,6 +35,8 @@ export function upstreamVariantFor(scenario: ScenarioName, contender: ContenderN
       return 'idle';
     case 'connection-close':
       return 'close';
+    case 'ipv6-close':
+      return 'close6';
     case 'poisson':
       return contender === 'no-accel' ? 'close' : 'warm';
     case 'https-close':
@@ -44,10 +46,10 @@ export function upstreamVariantFor(scenario: ScenarioName, contender: ContenderN
 
 /**
  * The contenders that run a scenario. In https-close the origin closes every
- * connection, so `keepalive` would be `no-accel` again: it is left out.
+ * connection (so does ipv6-close's), so `keepalive` would be `no-accel` again: it is left out.
  */
 export function contendersFor(scenario: ScenarioName, names: readonly ContenderName[]): ContenderName[] {
-  return scenario === 'https-close' ? names.filter((n) => n !== 'keepalive') : [...names];
+  return scenario === 'https-close' || scenario === 'ipv6-close' ? names.filter((n) => n !== 'keepalive') : [...names];
 }
 
 /**

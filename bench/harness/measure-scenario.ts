@@ -69,6 +69,7 @@ export async function measureScenario(run: ScenarioRun): Promise<BenchCell[]> {
       break;
     case 'connection-close':
     case 'https-close':
+    case 'ipv6-close':
       await runSequential(contenders, sinks, o.requests, 0, ctx);
       break;
     case 'poisson':

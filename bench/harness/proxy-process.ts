@@ -137,7 +137,7 @@ function nginxProxyConfig(prefix: string, port: number, upstreamHost: string, up
   return nginxConfig(
     prefix,
     `  upstream backend {
-    server ${upstreamHost}:${upstreamPort};
+    server ${upstreamHost.includes(':') ? `[${upstreamHost}]` : upstreamHost}:${upstreamPort};
     keepalive 32;
   }
   server {

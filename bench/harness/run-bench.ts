@@ -42,7 +42,9 @@ export function leaveClientNamespace(): void {
 /** Builds a topology for `rttMs`, enters its client namespace on this thread, runs `body`, and always cleans up. */
 async function topologyScope<T>(rttMs: number, o: BenchOptions, progress: Progress, body: (s: Scope) => Promise<T>): Promise<{ info: TopologyInfo; value: T }> {
   progress.phase(`RTT ${rttMs} ms: building the topology`);
-  const topo = await createTopology({ oneWayDelayMs: rttMs / 2, link: o.link, prefix: 'synbench' });
+  // IPv6 addresses beside the IPv4 ones only when a scenario needs them: the IPv4 scenarios see the same topology as before.
+  const ip = o.scenarios.includes('ipv6-close') || o.sweepWorkload === 'ipv6-close' ? 'dual' : 'v4';
+  const topo = await createTopology({ oneWayDelayMs: rttMs / 2, link: o.link, prefix: 'synbench', ip });
   let leave: (() => void) | undefined;
   const upstreams = new UpstreamSet(topo, o.upstreamServer, o.upstreamIdleTimeoutMs);
   try {

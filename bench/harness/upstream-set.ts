@@ -11,9 +11,10 @@ import type { Topology } from '../topology/index.js';
  * warm:  ordinary keep-alive (node's 5 s, nginx's 75 s);
  * tls-close: HTTPS, TLS 1.3 only, every connection closed after its response;
  *        always nginx (whatever --upstream-server says), its certificate signed
- *        by a private CA made for the topology.
+ *        by a private CA made for the topology;
+ * close6: as close, listening on the topology's IPv6 address (node or nginx; python is IPv4 here).
  */
-export type UpstreamVariant = 'idle' | 'close' | 'warm' | 'tls-close';
+export type UpstreamVariant = 'idle' | 'close' | 'warm' | 'tls-close' | 'close6';
 
 /** How a client reaches an https upstream: trust this CA, send and check this name. */
 export interface UpstreamTls {
@@ -36,7 +37,7 @@ export interface RunningUpstream {
 }
 
 /** nginx upstreams need a fixed port; these are free in a fresh namespace. */
-const NGINX_PORTS: Record<UpstreamVariant, number> = { idle: 18081, close: 18082, warm: 18083, 'tls-close': 18443 };
+const NGINX_PORTS: Record<UpstreamVariant, number> = { idle: 18081, close: 18082, warm: 18083, 'tls-close': 18443, close6: 18086 };
 
 export class UpstreamSet {
   private readonly running = new Map<UpstreamVariant, Promise<{ server: UpstreamServer; info: RunningUpstream }>>();
@@ -49,7 +50,7 @@ export class UpstreamSet {
 
   get(variant: UpstreamVariant): Promise<RunningUpstream> {
     // python's http.server speaks HTTP/1.0 and closes every connection: one server serves every variant.
-    const key: UpstreamVariant = this.kind === 'python' && variant !== 'tls-close' ? 'close' : variant;
+    const key: UpstreamVariant = this.kind === 'python' && variant !== 'tls-close' && variant !== 'close6' ? 'close' : variant;
     let started = this.running.get(key);
     if (started === undefined) {
       started = this.start(key);
@@ -60,6 +61,12 @@ export class UpstreamSet {
 
   private async start(variant: UpstreamVariant): Promise<{ server: UpstreamServer; info: RunningUpstream }> {
     const topo = this.topo;
+    if (variant === 'close6') {
+      const host = topo.serverAddr6;
+      if (host === undefined) throw new Error('the ipv6-close scenario needs a topology with IPv6 addresses (ip: dual)');
+      const server = await startNodeUpstream(topo, { connectionClose: true, host });
+      return { server, info: { variant, host, port: server.port, url: `http://[${host}]:${server.port}`, pid: server.pid, tls: undefined } };
+    }
     const host = topo.serverAddr;
     if (variant === 'tls-close') {
       // Removed with the topology's directory.

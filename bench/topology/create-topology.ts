@@ -13,6 +13,7 @@ import { buildVdeLink } from './vde-link.js';
 import { buildVethLink } from './veth-link.js';
 
 const LINK_CHOICES = ['auto', 'vde', 'netem', 'veth'] as const;
+const IP_CHOICES = ['v4', 'dual', 'v6'] as const;
 const VDE_TOOLS = ['vde_switch', 'wirefilter'] as const;
 const MAX_ONE_WAY_DELAY_MS = 10_000;
 /** The link must carry a TCP connect within this long after setup. */
@@ -30,13 +31,17 @@ export async function createTopology(opts: TopologyOptions): Promise<Topology> {
   if (!(LINK_CHOICES as readonly string[]).includes(requested)) {
     throw new TopologyError('TOPOLOGY_ERR_PREREQUISITE', `link must be one of ${LINK_CHOICES.join(', ')}, got ${String(requested)}`);
   }
+  const ip = opts.ip ?? 'v4';
+  if (!(IP_CHOICES as readonly string[]).includes(ip)) {
+    throw new TopologyError('TOPOLOGY_ERR_PREREQUISITE', `ip must be one of ${IP_CHOICES.join(', ')}, got ${String(ip)}`);
+  }
   if (requested === 'veth' && oneWayDelayMs > 0) {
     throw new TopologyError('TOPOLOGY_ERR_PREREQUISITE', `link 'veth' adds no delay; ask for 'auto', 'vde' or 'netem' to get ${oneWayDelayMs} ms`);
   }
   assertPrerequisites(requested === 'vde' ? VDE_TOOLS : []);
 
   sweepStaleTopologies();
-  const topo = new LiveTopology(allocateTopologyNames(opts.prefix), oneWayDelayMs);
+  const topo = new LiveTopology(allocateTopologyNames(opts.prefix), oneWayDelayMs, ip);
   try {
     await topo.createNamespaces();
     const kind = await resolveLink(topo, requested);
@@ -97,21 +102,36 @@ async function resolveLink(topo: LiveTopology, requested: NonNullable<TopologyOp
 }
 
 async function configureAddresses(topo: LiveTopology, ifName: (side: Side) => string): Promise<void> {
-  const addr = { client: topo.clientAddr, server: topo.serverAddr };
+  const n = topo.names;
+  const v4 = topo.ipMode !== 'v6';
+  const v6 = topo.ipMode !== 'v4';
+  const addr4 = { client: n.clientAddr, server: n.serverAddr };
+  const addr6 = { client: n.clientAddr6, server: n.serverAddr6 };
   const mac: Partial<Record<Side, string>> = {};
   for (const side of ['client', 'server'] as const) {
+    if (v6) await enableIpv6(topo, side, ifName(side));
     await topo.ip(side, ['link', 'set', 'dev', ifName(side), 'mtu', MTU, 'up']);
-    await topo.ip(side, ['addr', 'add', `${addr[side]}/${topo.names.prefixLength}`, 'dev', ifName(side)]);
+    if (v4) await topo.ip(side, ['addr', 'add', `${addr4[side]}/${n.prefixLength}`, 'dev', ifName(side)]);
+    // nodad: usable at once, not "tentative" for a second of duplicate detection (nothing else is on this link).
+    if (v6) await topo.ip(side, ['-6', 'addr', 'add', `${addr6[side]}/${n.prefixLength6}`, 'dev', ifName(side), 'nodad']);
     const { stdout } = await topo.ip(side, ['-j', 'link', 'show', 'dev', ifName(side)]);
     mac[side] = (JSON.parse(stdout) as Array<{ address?: string }>)[0]?.address;
   }
-  // Permanent neighbour entries: no ARP round trip on the first connect, and
-  // none when an entry would go stale in the middle of a measurement.
+  // Permanent neighbour entries: no ARP / neighbour-discovery round trip on
+  // the first connect, and none when an entry would go stale in the middle of
+  // a measurement.
   for (const [side, peer] of [['client', 'server'], ['server', 'client']] as const) {
     const lladdr = mac[peer];
     if (!lladdr) continue;
-    await topo.ip(side, ['neigh', 'replace', addr[peer], 'lladdr', lladdr, 'dev', ifName(side), 'nud', 'permanent']);
+    if (v4) await topo.ip(side, ['neigh', 'replace', addr4[peer], 'lladdr', lladdr, 'dev', ifName(side), 'nud', 'permanent']);
+    if (v6) await topo.ip(side, ['-6', 'neigh', 'replace', addr6[peer], 'lladdr', lladdr, 'dev', ifName(side), 'nud', 'permanent']);
   }
+}
+
+/** A host may boot with IPv6 off (disable_ipv6=1), and new namespaces may copy that: turn it on explicitly. */
+async function enableIpv6(topo: LiveTopology, side: Side, ifName: string): Promise<void> {
+  const paths = ['all', 'default', 'lo', ifName].map((c) => `/proc/sys/net/ipv6/conf/${c}/disable_ipv6`);
+  await topo.exec(side, 'sh', ['-c', paths.map((p) => `echo 0 > ${p}`).join(' && ')]);
 }
 
 async function measureRtt(topo: LiveTopology): Promise<number> {

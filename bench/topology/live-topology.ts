@@ -16,7 +16,7 @@ import {
   type TopologyState,
   type TrackedProcess,
 } from './topology-state.js';
-import type { LinkHandle, LinkKind, Side, Topology } from './topology.js';
+import type { IpMode, LinkHandle, LinkKind, Side, Topology } from './topology.js';
 
 /** How long a process started with spawn() gets between SIGTERM and SIGKILL at destroy(). */
 const CHILD_GRACE_MS = 2_000;
@@ -27,6 +27,9 @@ export class LiveTopology implements Topology {
   readonly serverNs: string;
   readonly clientAddr: string;
   readonly serverAddr: string;
+  readonly ipMode: IpMode;
+  readonly clientAddr6: string | undefined;
+  readonly serverAddr6: string | undefined;
   readonly oneWayDelayMs: number;
   readonly dir: string;
   link: LinkKind = 'veth';
@@ -41,13 +44,16 @@ export class LiveTopology implements Topology {
   private destroying: Promise<void> | undefined;
   private readonly unregister: () => void;
 
-  constructor(names: TopologyNames, oneWayDelayMs: number) {
+  constructor(names: TopologyNames, oneWayDelayMs: number, ip: IpMode = 'v4') {
     this.names = names;
     this.name = names.name;
     this.clientNs = names.clientNs;
     this.serverNs = names.serverNs;
-    this.clientAddr = names.clientAddr;
-    this.serverAddr = names.serverAddr;
+    this.ipMode = ip;
+    this.clientAddr6 = ip === 'v4' ? undefined : names.clientAddr6;
+    this.serverAddr6 = ip === 'v4' ? undefined : names.serverAddr6;
+    this.clientAddr = ip === 'v6' ? names.clientAddr6 : names.clientAddr;
+    this.serverAddr = ip === 'v6' ? names.serverAddr6 : names.serverAddr;
     this.oneWayDelayMs = oneWayDelayMs;
     this.dir = stateDir(names.name);
     const ownerStartTicks = processStartTicks(process.pid) ?? 0;

@@ -14,6 +14,10 @@ export interface TopologyNames {
   clientAddr: string;
   serverAddr: string;
   prefixLength: 24;
+  /** fd00:a:b::1 and ::2 of a /64 (ULA), same a and b as the IPv4 subnet. */
+  clientAddr6: string;
+  serverAddr6: string;
+  prefixLength6: 64;
 }
 
 export const DEFAULT_PREFIX = 'synpool';
@@ -53,5 +57,16 @@ export function allocateTopologyNames(prefix: string = DEFAULT_PREFIX): Topology
     clientAddr: `10.${a}.${b}.1`,
     serverAddr: `10.${a}.${b}.2`,
     prefixLength: 24,
+    ...ulaPair(a, b),
+    prefixLength6: 64,
   };
+}
+
+/**
+ * fd00:a:b::1 and ::2, spelled as RFC 5952 does (b = 0 joins the compressed
+ * run: fd00:a::1), so they compare equal to what the kernel and synpool report.
+ */
+export function ulaPair(a: number, b: number): { clientAddr6: string; serverAddr6: string } {
+  const net = b === 0 ? `fd00:${a.toString(16)}:` : `fd00:${a.toString(16)}:${b.toString(16)}:`;
+  return { clientAddr6: `${net}:1`, serverAddr6: `${net}:2` };
 }

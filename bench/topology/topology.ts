@@ -8,6 +8,13 @@ export type Side = 'client' | 'server';
 /** 'vde': userspace delay line (vde_switch + wirefilter); 'netem': veth + tc netem; 'veth': veth, no delay. */
 export type LinkKind = 'vde' | 'netem' | 'veth';
 
+/**
+ * The addresses between the namespaces: 'v4' (default) a 10.x /24; 'dual' that
+ * and an IPv6 ULA /64 (fd00:…::1 and ::2); 'v6' the ULA only, no IPv4 address
+ * or route between the namespaces.
+ */
+export type IpMode = 'v4' | 'dual' | 'v6';
+
 export interface TopologyOptions {
   /** Delay added in each direction, ms; the round trip is twice this. */
   oneWayDelayMs: number;
@@ -15,15 +22,25 @@ export interface TopologyOptions {
   link?: 'auto' | LinkKind;
   /** First part of every name (namespaces, directory); default 'synpool'. */
   prefix?: string;
+  /** Default 'v4'. */
+  ip?: IpMode;
 }
 
 export interface Topology {
   readonly name: string;
   readonly clientNs: string;
   readonly serverNs: string;
-  /** 10.x address of the client side; such addresses exist only inside these namespaces. */
+  /**
+   * The client side's main address: the 10.x IPv4 one, or with ip 'v6' the
+   * IPv6 one (so servers started at serverAddr listen on IPv6). Such
+   * addresses exist only inside these namespaces.
+   */
   readonly clientAddr: string;
   readonly serverAddr: string;
+  readonly ipMode: IpMode;
+  /** The ULA addresses (fd00:a:b::1 and ::2, canonical) with ip 'dual' or 'v6'; undefined with 'v4'. */
+  readonly clientAddr6: string | undefined;
+  readonly serverAddr6: string | undefined;
   readonly oneWayDelayMs: number;
   /** The link actually built ('auto' resolved). */
   readonly link: LinkKind;

@@ -15,13 +15,15 @@ export interface NodeUpstreamOptions {
   connectionClose?: boolean;
   /** Serve HTTPS (node:https) with this PEM certificate and key. */
   tls?: { certFile: string; keyFile: string };
+  /** The address to listen on; default topology.serverAddr. '::' serves both families of a dual-stack topology. */
+  host?: string;
 }
 
 const SCRIPT = fileURLToPath(new URL('./http-server.mjs', import.meta.url));
 
 export async function startNodeUpstream(topo: Topology, opts: NodeUpstreamOptions = {}): Promise<UpstreamServer> {
   // stdin is a pipe from us: the server exits when this process dies, however it dies.
-  const args = [SCRIPT, '--host', topo.serverAddr, '--port', String(opts.port ?? 0), '--exit-on-stdin-eof'];
+  const args = [SCRIPT, '--host', opts.host ?? topo.serverAddr, '--port', String(opts.port ?? 0), '--exit-on-stdin-eof'];
   if (opts.backlog !== undefined) args.push('--backlog', String(opts.backlog));
   if (opts.keepAliveTimeoutMs !== undefined) args.push('--keep-alive-timeout-ms', String(opts.keepAliveTimeoutMs));
   if (opts.connectionClose) args.push('--connection-close');
@@ -32,7 +34,8 @@ export async function startNodeUpstream(topo: Topology, opts: NodeUpstreamOption
   try {
     const { listening: port } = await waitForJsonLine<{ listening: number }>(child, READY_DEADLINE_MS, 'node upstream (bench/upstream/http-server.mjs)');
     child.stdout?.resume();
-    await waitUntilAccepting(topo, child, 'node upstream (bench/upstream/http-server.mjs)', port);
+    // A wildcard host listens on serverAddr too.
+    await waitUntilAccepting(topo, child, 'node upstream (bench/upstream/http-server.mjs)', port, opts.host === undefined || opts.host === '::' || opts.host === '0.0.0.0' ? topo.serverAddr : opts.host);
     return { port, pid: child.pid!, stop };
   } catch (err) {
     await stop();

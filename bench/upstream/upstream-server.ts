@@ -20,12 +20,12 @@ export interface UpstreamServer {
 export const READY_DEADLINE_MS = 5_000;
 
 /**
- * Resolves once `child` itself listens on serverAddr:port (per `ss`, so a
+ * Resolves once `child` itself listens on host:port (default serverAddr) (per `ss`, so a
  * different process already holding the port does not count) and the port
  * accepts a TCP connection from the client namespace. Rejects, naming `server`
  * and quoting its stderr, if the child exits first or the deadline passes.
  */
-export async function waitUntilAccepting(topo: Topology, child: ChildProcess, server: string, port: number): Promise<void> {
+export async function waitUntilAccepting(topo: Topology, child: ChildProcess, server: string, port: number, host: string = topo.serverAddr): Promise<void> {
   captureStderr(child);
   let onClose: (() => void) | undefined;
   const exited = new Promise<never>((_, reject) => {
@@ -38,13 +38,13 @@ export async function waitUntilAccepting(topo: Topology, child: ChildProcess, se
   try {
     await Promise.race([waitUntilListening(topo, child, port, deadline), exited]);
     const left = Math.max(deadline - Date.now(), 100);
-    await Promise.race([probeConnect(topo, topo.serverAddr, port, { deadlineMs: left }), exited]);
+    await Promise.race([probeConnect(topo, host, port, { deadlineMs: left }), exited]);
   } catch (err) {
     if (err instanceof TopologyError && err.code === 'TOPOLOGY_ERR_NOT_READY') throw err;
     const stderr = stderrTail(child);
     throw new TopologyError(
       'TOPOLOGY_ERR_NOT_READY',
-      `${server} did not accept connections on ${topo.serverAddr}:${port} within ${READY_DEADLINE_MS} ms${stderr ? `; stderr: ${stderr}` : ''}`,
+      `${server} did not accept connections on ${host}:${port} within ${READY_DEADLINE_MS} ms${stderr ? `; stderr: ${stderr}` : ''}`,
       { cause: err },
     );
   } finally {

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { lookup } from 'node:dns/promises';
-import { isIPv4 } from 'node:net';
+import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
 import { CapabilityError, SynpoolError } from '../errors.js';
 import { checkCapabilities } from '../handshake/capabilities.js';
@@ -11,7 +11,7 @@ import { probeOnce, summarize, type ProbeOptions, type ProbeResult, type ProbeRu
 
 export const PROBE_USAGE = `Usage: synpool probe <http(s)://host:port/path> [options]
 
-Pre-handshakes to the URL's host and port, waits, hands the half-open
+Pre-handshakes to the URL's host (IPv4, [IPv6] or a name) and port, waits, hands the half-open
 connection off with TCP_REPAIR, sends a GET, and reports SYN-ACK RTT, handoff
 time, time to first byte and total time, next to the same GET over a plain
 connect. An https:// URL: TLS over each connection first (verified, a full
@@ -85,7 +85,7 @@ export function parseProbeArgs(argv: string[]): ProbeCli | 'help' {
     count: positiveInt('count', values.count, 1, 1, 1000),
     timeoutMs: positiveInt('timeout', values.timeout, 3000, 1, 120_000),
     json: values.json ?? false,
-    tls: https ? probeTls(values.servername ?? url.hostname, values.ca === undefined ? undefined : readCa(values.ca), !values.insecure) : undefined,
+    tls: https ? probeTls(values.servername ?? unbracketed(url.hostname), values.ca === undefined ? undefined : readCa(values.ca), !values.insecure) : undefined,
   };
 }
 
@@ -97,9 +97,15 @@ function readCa(path: string): string {
   }
 }
 
+/** URL writes an IPv6 host in brackets; sockets, SNI and the certificate check want it bare. */
+function unbracketed(hostname: string): string {
+  return hostname.startsWith('[') ? hostname.slice(1, -1) : hostname;
+}
+
+/** An IPv4 or IPv6 literal as is (canonicalised by parseEndpoint; link-local refused there); a name resolves to IPv4. */
 async function resolveTarget(url: URL): Promise<Endpoint> {
-  const host = url.hostname;
-  const address = isIPv4(host) ? host : (await lookup(host, { family: 4 })).address;
+  const host = unbracketed(url.hostname);
+  const address = isIP(host) !== 0 ? host : (await lookup(host, { family: 4 })).address;
   return parseEndpoint(address, url.port === '' ? (url.protocol === 'https:' ? 443 : 80) : Number(url.port));
 }
 

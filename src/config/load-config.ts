@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError } from '../errors.js';
-import type { Endpoint } from '../handshake/endpoint.js';
+import { formatEndpoint, type Endpoint } from '../handshake/endpoint.js';
 import { systemLookup, usableEndpoints, type AddressLookup } from '../resolve/address-lookup.js';
 import { isPlainObject, parseUpstreamUrl, validateConfig, type ConfigInput, type SynpoolConfig } from './schema.js';
 
@@ -68,8 +68,7 @@ export type Ipv4Lookup = AddressLookup;
 
 /** undici origin for one address of an upstream (IPv6 in brackets). */
 export function originOf(protocol: 'http:' | 'https:', endpoint: Endpoint): string {
-  const host = endpoint.address.includes(':') ? `[${endpoint.address}]` : endpoint.address;
-  return `${protocol}//${host}:${endpoint.port}`;
+  return `${protocol}//${formatEndpoint(endpoint)}`;
 }
 
 /**

@@ -1,5 +1,6 @@
 import { resolvePoolSettings, type PoolSettings } from '../pool/pool-config.js';
 import { isIP } from 'node:net';
+import { canonicalAddress } from '../handshake/endpoint.js';
 import { ConfigError } from '../errors.js';
 import { deepFreeze, type DeepReadonly } from './deep-freeze.js';
 import { checkFixedTarget } from './pool-target.js';
@@ -128,12 +129,15 @@ export function parseHostPort(field: string, value: unknown): { host: string; po
   return { host, port };
 }
 
-/** The parts of an upstream URL that matter; the host is resolved to IPv4 later, once. */
+/**
+ * The parts of an upstream URL that matter; a name is resolved later, once. An IPv6
+ * literal comes back without brackets, canonical (RFC 5952); link-local is refused.
+ */
 export function parseUpstreamUrl(
   field: string,
   value: unknown,
 ): { protocol: 'http:' | 'https:'; hostname: string; port: number; hostHeader: string } {
-  const allowed = 'an http:// or https:// URL with an IPv4 address or hostname, an optional port and no path, query or credentials (e.g. "http://10.0.0.2:8080")';
+  const allowed = 'an http:// or https:// URL with an IPv4 address, a bracketed IPv6 address or a hostname, an optional port and no path, query or credentials (e.g. "http://10.0.0.2:8080", "http://[fd00::2]:8080")';
   if (typeof value !== 'string') fail(field, value, allowed);
   let url: URL;
   try {
@@ -144,10 +148,17 @@ export function parseUpstreamUrl(
   if (url.protocol !== 'http:' && url.protocol !== 'https:') fail(field, value, `${allowed}; other schemes are not supported`);
   if (url.username !== '' || url.password !== '') fail(field, value, allowed);
   if (url.pathname !== '/' || url.search !== '' || url.hash !== '') fail(field, value, allowed);
-  if (url.hostname.startsWith('[')) fail(field, value, `${allowed}; IPv6 upstreams are not supported yet`);
+  let hostname = url.hostname;
+  if (hostname.startsWith('[')) {
+    try {
+      hostname = canonicalAddress(hostname.slice(1, -1));
+    } catch (err) {
+      fail(field, value, `${allowed}; ${(err as Error).message}`);
+    }
+  }
   const protocol = url.protocol;
   const port = url.port === '' ? (protocol === 'https:' ? 443 : 80) : Number(url.port);
-  return { protocol, hostname: url.hostname, port, hostHeader: url.host };
+  return { protocol, hostname, port, hostHeader: url.host };
 }
 
 function checkField(field: string, spec: FieldSpec, value: unknown): void {

@@ -1,6 +1,7 @@
 // The two classic-BPF programs synpool attaches. Pure: instructions only;
 // native/bpf.ts puts them in memory for SO_ATTACH_FILTER.
-import { BPF } from '../../native/constants.js';
+import { BPF, SKF_NET_OFF } from '../../native/constants.js';
+import { parseIpv6Address } from '../packet/ipv6-address.js';
 import type { SockFilter } from '../../native/structs.js';
 import type { Endpoint } from './endpoint.js';
 import { ISN_TAG_MASK, isnTagPattern } from './isn-tag.js';
@@ -86,6 +87,60 @@ export function synChannelProgram(targets: readonly Endpoint[], isnTag: number):
   }
   code.push({ code: RET_K, k: DROP, label: 'drop' }, { code: RET_K, k: ACCEPT, label: 'accept' });
   return assemble(code);
+}
+
+/** As many IPv6 target checks (10 instructions each) as fit before the 8-bit jump offsets overflow. */
+export const MAX_FILTER_TARGETS_V6 = 24;
+
+/** Offset of the IPv6 source address in the IPv6 header (RFC 8200 §3). */
+const IPV6_SRC = 8;
+
+/**
+ * synChannelProgram for an AF_INET6 raw socket. There the packet the filter
+ * sees starts at the TCP header (the kernel has already consumed the IPv6
+ * header, extension headers and any fragmentation), so flags and ack are at
+ * fixed offsets; the source address is read from the network header through
+ * SKF_NET_OFF, a word at a time. Same rules as the IPv4 program: answers
+ * (SYN-ACK, RST+ACK) acknowledging a tagged ISN, from a target's address and
+ * port; with no targets or too many, flags and tag only.
+ */
+export function synChannelProgramV6(targets: readonly Endpoint[], isnTag: number): SockFilter[] {
+  const pattern = isnTagPattern(isnTag);
+  const checkSources = targets.length > 0 && targets.length <= MAX_FILTER_TARGETS_V6;
+  const next = checkSources ? 't0' : 'accept';
+  const code: AsmInsn[] = [
+    { code: BPF.LD | BPF.B | BPF.ABS, k: 13 }, // A = TCP flags
+    { code: BPF.JMP | BPF.JSET | BPF.K, k: 0x10, jf: 'drop' }, // no ACK: answers nothing we sent
+    { code: BPF.JMP | BPF.JSET | BPF.K, k: 0x04, jt: 'tag' }, // RST+ACK: a refused SYN
+    { code: BPF.JMP | BPF.JSET | BPF.K, k: 0x02, jf: 'drop' }, // SYN+ACK
+    { code: BPF.LD | BPF.W | BPF.ABS, k: 8, label: 'tag' }, // A = acknowledgement number
+    { code: BPF.ALU | BPF.AND | BPF.K, k: ISN_TAG_MASK },
+    { code: BPF.JMP | BPF.JEQ | BPF.K, k: pattern, jt: next, jf: 'drop' },
+  ];
+  if (checkSources) {
+    targets.forEach((t, i) => {
+      const skip = i + 1 < targets.length ? `t${i + 1}` : 'drop';
+      const words = ipv6ToWords(t.address);
+      words.forEach((w, j) => {
+        code.push(
+          { code: BPF.LD | BPF.W | BPF.ABS, k: SKF_NET_OFF + IPV6_SRC + 4 * j, ...(j === 0 ? { label: `t${i}` } : {}) },
+          { code: BPF.JMP | BPF.JEQ | BPF.K, k: w, jf: skip },
+        );
+      });
+      code.push(
+        { code: BPF.LD | BPF.H | BPF.ABS, k: 0 }, // A = source port
+        { code: BPF.JMP | BPF.JEQ | BPF.K, k: t.port, jt: 'accept', jf: skip },
+      );
+    });
+  }
+  code.push({ code: RET_K, k: DROP, label: 'drop' }, { code: RET_K, k: ACCEPT, label: 'accept' });
+  return assemble(code);
+}
+
+/** The address as four big-endian 32-bit words, as BPF_LD|BPF_W loads them. */
+export function ipv6ToWords(address: string): [number, number, number, number] {
+  const b = Buffer.from(parseIpv6Address(address));
+  return [b.readUInt32BE(0), b.readUInt32BE(4), b.readUInt32BE(8), b.readUInt32BE(12)];
 }
 
 export function ipv4ToUint32(address: string): number {

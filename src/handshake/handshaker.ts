@@ -5,18 +5,18 @@ import { closeFd } from '../../native/socket-ops.js';
 import { EntryStateError, TargetNotAllowedError } from '../errors.js';
 import { encodeRst, encodeSyn, TCP_FLAGS, type DecodedSegment } from '../packet/index.js';
 import type { HandshakeDriver, HandshakeDriverEvents } from './driver.js';
-import { endpointKey, formatEndpoint, type Endpoint } from './endpoint.js';
+import { endpointFamily, endpointKey, formatEndpoint, parseEndpoint, type AddressFamily, type Endpoint } from './endpoint.js';
 import type { HalfOpen, SynAckInfo } from './half-open.js';
 import { resolveLocalRoute, type LocalRoute } from './local-route.js';
 import { PortReservation } from './port-reservation.js';
 import { randomIsnTag, taggedIsn } from './isn-tag.js';
 import { finishRepair, prepareRepairSocket } from './repair.js';
 import { RepairedSocket } from './repaired-socket.js';
-import { SynChannel } from './syn-channel.js';
+import { SynChannel, type SynChannelStats } from './syn-channel.js';
 import { tsClockNow } from './ts-clock.js';
 
 export interface HandshakerOptions {
-  /** The only endpoints that may ever be sent a SYN; more can be added with allow(). */
+  /** The only endpoints that may ever be sent a SYN (IPv4 or IPv6); more can be added with allow(), removed with disallow(). */
   targets?: readonly Endpoint[];
   /** The (unscaled) window our SYN carries. Default 64240, as Linux sends. */
   synWindow?: number;
@@ -56,16 +56,24 @@ const MAX_WSCALE = 14;
 
 /**
  * The real HandshakeDriver: raw SYNs out, SYN-ACK and RST in, ports held by
- * drop-all listeners, TCP_REPAIR for the handoff.
+ * drop-all listeners, TCP_REPAIR for the handoff. One raw channel per address
+ * family, opened when the first target of that family is allowed; all share
+ * one ISN tag.
  */
 export class Handshaker extends EventEmitter<HandshakeDriverEvents> implements HandshakeDriver {
   readonly stats: HandshakerStats = {
     opened: 0, synAcks: 0, retransmits: 0, refused: 0, handedOff: 0, released: 0, unmatched: 0, malformed: 0,
   };
-  readonly #channel: SynChannel;
+  readonly #channels = new Map<AddressFamily, SynChannel>();
+  readonly #isnTag: number;
   readonly #allowed = new Map<string, Endpoint>();
   readonly #routes = new Map<string, LocalRoute>();
-  /** By our local endpoint, which is what an inbound segment is addressed to. */
+  /**
+   * By (target, our local port). An IPv6 channel never learns our address
+   * from a packet, but the key needs none: every entry to one target binds
+   * the source address of that target's (cached) route, so the kernel never
+   * gives two live entries to the same target the same port.
+   */
   readonly #slots = new Map<string, Slot>();
   readonly #synWindow: number;
   readonly #wscale: number;
@@ -75,65 +83,120 @@ export class Handshaker extends EventEmitter<HandshakeDriverEvents> implements H
   #isnOffset = 0;
   #closed = false;
 
-  private constructor(channel: SynChannel, options: HandshakerOptions) {
+  private constructor(isnTag: number, options: HandshakerOptions) {
     super();
-    this.#channel = channel;
+    this.#isnTag = isnTag;
     this.#synWindow = options.synWindow ?? 64240;
     this.#wscale = options.wscale ?? 7;
     this.#prepare = options.prepareOnSynAck ?? true;
-    for (const t of options.targets ?? []) this.#allowed.set(endpointKey(t), t);
+    for (const t of options.targets ?? []) {
+      const c = canonical(t);
+      this.#allowed.set(endpointKey(c), c);
+    }
+  }
+
+  /**
+   * Opens the raw channel of each family among the targets (IPv4 when there
+   * are none, as before IPv6 existed). Throws CapabilityError without CAP_NET_RAW.
+   */
+  static create(options: HandshakerOptions = {}): Handshaker {
+    const hs = new Handshaker(options.isnTag ?? randomIsnTag(), options);
+    const families = new Set((options.targets ?? []).map(endpointFamily));
+    if (families.size === 0) families.add(4);
+    try {
+      for (const f of families) hs.#channelFor(f);
+    } catch (err) {
+      hs.close();
+      throw err;
+    }
+    return hs;
+  }
+
+  /** The family's channel, opened (with the family's targets in its filter) on first use. */
+  #channelFor(family: AddressFamily): SynChannel {
+    let channel = this.#channels.get(family);
+    if (channel) return channel;
+    channel = SynChannel.open(this.#targetsOf(family), this.#isnTag, family);
     channel.on('segment', (s) => this.#onSegment(s));
     channel.on('malformed', (reason) => {
       this.stats.malformed++;
       this.emit('malformed', reason);
     });
     channel.on('error', (err) => this.emit('channelError', err));
+    this.#channels.set(family, channel);
+    return channel;
   }
 
-  /** Opens the raw channel. Throws CapabilityError without CAP_NET_RAW. */
-  static create(options: HandshakerOptions = {}): Handshaker {
-    const targets = options.targets ?? [];
-    return new Handshaker(SynChannel.open(targets, options.isnTag ?? randomIsnTag()), options);
+  #targetsOf(family: AddressFamily): Endpoint[] {
+    return [...this.#allowed.values()].filter((t) => endpointFamily(t) === family);
   }
 
-  get channelStats() {
-    return this.#channel.stats;
+  /** The channels' counters, summed over the families. */
+  get channelStats(): SynChannelStats {
+    const sum: SynChannelStats = { received: 0, sent: 0, sendErrors: 0, malformed: {} };
+    for (const c of this.#channels.values()) {
+      sum.received += c.stats.received;
+      sum.sent += c.stats.sent;
+      sum.sendErrors += c.stats.sendErrors;
+      for (const [reason, n] of Object.entries(c.stats.malformed) as Array<[keyof SynChannelStats['malformed'], number]>) {
+        sum.malformed[reason] = (sum.malformed[reason] ?? 0) + n;
+      }
+    }
+    return sum;
   }
 
   /** The tag in every ISN this handshaker sends (ISN+1's top bits). */
   get isnTag(): number {
-    return this.#channel.isnTag;
+    return this.#isnTag;
   }
 
+  /** Summed over the channels, wrapping at 2^32 like each (only differences between readings mean anything). */
   channelDrops(): number {
-    return this.#channel.drops();
+    let drops = 0;
+    for (const c of this.#channels.values()) drops = (drops + c.drops()) >>> 0;
+    return drops;
   }
 
   poll(): void {
-    this.#channel.poll();
+    for (const c of this.#channels.values()) c.poll();
   }
 
-  /** Adds a target to the allowlist (and to the kernel filter). */
-  allow(target: Endpoint): void {
+  /** Adds a target to the allowlist (and to its family's kernel filter, opening that family's channel if needed). */
+  allow(given: Endpoint): void {
+    const target = canonical(given);
     const key = endpointKey(target);
     if (this.#allowed.has(key)) return;
+    if (this.#closed) throw new EntryStateError(formatEndpoint(target), 'closed', 'an open handshaker');
+    const family = endpointFamily(target);
+    const opened = this.#channels.get(family);
     this.#allowed.set(key, target);
-    this.#channel.setTargets([...this.#allowed.values()]);
+    try {
+      if (opened) opened.setTargets(this.#targetsOf(family));
+      else this.#channelFor(family);
+    } catch (err) {
+      this.#allowed.delete(key);
+      throw err;
+    }
   }
 
   /**
-   * Removes a target from the allowlist and the kernel filter (its name no
-   * longer resolves to it); its live entries are released with RSTs, and a
-   * later open() to it throws TargetNotAllowedError.
+   * Removes a target: from the allowlist and its kernel filter, and releases
+   * its live entries (ready or pending) with a RST each, so the server frees
+   * them at once. A later open() throws TargetNotAllowedError. The entries are
+   * not reported as 'reset' (the server did nothing): whoever holds them (a
+   * pool) should drop its pool for the target too. Idempotent.
    */
-  disallow(target: Endpoint): void {
+  disallow(given: Endpoint): void {
+    const target = canonical(given);
     const key = endpointKey(target);
     if (!this.#allowed.delete(key)) return;
+    this.#routes.delete(key);
     for (const slot of [...this.#slots.values()]) {
       if (endpointKey(slot.entry.target) === key) this.release(slot.entry);
     }
-    this.#routes.delete(key);
-    if (!this.#closed) this.#channel.setTargets([...this.#allowed.values()]);
+    const family = endpointFamily(target);
+    // Filter last: the RSTs above go out through the channel, and nothing answers a RST.
+    this.#channels.get(family)?.setTargets(this.#targetsOf(family));
   }
 
   /** Entries not yet handed off or released. */
@@ -163,8 +226,8 @@ export class Handshaker extends EventEmitter<HandshakeDriverEvents> implements H
       lastSynAckAt: undefined,
       synAckCount: 0,
     };
-    this.#slots.set(endpointKey(entry.local), { entry, reservation, repairFd: -1 });
-    this.#channel.send(
+    this.#slots.set(slotKey(target, entry.local.port), { entry, reservation, repairFd: -1 });
+    this.#channelFor(endpointFamily(target)).send(
       encodeSyn({
         srcAddr: entry.local.address,
         dstAddr: target.address,
@@ -183,7 +246,7 @@ export class Handshaker extends EventEmitter<HandshakeDriverEvents> implements H
   }
 
   handoff(entry: HalfOpen): Socket {
-    const slot = this.#slots.get(endpointKey(entry.local));
+    const slot = this.#slots.get(slotKey(entry.target, entry.local.port));
     if (entry.state !== 'established' || !slot || slot.entry !== entry) {
       throw new EntryStateError(formatEndpoint(entry.target), entry.state, 'established');
     }
@@ -199,7 +262,7 @@ export class Handshaker extends EventEmitter<HandshakeDriverEvents> implements H
     }
     // The repaired socket is in the established hash now and wins the lookup;
     // the reservation has done its job.
-    this.#slots.delete(endpointKey(entry.local));
+    this.#slots.delete(slotKey(entry.target, entry.local.port));
     slot.reservation.release();
     entry.state = 'handed-off';
     this.stats.handedOff++;
@@ -207,7 +270,7 @@ export class Handshaker extends EventEmitter<HandshakeDriverEvents> implements H
   }
 
   release(entry: HalfOpen): void {
-    const slot = this.#slots.get(endpointKey(entry.local));
+    const slot = this.#slots.get(slotKey(entry.target, entry.local.port));
     if (!slot || slot.entry !== entry) return;
     // A RST with seq = our ISN+1 lets the server drop its request socket now
     // instead of retransmitting SYN-ACKs for a minute.
@@ -218,7 +281,7 @@ export class Handshaker extends EventEmitter<HandshakeDriverEvents> implements H
 
   /** Forgets an entry: its prepared repair socket (closing it in repair mode sends nothing) and its port. */
   #drop(slot: Slot): void {
-    this.#slots.delete(endpointKey(slot.entry.local));
+    this.#slots.delete(slotKey(slot.entry.target, slot.entry.local.port));
     if (slot.repairFd >= 0) closeFd(slot.repairFd);
     slot.reservation.release();
     slot.entry.state = 'released';
@@ -228,11 +291,11 @@ export class Handshaker extends EventEmitter<HandshakeDriverEvents> implements H
     if (this.#closed) return;
     for (const slot of [...this.#slots.values()]) this.release(slot.entry);
     this.#closed = true;
-    this.#channel.close();
+    for (const c of this.#channels.values()) c.close();
   }
 
   #sendRst(entry: HalfOpen): void {
-    this.#channel.send(
+    this.#channels.get(endpointFamily(entry.target))?.send(
       encodeRst({
         srcAddr: entry.local.address,
         dstAddr: entry.target.address,
@@ -245,9 +308,10 @@ export class Handshaker extends EventEmitter<HandshakeDriverEvents> implements H
   }
 
   #onSegment(seg: DecodedSegment): void {
-    const slot = this.#slots.get(`${seg.dstAddr}:${seg.dstPort}`);
+    // The source decides the target (the key's address and port); our address is checked where the family's channel reports it (IPv4).
+    const slot = this.#slots.get(slotKey({ address: seg.srcAddr, port: seg.srcPort }, seg.dstPort));
     const entry = slot?.entry;
-    if (!slot || !entry || seg.srcAddr !== entry.target.address || seg.srcPort !== entry.target.port) {
+    if (!slot || !entry || (seg.dstAddr !== '' && seg.dstAddr !== entry.local.address)) {
       this.stats.unmatched++;
       return;
     }
@@ -307,8 +371,20 @@ export class Handshaker extends EventEmitter<HandshakeDriverEvents> implements H
     }
     const random = this.#isnPool.readUInt32LE(this.#isnOffset);
     this.#isnOffset += 4;
-    return taggedIsn(this.#channel.isnTag, random);
+    return taggedIsn(this.#isnTag, random);
   }
+}
+
+/**
+ * The allowlist holds canonical endpoints (open() and the kernel's reports use
+ * that spelling); IPv4 text is taken as given, as before IPv6.
+ */
+function canonical(t: Endpoint): Endpoint {
+  return endpointFamily(t) === 6 ? parseEndpoint(t.address, t.port) : t;
+}
+
+function slotKey(target: Endpoint, localPort: number): string {
+  return `${endpointKey(target)}/${localPort}`;
 }
 
 function synAckInfo(seg: DecodedSegment): SynAckInfo {

@@ -1,6 +1,6 @@
-import { AF_INET, SO_ATTACH_FILTER, SOCK_CLOEXEC, SOCK_NONBLOCK, SOCK_STREAM, SOL_SOCKET } from '../../native/constants.js';
+import { SO_ATTACH_FILTER, SOCK_CLOEXEC, SOCK_NONBLOCK, SOCK_STREAM, SOL_SOCKET } from '../../native/constants.js';
 import { loadBpfProgram, type BpfProgram } from '../../native/bpf.js';
-import { bindIn, closeFd, openSocket, setBufferOption, sockName } from '../../native/socket-ops.js';
+import { bindIp, closeFd, familyOf, openSocket, setBufferOption, sockNameOf } from '../../native/socket-ops.js';
 import { check, getLibc } from '../../native/libc.js';
 import { dropAllProgram } from './bpf-programs.js';
 
@@ -22,16 +22,17 @@ export class PortReservation {
     this.port = port;
   }
 
-  /** Reserves a kernel-chosen port on `address`. */
+  /** Reserves a kernel-chosen port on `address` (IPv4 or IPv6: the socket's family follows it). */
   static reserve(address: string): PortReservation {
     dropAll ??= loadBpfProgram(dropAllProgram());
-    const fd = openSocket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, 'socket(reservation)');
+    const family = familyOf(address);
+    const fd = openSocket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, 'socket(reservation)');
     try {
       // Filter first, so no segment can slip in between listen() and the attach.
       setBufferOption(fd, SOL_SOCKET, SO_ATTACH_FILTER, dropAll.fprog, 'setsockopt(SO_ATTACH_FILTER)');
-      bindIn(fd, address, 0, 'bind(reservation)');
+      bindIp(fd, address, 0, 'bind(reservation)');
       check(getLibc().listen(fd, 1), 'listen(reservation)');
-      return new PortReservation(fd, address, sockName(fd).port);
+      return new PortReservation(fd, address, sockNameOf(fd, family).port);
     } catch (err) {
       closeFd(fd);
       throw err;

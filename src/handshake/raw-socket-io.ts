@@ -16,7 +16,8 @@ interface RawSocketInternals {
   wrap: {
     removeAllListeners(event: string): void;
     on(event: string, listener: () => void): void;
-    recv(buffer: Buffer, callback: (buffer: Buffer, bytes: number) => void): void;
+    /** `source`: recvfrom's address as text (uv_ip4_name / uv_ip6_name). */
+    recv(buffer: Buffer, callback: (buffer: Buffer, bytes: number, source: string) => void): void;
     send(buffer: Buffer, offset: number, length: number, address: string, callback: (bytes: number) => void): void;
   };
   buffer: Buffer;
@@ -47,13 +48,20 @@ function internals(socket: RawSocket): RawSocketInternals | undefined {
  * undefined when the internals are not what this expects (then listen to
  * 'message').
  */
-export function drainInBatches(socket: RawSocket, onPacket: (packet: Buffer) => void, onError: (err: Error) => void): (() => boolean) | undefined {
+export function drainInBatches(
+  socket: RawSocket,
+  onPacket: (packet: Buffer, source: string) => void,
+  onError: (err: Error) => void,
+): (() => boolean) | undefined {
   const inner = internals(socket);
   if (!inner) return undefined;
   const { wrap, buffer } = inner;
   let bytes = 0;
-  const got = (_b: Buffer, n: number): void => {
+  let from = '';
+  // An AF_INET6 raw socket delivers no IP header: recvfrom's source is the only place the sender's address is.
+  const got = (_b: Buffer, n: number, source: string): void => {
     bytes = n;
+    from = source;
   };
   const drain = (): boolean => {
     for (let i = 0; i < DRAIN_BATCH; i++) {
@@ -63,7 +71,7 @@ export function drainInBatches(socket: RawSocket, onPacket: (packet: Buffer) => 
         if (!WOULD_BLOCK.test(String((err as Error).message))) onError(err as Error);
         return true;
       }
-      onPacket(buffer.subarray(0, bytes));
+      onPacket(buffer.subarray(0, bytes), from);
     }
     return false;
   };

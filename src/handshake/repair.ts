@@ -2,12 +2,12 @@
 // Every step and its order comes from ../shared/notes/tcp-repair-handoff.md;
 // the comments name the pitfall each one avoids.
 import {
-  AF_INET, SOCK_CLOEXEC, SOCK_NONBLOCK, SOCK_STREAM, SOL_TCP,
+  SOCK_CLOEXEC, SOCK_NONBLOCK, SOCK_STREAM, SOL_TCP,
   TCP_MAXSEG, TCP_QUEUE_SEQ, TCP_RECV_QUEUE, TCP_REPAIR, TCP_REPAIR_OFF_NO_WP, TCP_REPAIR_ON,
   TCP_REPAIR_OPTIONS, TCP_REPAIR_QUEUE, TCP_REPAIR_WINDOW, TCP_SEND_QUEUE, TCP_TIMESTAMP,
   TCPOPT_MSS, TCPOPT_SACK_PERM, TCPOPT_TIMESTAMP, TCPOPT_WINDOW,
 } from '../../native/constants.js';
-import { bindIn, closeFd, connectIn, getBufferOption, openSocket, setBufferOption, setIntOption } from '../../native/socket-ops.js';
+import { bindIp, closeFd, connectIp, familyOf, getBufferOption, openSocket, setBufferOption, setIntOption } from '../../native/socket-ops.js';
 import { TCP_REPAIR_OPT_SIZE, TCP_REPAIR_WINDOW_OFFSETS, TCP_REPAIR_WINDOW_SIZE } from '../../native/structs.js';
 import { EntryStateError } from '../errors.js';
 import { formatEndpoint } from './endpoint.js';
@@ -30,11 +30,12 @@ function synAckOf(entry: HalfOpen): SynAckInfo {
  */
 export function prepareRepairSocket(entry: HalfOpen): number {
   const synAck = synAckOf(entry);
-  const fd = openSocket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, 'socket(repair)');
+  // AF_INET6 for an IPv6 target: TCP_REPAIR works the same on it (tcp_v6_connect honours repair mode).
+  const fd = openSocket(familyOf(entry.target.address), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, 'socket(repair)');
   try {
     setIntOption(fd, SOL_TCP, TCP_REPAIR, TCP_REPAIR_ON, 'setsockopt(TCP_REPAIR)');
     // Repair mode forces address reuse, so this binds beside the reserving listener.
-    bindIn(fd, entry.local.address, entry.local.port, 'bind(repair)');
+    bindIp(fd, entry.local.address, entry.local.port, 'bind(repair)');
     // Sequence numbers ≥ 2^31 must go in unsigned (setIntOption writes them so).
     setIntOption(fd, SOL_TCP, TCP_REPAIR_QUEUE, TCP_SEND_QUEUE, 'setsockopt(TCP_REPAIR_QUEUE, send)');
     setIntOption(fd, SOL_TCP, TCP_QUEUE_SEQ, (entry.syn.isn + 1) >>> 0, 'setsockopt(TCP_QUEUE_SEQ, send)');
@@ -53,7 +54,7 @@ export function prepareRepairSocket(entry: HalfOpen): number {
 /** connect() in repair mode sends no SYN: the socket becomes ESTABLISHED with the state we set. */
 export function finishRepair(fd: number, entry: HalfOpen): void {
   const synAck = synAckOf(entry);
-  connectIn(fd, entry.target.address, entry.target.port, 'connect(repair)');
+  connectIp(fd, entry.target.address, entry.target.port, 'connect(repair)');
 
   let n = 0;
   const opt = (code: number, val: number) => {

@@ -4,10 +4,10 @@ import type { RawSocket } from 'raw-socket';
 import { loadBpfProgram, type BpfProgram } from '../../native/bpf.js';
 import { SK_MEMINFO_DROPS, SK_MEMINFO_VARS, SO_ATTACH_FILTER, SO_MEMINFO, SO_RCVBUF, SOL_SOCKET } from '../../native/constants.js';
 import { CapabilityError, SynpoolError } from '../errors.js';
-import { decodeIpv4Tcp, type DecodedSegment, type DecodeFailure } from '../packet/index.js';
-import { synChannelProgram } from './bpf-programs.js';
+import { decodeBareTcp, decodeIpv4Tcp, type DecodedSegment, type DecodeFailure, type DecodeResult } from '../packet/index.js';
+import { synChannelProgram, synChannelProgramV6 } from './bpf-programs.js';
 import { isnTagPattern } from './isn-tag.js';
-import type { Endpoint } from './endpoint.js';
+import type { AddressFamily, Endpoint } from './endpoint.js';
 import { drainInBatches, sendNow } from './raw-socket-io.js';
 
 const require = createRequire(import.meta.url);
@@ -38,22 +38,30 @@ const POLL_BATCHES = 8;
  * wake JavaScript. What the kernel still had to drop (a full receive buffer)
  * is counted in drops(), so that a lost answer is never mistaken for a
  * silent upstream.
+ *
+ * One channel serves one address family. An AF_INET6 raw socket differs in
+ * what it receives: the bare TCP segment (no IP header), the sender's address
+ * only from recvfrom, ours not at all; its filter reads the source through
+ * SKF_NET_OFF (bpf-programs.ts).
  */
 export class SynChannel extends EventEmitter<SynChannelEvents> {
   readonly stats: SynChannelStats = { received: 0, sent: 0, sendErrors: 0, malformed: {} };
   /** Every SYN sent through this channel must carry it (in ISN+1): the filter admits only answers that do. */
   readonly isnTag: number;
+  readonly family: AddressFamily;
   #socket: RawSocket;
   #program: BpfProgram | undefined;
   #closed = false;
   #meminfo = Buffer.alloc(SK_MEMINFO_VARS * 4);
   #drain: (() => boolean) | undefined;
+  #discarding = false;
 
-  private constructor(socket: RawSocket, isnTag: number) {
+  private constructor(socket: RawSocket, isnTag: number, family: AddressFamily) {
     super();
     this.#socket = socket;
     this.isnTag = isnTag;
-    const onPacket = (buf: Buffer): void => this.#onMessage(buf);
+    this.family = family;
+    const onPacket = (buf: Buffer, source: string): void => this.#onMessage(buf, source);
     const onError = (err: Error): void => {
       this.emit('error', new SynpoolError('SYNPOOL_ERR_SYSCALL', `raw recv: ${err.message}`, { cause: err }));
     };
@@ -63,12 +71,16 @@ export class SynChannel extends EventEmitter<SynChannelEvents> {
   }
 
   /** Opens the channel; throws CapabilityError without CAP_NET_RAW. */
-  static open(targets: readonly Endpoint[], isnTag: number): SynChannel {
+  static open(targets: readonly Endpoint[], isnTag: number, family: AddressFamily = 4): SynChannel {
     isnTagPattern(isnTag); // a bad tag throws here, before there is a socket to leak
     const raw = require('raw-socket') as typeof import('raw-socket');
     let socket: RawSocket;
     try {
-      socket = raw.createSocket({ protocol: raw.Protocol.TCP, bufferSize: 256 });
+      socket = raw.createSocket({
+        protocol: raw.Protocol.TCP,
+        addressFamily: family === 6 ? raw.AddressFamily.IPv6 : raw.AddressFamily.IPv4,
+        bufferSize: 256,
+      });
       socket.setOption(SOL_SOCKET, SO_RCVBUF, RECEIVE_BUFFER_BYTES);
     } catch (err) {
       if (/not permitted|EPERM|EACCES/i.test(String((err as Error).message))) {
@@ -76,14 +88,15 @@ export class SynChannel extends EventEmitter<SynChannelEvents> {
       }
       throw err;
     }
-    const channel = new SynChannel(socket, isnTag);
+    const channel = new SynChannel(socket, isnTag, family);
     channel.setTargets(targets);
+    channel.#discardQueued();
     return channel;
   }
 
   /** Replaces the kernel filter so that only these sources reach us. */
   setTargets(targets: readonly Endpoint[]): void {
-    const program = loadBpfProgram(synChannelProgram(targets, this.isnTag));
+    const program = loadBpfProgram(this.family === 6 ? synChannelProgramV6(targets, this.isnTag) : synChannelProgram(targets, this.isnTag));
     this.#socket.setOption(SOL_SOCKET, SO_ATTACH_FILTER, program.fprog, program.fprog.length);
     // The kernel copied the program; the old one can go.
     this.#program?.free();
@@ -127,9 +140,27 @@ export class SynChannel extends EventEmitter<SynChannelEvents> {
     return this.#meminfo.readUInt32LE(SK_MEMINFO_DROPS * 4);
   }
 
-  #onMessage(packet: Buffer): void {
+  /**
+   * raw-socket creates the socket on its first setOption, before any filter
+   * can be attached: whatever TCP traffic the host had in those microseconds
+   * was queued unfiltered (seen on a busy namespace: a stray segment read as
+   * a channel packet). No SYN has gone out yet, so nothing queued can be an
+   * answer: read it and throw it away.
+   */
+  #discardQueued(): void {
+    if (!this.#drain) return;
+    this.#discarding = true;
+    try {
+      for (let i = 0; i < POLL_BATCHES && !this.#drain(); i++);
+    } finally {
+      this.#discarding = false;
+    }
+  }
+
+  #onMessage(packet: Buffer, source: string): void {
+    if (this.#discarding) return;
     this.stats.received++;
-    const result = decodeIpv4Tcp(packet);
+    const result: DecodeResult = this.family === 6 ? decodeBareTcp(packet, { srcAddr: source }) : decodeIpv4Tcp(packet);
     if (!result.ok) {
       this.stats.malformed[result.reason] = (this.stats.malformed[result.reason] ?? 0) + 1;
       this.emit('malformed', result.reason);

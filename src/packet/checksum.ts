@@ -1,4 +1,5 @@
 import { parseIpv4Address } from './ipv4-address.js';
+import { parseIpv6Address } from './ipv6-address.js';
 
 const IPPROTO_TCP = 6;
 
@@ -64,10 +65,31 @@ export function tcpChecksumIpv4(srcAddr: number, dstAddr: number, segment: Uint8
 }
 
 /**
- * TCP checksum over the IPv4 pseudo-header and `tcpSegment`. The segment's own
- * checksum field is summed as-is: zero it before computing a checksum to send,
- * or leave it in place to verify (a correct segment gives 0).
+ * TCP checksum over the IPv6 pseudo-header (RFC 8200 §8.1: source, destination,
+ * 32-bit upper-layer length, 24 zero bits, next header 6) and `segment[start, end)`.
+ * An IPv6 raw socket does not fill in a TCP checksum (IPV6_CHECKSUM is off
+ * for every protocol but ICMPv6), so every segment we send carries this one.
+ */
+export function tcpChecksumIpv6(srcAddr: Uint8Array, dstAddr: Uint8Array, segment: Uint8Array, start = 0, end = segment.length): number {
+  start = Math.max(0, start);
+  end = Math.min(end, segment.length);
+  const length = Math.max(0, end - start);
+  const state: SumState = { sum: Math.floor(length / 0x10000) + (length & 0xffff) + IPPROTO_TCP, pendingHigh: -1 };
+  addBytes(state, srcAddr, 0, 16);
+  addBytes(state, dstAddr, 0, 16);
+  addBytes(state, segment, start, end);
+  return finish(state);
+}
+
+/**
+ * TCP checksum over the pseudo-header of the addresses' family (both IPv4 or
+ * both IPv6) and `tcpSegment`. The segment's own checksum field is summed
+ * as-is: zero it before computing a checksum to send, or leave it in place to
+ * verify (a correct segment gives 0).
  */
 export function tcpChecksum(srcAddr: string, dstAddr: string, tcpSegment: Uint8Array): number {
+  const v6 = srcAddr.includes(':');
+  if (v6 !== dstAddr.includes(':')) throw new RangeError(`addresses of two families: ${srcAddr} and ${dstAddr}`);
+  if (v6) return tcpChecksumIpv6(parseIpv6Address(srcAddr), parseIpv6Address(dstAddr), tcpSegment);
   return tcpChecksumIpv4(parseIpv4Address(srcAddr), parseIpv4Address(dstAddr), tcpSegment);
 }

@@ -1,6 +1,7 @@
 import { readU16, readU32 } from './big-endian.js';
-import { tcpChecksumIpv4 } from './checksum.js';
+import { tcpChecksumIpv4, tcpChecksumIpv6 } from './checksum.js';
 import { formatIpv4Address } from './ipv4-address.js';
+import { formatIpv6Address, parseIpv6Address } from './ipv6-address.js';
 import { parseTcpOptionsRange, type TcpOptions } from './tcp-options.js';
 
 export type DecodeFailure =
@@ -13,10 +14,14 @@ export type DecodeFailure =
   | 'truncated-tcp'
   | 'bad-data-offset'
   | 'bad-option'
-  | 'bad-checksum';
+  | 'bad-checksum'
+  /** decodeBareTcp: the address the socket reported is not IPv6 text. */
+  | 'bad-address';
 
 export interface DecodedSegment {
+  /** Canonical text (dotted quad, or RFC 5952 IPv6). */
   srcAddr: string;
+  /** '' when unknown: an AF_INET6 raw socket delivers no IP header, and recvfrom reports only the source. */
   dstAddr: string;
   srcPort: number;
   dstPort: number;
@@ -79,29 +84,53 @@ export function decodeIpv4Tcp(packet: Uint8Array, opts?: DecodeOptions): DecodeR
   if ((fragment & (IP_MORE_FRAGMENTS | IP_FRAGMENT_OFFSET)) !== 0) return fail('fragment');
 
   const tcp = ipHeaderLength;
-  const segmentLength = totalLength - ipHeaderLength;
-  if (segmentLength < TCP_MIN_HEADER) return fail('truncated-tcp');
-  const tcpHeaderLength = (packet[tcp + 12]! >> 4) * 4;
-  if (tcpHeaderLength < TCP_MIN_HEADER || tcpHeaderLength > segmentLength) return fail('bad-data-offset');
+  const verify = opts?.verifyChecksum === true ? () => tcpChecksumIpv4(readU32(packet, 12), readU32(packet, 16), packet, tcp, totalLength) === 0 : undefined;
+  return decodeTcpRange(packet, tcp, totalLength, formatIpv4Address(packet, 12), formatIpv4Address(packet, 16), verify);
+}
 
-  if (opts?.verifyChecksum === true && tcpChecksumIpv4(readU32(packet, 12), readU32(packet, 16), packet, tcp, totalLength) !== 0) {
-    return fail('bad-checksum');
+/**
+ * Decodes what recvfrom() returns on a Linux AF_INET6 raw IPPROTO_TCP socket:
+ * the TCP segment alone, no IP header. The addresses come from outside:
+ * `srcAddr` is recvfrom's source (any IPv6 spelling; made canonical here),
+ * `dstAddr` ours when known. Extension headers and fragments were handled by
+ * the kernel before raw delivery. The checksum can be verified only with both
+ * addresses. Never throws.
+ */
+export function decodeBareTcp(segment: Uint8Array, addrs: { srcAddr: string; dstAddr?: string }, opts?: DecodeOptions): DecodeResult {
+  let src: Uint8Array;
+  let dst: Uint8Array | undefined;
+  try {
+    src = parseIpv6Address(addrs.srcAddr);
+    dst = addrs.dstAddr === undefined ? undefined : parseIpv6Address(addrs.dstAddr);
+  } catch {
+    return fail('bad-address');
   }
+  const verify = opts?.verifyChecksum === true && dst !== undefined ? () => tcpChecksumIpv6(src, dst, segment, 0, segment.length) === 0 : undefined;
+  return decodeTcpRange(segment, 0, segment.length, formatIpv6Address(src), dst === undefined ? '' : formatIpv6Address(dst), verify);
+}
 
-  const options = parseTcpOptionsRange(packet, tcp + TCP_MIN_HEADER, tcp + tcpHeaderLength);
+/** The TCP segment at bytes[tcp, end): header, options, payload length. */
+function decodeTcpRange(bytes: Uint8Array, tcp: number, end: number, srcAddr: string, dstAddr: string, verify: (() => boolean) | undefined): DecodeResult {
+  const segmentLength = end - tcp;
+  if (segmentLength < TCP_MIN_HEADER) return fail('truncated-tcp');
+  const tcpHeaderLength = (bytes[tcp + 12]! >> 4) * 4;
+  if (tcpHeaderLength < TCP_MIN_HEADER || tcpHeaderLength > segmentLength) return fail('bad-data-offset');
+  if (verify !== undefined && !verify()) return fail('bad-checksum');
+
+  const options = parseTcpOptionsRange(bytes, tcp + TCP_MIN_HEADER, tcp + tcpHeaderLength);
   if (options === null) return fail('bad-option');
 
   return {
     ok: true,
     segment: {
-      srcAddr: formatIpv4Address(packet, 12),
-      dstAddr: formatIpv4Address(packet, 16),
-      srcPort: readU16(packet, tcp),
-      dstPort: readU16(packet, tcp + 2),
-      seq: readU32(packet, tcp + 4),
-      ack: readU32(packet, tcp + 8),
-      flags: packet[tcp + 13]!,
-      window: readU16(packet, tcp + 14),
+      srcAddr,
+      dstAddr,
+      srcPort: readU16(bytes, tcp),
+      dstPort: readU16(bytes, tcp + 2),
+      seq: readU32(bytes, tcp + 4),
+      ack: readU32(bytes, tcp + 8),
+      flags: bytes[tcp + 13]!,
+      window: readU16(bytes, tcp + 14),
       options,
       payloadLength: segmentLength - tcpHeaderLength,
     },

@@ -8,7 +8,7 @@ export {
   type TcpOptions,
   type TcpOptionsDecodeResult,
 } from './tcp-options.js';
-export { internetChecksum, tcpChecksum, tcpChecksumIpv4 } from './checksum.js';
+export { internetChecksum, tcpChecksum, tcpChecksumIpv4, tcpChecksumIpv6 } from './checksum.js';
 export { parseIpv4Address, formatIpv4Address } from './ipv4-address.js';
 export {
   encodeTcpSegment,
@@ -21,8 +21,10 @@ export { encodeSyn, type SynSpec } from './syn.js';
 export { encodeRst } from './rst.js';
 export {
   decodeIpv4Tcp,
+  decodeBareTcp,
   type DecodeFailure,
   type DecodedSegment,
   type DecodeResult,
   type DecodeOptions,
 } from './decode-segment.js';
+export { parseIpv6Address, formatIpv6Address, canonicalIpv6 } from './ipv6-address.js';

@@ -1,6 +1,6 @@
 import net, { type Socket } from 'node:net';
 import { buildConnector, errors } from 'undici';
-import type { Endpoint } from '../handshake/endpoint.js';
+import { canonicalAddress, type Endpoint } from '../handshake/endpoint.js';
 import { registerConnection } from './connection-registry.js';
 import type { ConnectionSource } from './connection-source.js';
 import { isPooledReset } from './retry-policy.js';
@@ -35,11 +35,21 @@ export interface ConnectorOptions {
 
 export type Connector = buildConnector.connector;
 
-/** Parses undici's connect options into an IPv4 endpoint, or undefined when the host is a name or IPv6. */
+/**
+ * Parses undici's connect options into an endpoint, or undefined when the host is a
+ * name. undici hands IPv6 hosts without brackets; the address is made canonical, as
+ * the pool's keys are (an address the pool cannot serve, e.g. link-local, is a name here: plain connects).
+ */
 export function endpointOf(hostname: string, port: string, protocol: string): Endpoint | undefined {
-  if (!net.isIPv4(hostname)) return undefined;
+  const family = net.isIP(hostname);
+  if (family === 0) return undefined;
   const n = port === '' ? (protocol === 'https:' ? 443 : 80) : Number(port);
-  return { address: hostname, port: n };
+  if (family === 4) return { address: hostname, port: n };
+  try {
+    return { address: canonicalAddress(hostname), port: n };
+  } catch {
+    return undefined;
+  }
 }
 
 type TcpOrigin = 'pool' | 'plain';
@@ -53,7 +63,7 @@ type TcpOrigin = 'pool' | 'plain';
 export function createConnector(options: ConnectorOptions): Connector {
   const { source, connectTimeoutMs } = options;
   let upstreamTls = options.tls;
-  // Names and IPv6 over https keep undici's own connector (not pooled: the pool is IPv4-only).
+  // Names over https keep undici's own connector (not pooled: the pool is keyed by address).
   const nameConnector = buildConnector({ timeout: connectTimeoutMs, ...(upstreamTls?.rejectUnauthorized === false ? { rejectUnauthorized: false } : {}) });
 
   return (opts, callback) => {

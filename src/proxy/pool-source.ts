@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import { SynpoolError } from '../errors.js';
 import { checkCapabilities } from '../handshake/capabilities.js';
-import type { Endpoint } from '../handshake/endpoint.js';
+import { parseEndpoint, type Endpoint } from '../handshake/endpoint.js';
 import { Handshaker } from '../handshake/handshaker.js';
 import { PoolManager } from '../pool/pool-manager.js';
 import { resolvePoolSettings, type PoolSettings } from '../pool/pool-config.js';
@@ -127,10 +127,12 @@ export interface CreatePoolSourceOptions {
  * that says what is missing (the proxy still serves, with plain connects).
  */
 export function createPoolSource(
-  targets: readonly Endpoint[],
+  given: readonly Endpoint[],
   settings: PoolSettings,
   options: CreatePoolSourceOptions = {},
 ): PoolConnectionSource | PlainFallback {
+  // Canonical addresses (one spelling per IPv6 address), as the connector asks for them.
+  const targets = given.map((t) => parseEndpoint(t.address, t.port));
   const caps = checkCapabilities();
   if (caps.missing.length > 0) return plainFallback(`missing ${caps.missing.join(', ')}`);
   let handshaker: Handshaker;

@@ -1,7 +1,7 @@
 // The set-up the pool integration tests share: a topology across the delay line, a
 // node:http upstream in the server namespace, and, in the client namespace, a
 // Handshaker and a PoolManager for that upstream (not started).
-import { createTopology, enterNamespace, type Topology } from '../../bench/topology/index.js';
+import { createTopology, enterNamespace, type IpMode, type Topology } from '../../bench/topology/index.js';
 import { startNodeUpstream, type UpstreamServer } from '../../bench/upstream/index.js';
 import type { Endpoint } from '../../src/handshake/endpoint.js';
 import { Handshaker } from '../../src/handshake/handshaker.js';
@@ -25,6 +25,8 @@ export interface PoolBedOptions {
   prefix: string;
   /** The pool's settings for the upstream (its target is filled in). */
   pool?: Omit<UpstreamPoolConfig, 'target'>;
+  /** The topology's addresses (default 'v4'); with 'v6' the upstream and the pool's target are IPv6. */
+  ip?: IpMode;
   /** Runs on the new topology before the upstream starts (e.g. server sysctls). */
   prepare?(topo: Topology): Promise<void>;
 }
@@ -47,7 +49,7 @@ export async function startPoolBed(o: PoolBedOptions): Promise<PoolBed> {
     },
   } as PoolBed & { node: UpstreamServer | undefined };
   try {
-    topo = await createTopology({ oneWayDelayMs: o.oneWayDelayMs, link: 'vde', prefix: o.prefix });
+    topo = await createTopology({ oneWayDelayMs: o.oneWayDelayMs, link: 'vde', prefix: o.prefix, ip: o.ip ?? 'v4' });
     await o.prepare?.(topo);
     node = await startNodeUpstream(topo);
     bed.node = node;

@@ -1,52 +1,12 @@
-// The SYN-channel filter, run through a small classic-BPF interpreter (the
-// subset these programs use, with the kernel's semantics: out-of-bounds
-// loads drop the packet).
+// The SYN-channel filter, run through a small classic-BPF interpreter
+// (bpf-interpreter.ts).
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { BPF } from '../../native/constants.js';
-import type { SockFilter } from '../../native/structs.js';
 import { dropAllProgram, MAX_FILTER_TARGETS, synChannelProgram } from '../../src/handshake/bpf-programs.js';
 import { ackCarriesTag, ISN_TAG_BITS, ISN_TAG_MASK, isnTagPattern, MAX_ISN_TAG, taggedIsn } from '../../src/handshake/isn-tag.js';
 import { encodeTcpSegment, TCP_FLAGS } from '../../src/packet/index.js';
+import { run } from './bpf-interpreter.js';
 import { wrapIpv4 } from './packet-fixtures.js';
-
-function run(prog: SockFilter[], pkt: Uint8Array): number {
-  let A = 0;
-  let X = 0;
-  const load = (off: number, size: number): number | undefined => {
-    if (off < 0 || off + size > pkt.length) return undefined;
-    let v = 0;
-    for (let i = 0; i < size; i++) v = v * 256 + (pkt[off + i] as number);
-    return v >>> 0;
-  };
-  for (let pc = 0; pc < prog.length; pc++) {
-    const { code, k, jt, jf } = prog[pc] as SockFilter;
-    const cls = code & 0x07;
-    if (cls === BPF.LD) {
-      const size = (code & 0x18) === BPF.W ? 4 : (code & 0x18) === BPF.H ? 2 : 1;
-      const v = load((code & 0xe0) === BPF.IND ? X + k : k, size);
-      if (v === undefined) return 0;
-      A = v;
-    } else if (cls === BPF.LDX) {
-      if ((code & 0xe0) !== BPF.MSH) throw new Error(`unsupported ldx ${code}`);
-      const v = load(k, 1);
-      if (v === undefined) return 0;
-      X = (v & 0xf) * 4;
-    } else if (cls === BPF.ALU) {
-      if ((code & 0xf0) !== BPF.AND) throw new Error(`unsupported alu ${code}`);
-      A = (A & k) >>> 0;
-    } else if (cls === BPF.JMP) {
-      const op = code & 0xf0;
-      const taken = op === BPF.JEQ ? A === k >>> 0 : op === BPF.JSET ? (A & k) !== 0 : (() => { throw new Error(`unsupported jmp ${code}`); })();
-      pc += taken ? jt : jf;
-    } else if (cls === BPF.RET) {
-      return k;
-    } else {
-      throw new Error(`unsupported class ${cls}`);
-    }
-  }
-  throw new Error('fell off the end of the program');
-}
 
 const targets = [
   { address: '10.1.2.3', port: 8080 },

@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/errors.js';
 import { DEFAULTS } from '../../src/config/defaults.js';
 import { loadConfig, resolveUpstream } from '../../src/config/load-config.js';
-import { validateConfig } from '../../src/config/schema.js';
+import { parseUpstreamUrl, validateConfig } from '../../src/config/schema.js';
 import { configError } from '../helpers/config-error.js';
 
 const UP = { upstream: 'http://10.0.0.2:8080' };
@@ -91,7 +91,9 @@ describe('config: validation', () => {
 
   it.each([
     'ftp://10.0.0.2',
-    'http://[::1]:80',
+    'http://[fe80::1]:80',
+    'http://[ff02::1]:80',
+    'http://[::ffff:10.0.0.2]:80',
     'http://user:pw@10.0.0.2',
     'http://10.0.0.2/prefix',
     'http://10.0.0.2/?q=1',
@@ -100,6 +102,21 @@ describe('config: validation', () => {
     const err = configError(() => validateConfig({ upstream }));
     expect(err.field).toBe('upstream');
     expect(err.message).toContain(upstream);
+  });
+
+  it.each([
+    ['http://[fd00::2]:8080', 'fd00::2', 8080],
+    ['https://[FD00:0:0:0::2]', 'fd00::2', 443],
+    ['http://[2001:db8::1]', '2001:db8::1', 80],
+  ])('accepts the IPv6 upstream %s (canonical host, no brackets)', (upstream, host, port) => {
+    const u = parseUpstreamUrl('upstream', upstream);
+    expect(u.hostname).toBe(host);
+    expect(u.port).toBe(port);
+    expect(u.hostHeader.startsWith('[')).toBe(true);
+  });
+
+  it('says why a link-local upstream is refused', () => {
+    expect(configError(() => validateConfig({ upstream: 'http://[fe80::1]:80' })).message).toMatch(/link-local/);
   });
 
   it('accepts metricsListen: null (disabled)', () => {
@@ -141,6 +158,18 @@ describe('config: upstream resolution', () => {
   it('keeps an IPv4 literal and defaults the port to 80', async () => {
     const t = await resolveUpstream('http://10.0.0.2');
     expect(t).toMatchObject({ endpoint: { address: '10.0.0.2', port: 80 }, hostHeader: '10.0.0.2', origin: 'http://10.0.0.2:80' });
+  });
+
+  it('keeps an IPv6 literal: endpoint without brackets, origin and Host with them, no lookup', async () => {
+    const t = await resolveUpstream('https://[fd00:0::2]:8443', async () => {
+      throw new Error('no lookup for a literal');
+    });
+    expect(t).toMatchObject({
+      endpoint: { address: 'fd00::2', port: 8443 },
+      hostHeader: '[fd00::2]:8443',
+      origin: 'https://[fd00::2]:8443',
+      servername: 'fd00::2',
+    });
   });
 
   it('resolves a hostname once to IPv4 and keeps the name for Host', async () => {

@@ -10,7 +10,7 @@ import * as C from '../../native/constants.js';
 import { assertCCompiler } from '../helpers/prerequisites.js';
 import { koffiModule } from '../../native/libc.js';
 import {
-  SOCK_FILTER_SIZE, SOCK_FPROG_FILTER_OFFSET, SOCK_FPROG_SIZE, SOCKADDR_IN_SIZE, structTypes,
+  SOCK_FILTER_SIZE, SOCK_FPROG_FILTER_OFFSET, SOCK_FPROG_SIZE, SOCKADDR_IN_SIZE, SOCKADDR_IN6_OFFSETS, SOCKADDR_IN6_SIZE, structTypes,
   TCP_INFO_OFFSETS, TCP_REPAIR_OPT_SIZE, TCP_REPAIR_WINDOW_OFFSETS, TCP_REPAIR_WINDOW_SIZE,
 } from '../../native/structs.js';
 
@@ -29,6 +29,8 @@ const PROGRAM = `
 #define K(c) printf("const %s %ld\\n", #c, (long)(c));
 int main(void) {
   S(sockaddr_in) O(sockaddr_in, sin_family) O(sockaddr_in, sin_port) O(sockaddr_in, sin_addr)
+  S(sockaddr_in6) O(sockaddr_in6, sin6_family) O(sockaddr_in6, sin6_port) O(sockaddr_in6, sin6_flowinfo)
+  O(sockaddr_in6, sin6_addr) O(sockaddr_in6, sin6_scope_id)
   S(sock_filter) O(sock_filter, code) O(sock_filter, jt) O(sock_filter, jf) O(sock_filter, k)
   S(sock_fprog) O(sock_fprog, len) O(sock_fprog, filter)
   S(tcp_repair_opt) O(tcp_repair_opt, opt_code) O(tcp_repair_opt, opt_val)
@@ -38,6 +40,7 @@ int main(void) {
   O(tcp_info, tcpi_unacked) O(tcp_info, tcpi_rtt) O(tcp_info, tcpi_snd_cwnd) O(tcp_info, tcpi_advmss)
   O(tcp_info, tcpi_total_retrans) O(tcp_info, tcpi_bytes_acked) O(tcp_info, tcpi_bytes_received)
   O(tcp_info, tcpi_segs_out) O(tcp_info, tcpi_segs_in)
+  K(AF_INET6) K(IPPROTO_IP) K(IPPROTO_IPV6) K(IP_MTU) K(IPV6_MTU) K(SKF_NET_OFF)
   K(AF_INET) K(SOCK_STREAM) K(SOCK_DGRAM) K(SOCK_NONBLOCK) K(SOCK_CLOEXEC) K(SOL_SOCKET) K(SO_REUSEADDR) K(SO_RCVBUF)
   K(SO_ATTACH_FILTER) K(SO_MEMINFO) K(SK_MEMINFO_DROPS) K(SK_MEMINFO_VARS) K(IPPROTO_TCP) K(TCP_MAXSEG) K(TCP_INFO) K(TCP_REPAIR) K(TCP_REPAIR_QUEUE) K(TCP_QUEUE_SEQ)
   K(TCP_REPAIR_OPTIONS) K(TCP_TIMESTAMP) K(TCP_REPAIR_WINDOW) K(TCP_REPAIR_ON) K(TCP_REPAIR_OFF) K(TCP_REPAIR_OFF_NO_WP)
@@ -81,6 +84,7 @@ describe('struct layouts match <linux/tcp.h>, <linux/filter.h>, <netinet/in.h>',
     }
     expect(k.offsetof(t.sockaddr_in, 'sin_port')).toBe(get('offsetof sockaddr_in.sin_port'));
     expect(k.offsetof(t.sockaddr_in, 'sin_addr')).toBe(get('offsetof sockaddr_in.sin_addr'));
+    for (const f of Object.keys(SOCKADDR_IN6_OFFSETS)) expect(k.offsetof(t.sockaddr_in6, f)).toBe(get(`offsetof sockaddr_in6.${f}`));
     for (const f of ['code', 'jt', 'jf', 'k']) expect(k.offsetof(t.sock_filter, f)).toBe(get(`offsetof sock_filter.${f}`));
     expect(k.offsetof(t.sock_fprog, 'filter')).toBe(get('offsetof sock_fprog.filter'));
     for (const f of ['opt_code', 'opt_val']) expect(k.offsetof(t.tcp_repair_opt, f)).toBe(get(`offsetof tcp_repair_opt.${f}`));
@@ -91,6 +95,8 @@ describe('struct layouts match <linux/tcp.h>, <linux/filter.h>, <netinet/in.h>',
 
   it('the sizes and offsets the hot path writes at', () => {
     expect(SOCKADDR_IN_SIZE).toBe(get('sizeof sockaddr_in'));
+    expect(SOCKADDR_IN6_SIZE).toBe(get('sizeof sockaddr_in6'));
+    for (const [f, off] of Object.entries(SOCKADDR_IN6_OFFSETS)) expect(off, f).toBe(get(`offsetof sockaddr_in6.${f}`));
     expect(SOCK_FILTER_SIZE).toBe(get('sizeof sock_filter'));
     expect(SOCK_FPROG_SIZE).toBe(get('sizeof sock_fprog'));
     expect(SOCK_FPROG_FILTER_OFFSET).toBe(get('offsetof sock_fprog.filter'));
@@ -107,6 +113,8 @@ describe('struct layouts match <linux/tcp.h>, <linux/filter.h>, <netinet/in.h>',
 
 describe('constants match the headers', () => {
   const cases: Array<[string, number]> = [
+    ['AF_INET6', C.AF_INET6], ['IPPROTO_IP', C.IPPROTO_IP], ['IPPROTO_IPV6', C.IPPROTO_IPV6], ['IP_MTU', C.IP_MTU],
+    ['IPV6_MTU', C.IPV6_MTU], ['SKF_NET_OFF', C.SKF_NET_OFF],
     ['AF_INET', C.AF_INET], ['SOCK_STREAM', C.SOCK_STREAM], ['SOCK_DGRAM', C.SOCK_DGRAM], ['SOCK_NONBLOCK', C.SOCK_NONBLOCK],
     ['SOCK_CLOEXEC', C.SOCK_CLOEXEC], ['SOL_SOCKET', C.SOL_SOCKET], ['SO_REUSEADDR', C.SO_REUSEADDR], ['SO_RCVBUF', C.SO_RCVBUF],
     ['SO_ATTACH_FILTER', C.SO_ATTACH_FILTER], ['SO_MEMINFO', C.SO_MEMINFO], ['SK_MEMINFO_DROPS', C.SK_MEMINFO_DROPS],
