@@ -18,7 +18,8 @@ import type { Tunnel } from './tunnel.js';
 import { UpgradeExchange, type UpgradeRecord } from './upgrade-exchange.js';
 import { fixedOrigin, type OriginChooser } from './origin-balancer.js';
 import { isRefusal, type RequestRouter } from './request-router.js';
-import type { ServerDispatch } from './upstream-group.js';
+import type { ServerDispatch, UpstreamGroup } from './upstream-group.js';
+import { connectFailed } from './connect-failure.js';
 
 export interface ProxyServerOptions {
   upstream: UpstreamTarget;
@@ -421,6 +422,8 @@ class ProxyExchange implements ConnectionAwareHandler {
   #route: number | undefined;
   #upstream: UpstreamTarget | undefined;
   #upstreamError: Error | undefined;
+  #group: UpstreamGroup | undefined;
+  #reroutes = 0;
 
   constructor(
     private readonly proxy: ProxyServer,
@@ -447,13 +450,20 @@ class ProxyExchange implements ConnectionAwareHandler {
         return;
       }
       this.#server = routed.server;
+      this.#group = routed.upstream;
       this.#upstreamName = routed.upstream.name;
       this.#route = routed.route;
       upstream = routed.server.slot.runtime.upstream;
       origin = routed.server.origin;
     }
-    this.#upstream = upstream;
     this.#body = hasBody(req) ? new ReplayableBody(req, options.retryBufferBytes) : undefined;
+    this.#send(upstream, origin);
+  }
+
+  /** One dispatch to one server (the first, or another after a failed connect). */
+  #send(upstream: UpstreamTarget, origin: string): void {
+    const { req, options } = this;
+    this.#upstream = upstream;
     const headers = upstreamRequestHeaders(req.rawHeaders, {
       clientAddress: req.socket.remoteAddress,
       httpVersion: req.httpVersion,
@@ -545,6 +555,7 @@ class ProxyExchange implements ConnectionAwareHandler {
       return;
     }
     this.#upstreamError = err;
+    if (this.#rerouted(err)) return;
     const mapped = upstreamErrorResponse(err);
     if (!this.res.headersSent) {
       this.#status = mapped.status;
@@ -554,6 +565,29 @@ class ProxyExchange implements ConnectionAwareHandler {
       this.res.destroy();
     }
     this.#finish({ error: mapped.code });
+  }
+
+  /**
+   * A connect to the chosen server failed, so nothing of the request reached it: any
+   * method goes once to another available server of the same upstream (the failure
+   * counts against the first server's health). Not after a response byte, nor when the
+   * body could not be sent again, nor twice.
+   */
+  #rerouted(err: Error): boolean {
+    const server = this.#server;
+    const group = this.#group;
+    if (server === undefined || group === undefined || this.#reroutes > 0) return false;
+    if (this.res.headersSent || this.#status !== 0 || this.#interim !== undefined) return false;
+    if (!connectFailed(err) || (this.#body !== undefined && !this.#body.replayable)) return false;
+    const next = group.pickOther(server.slot);
+    if (next === undefined) return false;
+    server.finished(err);
+    this.#upstreamError = undefined;
+    this.#reroutes += 1;
+    this.#retried = true;
+    this.#server = next;
+    this.#send(next.slot.runtime.upstream, next.origin);
+    return true;
   }
 
   /**

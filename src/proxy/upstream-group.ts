@@ -85,6 +85,13 @@ export class UpstreamGroup {
     return slot === undefined ? undefined : new ServerDispatch(slot, this.health);
   }
 
+  /** Another server than `failed` for the same request (its connect failed), or undefined. */
+  pickOther(failed: ServerSlot): ServerDispatch | undefined {
+    const others = this.servers.filter((s) => s !== failed);
+    const slot = others.length === 0 ? undefined : (this.policy.pick(others) as ServerSlot | undefined);
+    return slot === undefined ? undefined : new ServerDispatch(slot, this.health);
+  }
+
   /** Ready to serve: at least one server not ejected. */
   get ready(): boolean {
     return this.servers.some((s) => s.available);

@@ -2,8 +2,8 @@
 // accelerated) to three node:http servers across the delay line: routing by
 // host (exact and wildcard) and path, round-robin over an upstream's servers,
 // a pool per server, `upstream`/`server`/`route` in every log line; a server
-// that dies is ejected by passive health and its upstream keeps serving from
-// the other; a reload that adds a server gives it a pool and requests.
+// that dies fails no request (a failed connect goes to the other server) and
+// is ejected by passive health; a reload that adds a server gives it a pool and requests.
 import { once } from 'node:events';
 import { writeFileSync } from 'node:fs';
 import http from 'node:http';
@@ -108,12 +108,18 @@ describe('several upstreams', () => {
     expect(metricValue(m, 'synpool_request_duration_seconds_count', { upstream: 'app', server: url('s1') })).toBeGreaterThan(0);
   });
 
-  it('a dead server is ejected and its upstream keeps serving from the other; /readyz stays ready', async () => {
+  it('a dead server fails no request (its connects go to the other server), is ejected, and /readyz stays ready', async () => {
     await new Promise<void>((r) => servers.get('s2')!.close(() => r()));
     servers.get('s2')!.closeAllConnections();
     const answers: string[] = [];
     for (let i = 0; i < 30 && !synpool!.log.lines().some((l) => l.msg === 'server ejected'); i++) answers.push(await get('api.test', '/v1/y'));
     expect(synpool!.log.lines().find((l) => l.msg === 'server ejected')).toMatchObject({ server: url('s2') });
+    // Every request was answered, by the live server: the dead one's were sent on after their connect failed.
+    expect(answers.length).toBeGreaterThanOrEqual(5);
+    expect(answers).toEqual(Array(answers.length).fill('s1'));
+    const rerouted = synpool!.log.lines().filter((l) => l.path === '/v1/y' && l.retried === true);
+    expect(rerouted.length).toBeGreaterThan(0); // the last lines may still be on their way from the child
+    expect(rerouted.every((l) => l.server === url('s1') && l.status === 200)).toBe(true);
     const after = await Promise.all(Array.from({ length: 6 }, () => get('api.test', '/v1/z')));
     expect(after).toEqual(Array(6).fill('s1'));
     const m = await synpool!.metrics();
