@@ -7,7 +7,7 @@ import type { PassiveHealth } from '../routing/passive-health.js';
 import { compileRoutes } from '../routing/route-table.js';
 import { RequestRouter } from './request-router.js';
 import { ServerRuntime, type ServerRuntimeOptions } from './server-runtime.js';
-import { ServerSlot, UpstreamGroup } from './upstream-group.js';
+import { UpstreamGroup } from './upstream-group.js';
 
 /** What every server runtime shares: the resolver, the connection source, the current agent. */
 export type RuntimeDeps = Omit<ServerRuntimeOptions, 'upstream' | 'intervalMs' | 'poolSettings'>;
@@ -51,7 +51,7 @@ export function buildRouting(
         runtime = new ServerRuntime({ ...deps, upstream, intervalMs: config.resolveIntervalMs, poolSettings: group.pool as PoolSettings });
       }
       runtimes.set(key, runtime);
-      return new ServerSlot(name, runtime, health);
+      return runtime;
     });
     groups.set(name, new UpstreamGroup(name, group, slots, health));
   }

@@ -14,7 +14,8 @@ export class ServerSlot implements ServerState {
   constructor(
     readonly upstream: string,
     readonly runtime: ServerRuntime,
-    private readonly health: PassiveHealth,
+    /** undefined for the only server of its upstream: never ejected (there is nowhere else to go). */
+    readonly health: PassiveHealth | undefined,
   ) {
     this.key = runtime.upstream.url;
   }
@@ -24,11 +25,11 @@ export class ServerSlot implements ServerState {
   }
 
   get available(): boolean {
-    return this.health.isAvailable(this.key);
+    return this.health?.isAvailable(this.key) ?? true;
   }
 
   get probing(): boolean {
-    return this.health.state(this.key) === 'probing';
+    return this.health?.state(this.key) === 'probing';
   }
 }
 
@@ -41,13 +42,10 @@ export class ServerDispatch {
   readonly #ticket: number;
   #done = false;
 
-  constructor(
-    readonly slot: ServerSlot,
-    private readonly health: PassiveHealth,
-  ) {
+  constructor(readonly slot: ServerSlot) {
     this.origin = slot.runtime.origins.next();
     slot.inFlight += 1;
-    this.#ticket = health.dispatched(slot.key);
+    this.#ticket = slot.health?.dispatched(slot.key) ?? 0;
   }
 
   /**
@@ -59,37 +57,46 @@ export class ServerDispatch {
     if (this.#done) return;
     this.#done = true;
     this.slot.inFlight -= 1;
-    if (clientGone) this.health.abandoned(this.slot.key, this.#ticket);
-    else if (error === undefined) this.health.succeeded(this.slot.key, this.#ticket);
-    else if (healthVerdict(error) === 'failed') this.health.failed(this.slot.key, this.#ticket);
-    else this.health.abandoned(this.slot.key, this.#ticket);
+    const health = this.slot.health;
+    if (health === undefined) return;
+    if (clientGone) health.abandoned(this.slot.key, this.#ticket);
+    else if (error === undefined) health.succeeded(this.slot.key, this.#ticket);
+    else if (healthVerdict(error) === 'failed') health.failed(this.slot.key, this.#ticket);
+    else health.abandoned(this.slot.key, this.#ticket);
   }
 }
 
-/** A named upstream: its servers and the policy that spreads requests over them. */
+/**
+ * A named upstream: its servers and the policy that spreads requests over them. Like
+ * nginx, an upstream with a single server never ejects it: there is nowhere else to
+ * send its requests, and a 503 for the ejection's length would only add failures.
+ */
 export class UpstreamGroup {
   readonly policy: BalancingPolicy;
+  readonly servers: readonly ServerSlot[];
 
   constructor(
     readonly name: string,
     readonly config: UpstreamGroupConfig,
-    readonly servers: readonly ServerSlot[],
-    private readonly health: PassiveHealth,
+    runtimes: readonly ServerRuntime[],
+    health: PassiveHealth,
   ) {
     this.policy = createBalancingPolicy(config.balance);
+    const watched = runtimes.length > 1 ? health : undefined;
+    this.servers = runtimes.map((r) => new ServerSlot(name, r, watched));
   }
 
   /** The server for the next request, or undefined when every server is ejected. */
   pick(): ServerDispatch | undefined {
-    const slot = this.servers.length === 1 ? (this.servers[0]!.available ? this.servers[0] : undefined) : (this.policy.pick(this.servers) as ServerSlot | undefined);
-    return slot === undefined ? undefined : new ServerDispatch(slot, this.health);
+    const slot = this.servers.length === 1 ? this.servers[0] : (this.policy.pick(this.servers) as ServerSlot | undefined);
+    return slot === undefined ? undefined : new ServerDispatch(slot);
   }
 
   /** Another server than `failed` for the same request (its connect failed), or undefined. */
   pickOther(failed: ServerSlot): ServerDispatch | undefined {
     const others = this.servers.filter((s) => s !== failed);
     const slot = others.length === 0 ? undefined : (this.policy.pick(others) as ServerSlot | undefined);
-    return slot === undefined ? undefined : new ServerDispatch(slot, this.health);
+    return slot === undefined ? undefined : new ServerDispatch(slot);
   }
 
   /** Ready to serve: at least one server not ejected. */

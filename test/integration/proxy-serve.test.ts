@@ -64,7 +64,7 @@ describe('serve: logs, metrics, health', () => {
     await get(port, '/');
     const metrics = await get(metricsPort, '/metrics');
     expect(metrics.status).toBe(200);
-    expect(metrics.body).toMatch(/synpool_request_duration_seconds_count\{connection="plain",status_class="2xx",tls="false"\} 1/);
+    expect(metrics.body).toMatch(/synpool_request_duration_seconds_count\{upstream="default",server="http:\/\/127\.0\.0\.1:\d+",connection="plain",status_class="2xx",tls="false"\} 1/);
     expect(metrics.body).toMatch(/synpool_fallbacks_total\{reason="pool-empty"\} 1/);
   });
 
