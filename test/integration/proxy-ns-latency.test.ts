@@ -117,4 +117,34 @@ describe(`a new upstream connection per request, ${RTT_MS} ms RTT`, () => {
     expect(connections.slice(1).filter((c) => c === 'pool').length, connections.join(' ')).toBeGreaterThanOrEqual(N - 1);
     expect(connections).not.toContain('reused');
   }, 60_000);
+
+  it('a streamed POST (two body chunks) through the pool: still one round trip (TCP_NODELAY on the pooled socket)', async () => {
+    const fast = await start(closing, true);
+    const part = Buffer.alloc(600, 0x61);
+    const upload = async (): Promise<number> => {
+      // Two chunks 5 ms apart: the proxy writes them upstream separately; without TCP_NODELAY
+      // Nagle holds the second until the first is acknowledged, a round trip later.
+      async function* body(): AsyncGenerator<Buffer> {
+        yield part;
+        await sleep(5);
+        yield part;
+      }
+      const t0 = performance.now();
+      const res = await fast.client.request({ method: 'POST', path: '/upload', body: body(), headersTimeout: 10_000, bodyTimeout: 10_000 });
+      const text = await res.body.text();
+      expect(res.statusCode, text).toBe(200);
+      expect(JSON.parse(text)).toEqual({ received: 2 * part.length });
+      return performance.now() - t0;
+    };
+    const times: number[] = [];
+    const N = 6;
+    for (let i = 0; i < N; i++) {
+      await waitUntil('a pooled entry', async () => metricValue(await fast.proxy.metrics(), 'synpool_pool_ready') >= 1, 5_000, 20);
+      times.push(await upload());
+    }
+    console.log(`streamed POST through the pool: ${describeSamples(times)}`);
+    expect(fast.proxy.log.requests().map((l) => l.connection)).toEqual(Array(N).fill('pool'));
+    const under = times.filter((ms) => ms < 1.5 * RTT_MS).length;
+    expect(under, `streamed POST: ${describeSamples(times)}`).toBeGreaterThanOrEqual(N - 1);
+  }, 60_000);
 });
