@@ -4,6 +4,7 @@
 // reused: one closes after every response, one drops idle connections after
 // 1 s while the client pauses 2 s. Every request then needs a new upstream
 // connection: one round trip from the pool, two with plain connects.
+import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Pool } from 'undici';
 import { createTopology, enterNamespace, type Topology } from '../../bench/topology/index.js';
@@ -130,12 +131,13 @@ describe(`a new upstream connection per request, ${RTT_MS} ms RTT`, () => {
         yield part;
       }
       const t0 = performance.now();
-      const res = await fast.client.request({ method: 'POST', path: '/upload', body: body(), headersTimeout: 10_000, bodyTimeout: 10_000 });
+      const res = await fast.client.request({ method: 'POST', path: '/upload', body: Readable.from(body()), headersTimeout: 10_000, bodyTimeout: 10_000 });
       const text = await res.body.text();
       expect(res.statusCode, text).toBe(200);
       expect(JSON.parse(text)).toEqual({ received: 2 * part.length });
       return performance.now() - t0;
     };
+    await upload(); // warm-up: the client's connection to the proxy, the first handoff
     const times: number[] = [];
     const N = 6;
     for (let i = 0; i < N; i++) {
@@ -143,8 +145,10 @@ describe(`a new upstream connection per request, ${RTT_MS} ms RTT`, () => {
       times.push(await upload());
     }
     console.log(`streamed POST through the pool: ${describeSamples(times)}`);
-    expect(fast.proxy.log.requests().map((l) => l.connection)).toEqual(Array(N).fill('pool'));
-    const under = times.filter((ms) => ms < 1.5 * RTT_MS).length;
+    expect(fast.proxy.log.requests().map((l) => l.connection)).toEqual(Array(N + 1).fill('pool'));
+    // One round trip plus the proxy, with room for the shared machine's noise (seen: up to 1.5 RTT);
+    // a second segment held for the ACK of the first takes 2.1–2.8 RTT.
+    const under = times.filter((ms) => ms < 1.75 * RTT_MS).length;
     expect(under, `streamed POST: ${describeSamples(times)}`).toBeGreaterThanOrEqual(N - 1);
   }, 60_000);
 });
