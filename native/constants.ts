@@ -30,6 +30,7 @@ export const IPV6_MTU = 24;
 export const SOL_TCP = 6;
 
 /** <linux/tcp.h> */
+export const TCP_NODELAY = 1;
 export const TCP_MAXSEG = 2;
 export const TCP_INFO = 11;
 export const TCP_REPAIR = 19;

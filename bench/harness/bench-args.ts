@@ -1,5 +1,6 @@
 // Command line of the benchmark harness (`npm run bench`): parsed and checked
 // once here, so the rest of the harness reads plain, validated options.
+import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { intFlag } from '../int-flag.js';
 
@@ -54,6 +55,9 @@ export interface BenchOptions {
   /** Where the JSON and SVG go. */
   outDir: string;
   chart: boolean;
+  /** Another build's dist/src/cli.js: runs as one more accelerated contender, `accel <compareLabel>`, beside this build's. */
+  compareCli: string | undefined;
+  compareLabel: string;
 }
 
 export class BenchUsageError extends Error {
@@ -86,6 +90,9 @@ Usage: node dist/bench/harness/main.js [flags]
   --seed N                seed of the Poisson arrivals                   (default 1)
   --out DIR               JSON and SVG go here                           (default bench/results)
   --no-chart              skip the SVG chart
+  --compare-cli FILE      another build's dist/src/cli.js (e.g. a worktree of main): one more accelerated
+                          contender, interleaved with the others, named 'accel <label>'
+  --compare-label LABEL   its label                                      (default before)
   --help
 `;
 
@@ -154,6 +161,8 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
         seed: { type: 'string' },
         out: { type: 'string' },
         'no-chart': { type: 'boolean' },
+        'compare-cli': { type: 'string' },
+        'compare-label': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -186,7 +195,12 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
     seed: values.seed !== undefined ? intIn('--seed', values.seed, 0, 2 ** 31 - 1) : 1,
     outDir: values.out ?? 'bench/results',
     chart: values['no-chart'] !== true,
+    compareCli: values['compare-cli'],
+    compareLabel: values['compare-label'] ?? 'before',
   };
+  if (opts.compareCli !== undefined && !existsSync(opts.compareCli)) throw new BenchUsageError(`--compare-cli: ${opts.compareCli} not found (build that tree first)`);
+  if (opts.compareCli !== undefined && !opts.contenders.includes('accel')) throw new BenchUsageError('--compare-cli runs beside the accel contender: add accel to --contenders');
+  if (!/^[\w.-]{1,20}$/.test(opts.compareLabel)) throw new BenchUsageError(`--compare-label: letters, digits, '.', '-', '_' (at most 20), got '${opts.compareLabel}'`);
   // Node 20's server closes an idle connection about a second after keepAliveTimeout
   // (measured: timeout 1 000 ms → FIN at ~2 000 ms); clients that ignore the
   // Keep-Alive hint (nginx) reuse the connection until then.

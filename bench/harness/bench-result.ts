@@ -8,7 +8,7 @@ import type { ProxyCounters } from './prometheus-text.js';
 export interface BenchCell {
   rttMs: number;
   scenario: ScenarioName;
-  contender: ContenderName | `accel pool=${number}`;
+  contender: ContenderName | `accel pool=${number}` | `accel ${string}`;
   latency: LatencySummary;
   /** Requests that needed a new upstream connection; null when unknown (nginx). */
   newConnections: number | null;

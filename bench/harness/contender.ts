@@ -10,8 +10,8 @@ import type { RunningUpstream, UpstreamSet, UpstreamVariant } from './upstream-s
 import type { Topology } from '../topology/index.js';
 
 export interface Contender {
-  /** The table's name: a ContenderName, or `accel pool=N` in a sweep. */
-  readonly name: ContenderName | `accel pool=${number}`;
+  /** The table's name: a ContenderName, `accel pool=N` in a sweep, `accel LABEL` for another build (--compare-cli). */
+  readonly name: ContenderName | `accel pool=${number}` | `accel ${string}`;
   readonly kind: 'direct' | 'synpool' | 'nginx';
   readonly target: Target;
   readonly proxy: ProxyProcess | undefined;
@@ -97,6 +97,8 @@ export interface StartContenderOptions {
   label?: Contender['name'];
   /** Override the upstream variant (sweep). */
   variant?: UpstreamVariant;
+  /** Another build's dist/src/cli.js for a synpool contender (--compare-cli). */
+  cli?: string;
 }
 
 export async function startContender(o: StartContenderOptions): Promise<Contender> {
@@ -120,6 +122,7 @@ export async function startContender(o: StartContenderOptions): Promise<Contende
         accel,
         poolSize: accel ? o.poolSize : undefined,
         tls: upstream.tls,
+        cli: o.cli,
       });
       return { name, kind: 'synpool', target: { host: '127.0.0.1', port, path }, proxy, poolSize: accel ? o.poolSize : undefined };
     }

@@ -124,7 +124,8 @@ export interface CompareResult {
 export async function runCompare(o: BenchOptions, run: RunContext): Promise<CompareResult> {
   const names = availableContenders(o, (t) => run.progress.note(t));
   const scenarios = availableScenarios(o, (t) => run.progress.note(t));
-  const perRtt = scenarios.reduce((sum, s) => sum + expectedRequests(s, o) * contendersFor(s, names).length, 0);
+  const extra = o.compareCli !== undefined ? 1 : 0;
+  const perRtt = scenarios.reduce((sum, s) => sum + expectedRequests(s, o) * (contendersFor(s, names).length + extra), 0);
   run.progress.addToTotal(perRtt * o.rttsMs.length);
   const topologies: TopologyInfo[] = [];
   const cells: BenchCell[] = [];
@@ -134,7 +135,14 @@ export async function runCompare(o: BenchOptions, run: RunContext): Promise<Comp
       const out: BenchCell[] = [];
       for (const scenario of scenarios) {
         if (run.signal.aborted) break;
-        const starts = contendersFor(scenario, names).map((name) => () => startContender({ topo: scope.topo, upstreams: scope.upstreams, ports: scope.ports, scenario, name, poolSize: o.poolSize }));
+        const starts = contendersFor(scenario, names).flatMap((name) => {
+          const base = { topo: scope.topo, upstreams: scope.upstreams, ports: scope.ports, scenario, name, poolSize: o.poolSize };
+          const start = (): Promise<Contender> => startContender(base);
+          // The other build runs right after this one's accel, so the two alternate request by request.
+          if (name !== 'accel' || o.compareCli === undefined) return [start];
+          const cli = o.compareCli;
+          return [start, () => startContender({ ...base, cli, label: `accel ${o.compareLabel}` })];
+        });
         out.push(...(await runScenario(scope, scenario, rttMs, starts, o, run)));
       }
       return out;

@@ -3,7 +3,7 @@
 // the comments name the pitfall each one avoids.
 import {
   SOCK_CLOEXEC, SOCK_NONBLOCK, SOCK_STREAM, SOL_TCP,
-  TCP_MAXSEG, TCP_QUEUE_SEQ, TCP_RECV_QUEUE, TCP_REPAIR, TCP_REPAIR_OFF_NO_WP, TCP_REPAIR_ON,
+  TCP_MAXSEG, TCP_NODELAY, TCP_QUEUE_SEQ, TCP_RECV_QUEUE, TCP_REPAIR, TCP_REPAIR_OFF_NO_WP, TCP_REPAIR_ON,
   TCP_REPAIR_OPTIONS, TCP_REPAIR_QUEUE, TCP_REPAIR_WINDOW, TCP_SEND_QUEUE, TCP_TIMESTAMP,
   TCPOPT_MSS, TCPOPT_SACK_PERM, TCPOPT_TIMESTAMP, TCPOPT_WINDOW,
 } from '../../native/constants.js';
@@ -44,6 +44,13 @@ export function prepareRepairSocket(entry: HalfOpen): number {
     // Without it the repaired socket sends 524-byte segments. The kernel caps
     // TCP_MAXSEG at MAX_TCP_WINDOW (only loopback's 64 KiB MTU goes past it).
     setIntOption(fd, SOL_TCP, TCP_MAXSEG, Math.min(synAck.mss, MAX_TCP_MAXSEG), 'setsockopt(TCP_MAXSEG)');
+    // Plain connects get it from net.connect({ noDelay: true }) and undici's own connector; a
+    // socket made from an fd gets nothing. Without it, Nagle holds a request's second write
+    // (a streamed body chunk, a TLS record after the Finished + headers) until the server has
+    // acknowledged the first: a whole round trip more (a streamed POST over a pooled HTTPS
+    // connection at 100 ms RTT took 3.6 RTT instead of 2). Set here, off the request path; the
+    // flag survives the repair connect().
+    setIntOption(fd, SOL_TCP, TCP_NODELAY, 1, 'setsockopt(TCP_NODELAY)');
     return fd;
   } catch (err) {
     closeFd(fd);

@@ -82,8 +82,20 @@ describe('bench harness arguments', () => {
 
   it('--help mode; the help text names every flag', () => {
     expect(parseBenchArgs(['--help']).mode).toBe('help');
-    for (const flag of ['--quick', '--rtt', '--upstream-server', '--pool-size', '--rate', '--burst', '--sweep', '--sweep-sizes', '--no-chart']) {
+    for (const flag of ['--quick', '--rtt', '--upstream-server', '--pool-size', '--rate', '--burst', '--sweep', '--sweep-sizes', '--no-chart', '--compare-cli', '--compare-label']) {
       expect(BENCH_HELP).toContain(flag);
     }
+  });
+
+  it('--compare-cli: another build beside accel, labelled; refused when missing, without accel, or with an odd label', () => {
+    const cli = process.execPath; // any existing file stands in for a built cli.js
+    expect(parseBenchArgs([]).compareCli).toBeUndefined();
+    const o = parseBenchArgs(['--compare-cli', cli, '--contenders', 'accel,direct']);
+    expect(o.compareCli).toBe(cli);
+    expect(o.compareLabel).toBe('before');
+    expect(parseBenchArgs(['--compare-cli', cli, '--compare-label', 'main']).compareLabel).toBe('main');
+    expect(() => parseBenchArgs(['--compare-cli', '/nonexistent/cli.js'])).toThrow(/not found/);
+    expect(() => parseBenchArgs(['--compare-cli', cli, '--contenders', 'direct'])).toThrow(/accel/);
+    expect(() => parseBenchArgs(['--compare-cli', cli, '--compare-label', 'a b'])).toThrow(BenchUsageError);
   });
 });
