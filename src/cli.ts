@@ -9,10 +9,15 @@ import type { Server } from 'node:http';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import { loadConfig, originOf, resolveUpstream, type UpstreamTarget } from './config/load-config.js';
 import { systemLookup, type AddressLookup } from './resolve/address-lookup.js';
-import { UpstreamRuntime } from './proxy/upstream-runtime.js';
+import { buildRouting, resolveServers, wantedPools, type RuntimeDeps } from './proxy/routing-builder.js';
+import type { RequestRouter } from './proxy/request-router.js';
+import { PassiveHealth } from './routing/passive-health.js';
+import { attachHealthLog } from './observability/health-log.js';
+import { attachHealthMetrics } from './observability/health-metrics.js';
 import { diffConfig } from './config/config-diff.js';
 import { attachResolveLog } from './observability/resolve-log.js';
 import { createResolveMetrics } from './observability/resolve-metrics.js';
+import { DEFAULT_UPSTREAM } from './config/upstream-groups.js';
 import { CONFIG_SCHEMA, parseHostPort, type ConfigInput, type SynpoolConfig } from './config/schema.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { createMetricsServer, listenOn } from './observability/metrics-server.js';
@@ -60,7 +65,8 @@ Flags:
   --upstream URL           http:// or https:// + IPv4, [IPv6] (not link-local) or hostname [:port]; a hostname's
                            every address (A and AAAA) gets a pool and a share of the requests, re-resolved
                            every resolveIntervalMs; https: TLS over the pooled socket, verified unless
-                           tls.verify is false
+                           tls.verify is false; repeat it for
+                           several servers of one upstream (round-robin)
   --pool-size N            keep N half-open connections ready (pool.sizing: fixed, pool.targetSize: N;
                            at most pool.maxSize, default 64; without it the pool sizes itself from demand)
   --no-accel               plain connects only (accel: false)
@@ -73,22 +79,26 @@ ${keyList(TOP_LEVEL_KEYS, '  ')},
   tls.ca (PEM file of extra CAs), tls.servername (SNI and checked name), tls.verify
   trustedProxies: CIDRs whose X-Forwarded-*/Forwarded are extended (default none: replaced);
   forwardedHeader: x-forwarded (default), forwarded (RFC 7239) or both
+  upstreams { NAME: { servers: [URL, …], balance, pool } }, routes [{ host, pathPrefix, upstream }]
   See config/default.yaml (every key with its default), docs/proxy.md and docs/pool.md.
 
 Exit codes: 0 stopped cleanly (SIGTERM/SIGINT), 1 runtime failure, 2 bad usage or configuration.
 `;
 
 export interface ServeOptions {
-  /** The upstream, already resolved (resolveUpstream). */
-  upstream: UpstreamTarget;
-  /** Where new connections come from when config.accel is true (the pool manager plugs in here). */
+  /**
+   * The upstream of a one-URL config, already resolved (resolveUpstream); optional: serve()
+   * resolves every server of `config.upstreams` that is not given here.
+   */
+  upstream?: UpstreamTarget;
+  /** Where new connections come from when config.accel is true (the pool manager plugs in here); gets the first server. */
   createSource?: (config: SynpoolConfig, upstream: UpstreamTarget) => ConnectionSource | Promise<ConnectionSource>;
   logger?: Logger;
   /** Defaults to a fresh Registry (with Node's default metrics). */
   registry?: Registry;
   /** Install SIGTERM/SIGINT (shutdown) and SIGHUP (reload) handlers. Default true. */
   handleSignals?: boolean;
-  /** Re-resolves an upstream name (default: the system resolver). */
+  /** Resolves upstream names (default: the system resolver). */
   lookup?: AddressLookup;
   /**
    * Reads and validates the configuration again (the file and the same flags), for
@@ -111,6 +121,8 @@ export interface RunningSynpool {
   readonly metricsAddress: AddressInfo | undefined;
   /** The configuration in force (a reload replaces it). */
   readonly config: SynpoolConfig;
+  /** Routes, upstreams and their servers in force (a reload replaces it). */
+  readonly router: RequestRouter;
   /**
    * Re-reads the configuration (SIGHUP does this) and applies it without dropping a
    * request; an invalid one is logged and the running one kept. One at a time.
@@ -122,11 +134,12 @@ export interface RunningSynpool {
   readonly stopped: Promise<void>;
 }
 
-function buildAgent(config: SynpoolConfig, upstream: UpstreamTarget, source: ConnectionSource, events?: AcceleratedAgent['events']): AcceleratedAgent {
+function buildAgent(config: SynpoolConfig, source: ConnectionSource, events?: AcceleratedAgent['events']): AcceleratedAgent {
   return new AcceleratedAgent({
     source,
-    // An unreadable tls.ca is a ConfigError: at start, exit 2; on reload, the old config stays.
-    tls: upstreamTlsOptions(config.tls, upstream),
+    // The name to present and check comes with each request (its server's); an unreadable
+    // tls.ca is a ConfigError: at start, exit 2; on reload, the old config stays.
+    tls: upstreamTlsOptions(config.tls),
     connectTimeoutMs: config.connectTimeoutMs,
     keepAliveTimeoutMs: config.upstreamKeepAliveTimeoutMs,
     headersTimeoutMs: config.headersTimeoutMs,
@@ -136,67 +149,89 @@ function buildAgent(config: SynpoolConfig, upstream: UpstreamTarget, source: Con
   });
 }
 
-function warnUnverified(logger: Logger, config: SynpoolConfig, upstream: UpstreamTarget): void {
-  if (upstream.protocol === 'https:' && !config.tls.verify) {
-    logger.warn({ upstream: upstream.url }, 'tls.verify is false: the upstream certificate is not checked (anyone on the path can impersonate it)');
-  }
+function warnUnverified(logger: Logger, config: SynpoolConfig, servers: Iterable<UpstreamTarget>): void {
+  if (config.tls.verify) return;
+  const https = [...servers].filter((u) => u.protocol === 'https:').map((u) => u.url);
+  if (https.length > 0) logger.warn({ servers: https }, 'tls.verify is false: the upstream certificate is not checked (anyone on the path can impersonate it)');
+}
+
+/** The proxy settings a reload may change, from a config. */
+function proxySettings(c: SynpoolConfig) {
+  return {
+    preserveHost: c.preserveHost,
+    trustedProxies: c.trustedProxies,
+    forwardedHeader: c.forwardedHeader,
+    headersTimeoutMs: c.headersTimeoutMs,
+    bodyTimeoutMs: c.bodyTimeoutMs,
+    retryBufferBytes: c.retryBufferBytes,
+    clientKeepAliveTimeoutMs: c.clientKeepAliveTimeoutMs,
+    upgradeIdleTimeoutMs: c.upgradeIdleTimeoutMs,
+  };
 }
 
 /** Starts the proxy, its metrics listener and logging, from a validated config. */
-export async function serve(initial: SynpoolConfig, options: ServeOptions): Promise<RunningSynpool> {
+export async function serve(initial: SynpoolConfig, options: ServeOptions = {}): Promise<RunningSynpool> {
   let config = initial;
   const logger = options.logger ?? createLogger(config.logLevel);
   const registry = options.registry ?? new Registry();
   if (options.registry === undefined) collectDefaultMetrics({ register: registry });
   const lookup = options.lookup ?? systemLookup;
+  // tls.servername, when set, is the name presented to and checked on every https server.
+  const resolve = async (url: string, c: SynpoolConfig): Promise<UpstreamTarget> => {
+    const u = options.upstream?.url === url ? options.upstream : await resolveUpstream(url, lookup);
+    return c.tls.servername === null ? u : Object.freeze({ ...u, servername: c.tls.servername });
+  };
+  let resolved = await resolveServers(config, (url) => resolve(url, config));
+  const first = resolved.values().next().value as UpstreamTarget;
 
   let source: ConnectionSource = plainConnectionSource;
   if (config.accel) {
     // Built but not started: no SYN leaves before both listeners are bound (source.start() below).
-    const create =
-      options.createSource ?? ((c: SynpoolConfig, u: UpstreamTarget) => createPoolSource(u.endpoints, c.pool as PoolSettings, { start: false }));
-    source = await create(config, options.upstream);
+    const create = options.createSource ?? ((c: SynpoolConfig) => createPoolSource([], c.pool as PoolSettings, { start: false }));
+    source = await create(config, first);
     const disabled = (source as { disabledReason?: string }).disabledReason;
     if (disabled !== undefined) logger.warn({ reason: disabled }, `acceleration is off (${disabled}); serving with plain connects`);
   }
 
   // Read once, before anything is bound: an unreadable tls.ca is a config error (exit 2).
-  let agent = buildAgent(config, options.upstream, source);
-  warnUnverified(logger, config, options.upstream);
+  let agent = buildAgent(config, source);
+  warnUnverified(logger, config, resolved.values());
   const resolveMetrics = createResolveMetrics(registry);
-  const runtimeFor = (upstream: UpstreamTarget, c: SynpoolConfig): UpstreamRuntime =>
-    new UpstreamRuntime({
-      upstream,
-      intervalMs: c.resolveIntervalMs,
-      lookup,
-      source,
-      // Through `agent`, not a captured one: a reload may replace the agent and keep the runtime.
-      idle: (o) => agent.idleConnections(o),
-      retireOrigin: (o) => agent.retireOrigin(o),
-      observe: (addresses) => [attachResolveLog(logger, addresses), resolveMetrics.follow(addresses)],
-    });
-  let runtime = runtimeFor(options.upstream, config);
+  const health = new PassiveHealth();
+  const deps: RuntimeDeps = {
+    lookup,
+    source,
+    // Through `agent`, not a captured one: a reload may replace the agent and keep the runtimes.
+    idle: (o) => agent.idleConnections(o),
+    retireOrigin: (o) => agent.retireOrigin(o),
+    observe: (addresses) => [attachResolveLog(logger, addresses), resolveMetrics.follow(addresses)],
+  };
+  let routing = buildRouting(config, resolved, deps, health);
+  source.syncTargets?.(wantedPools(config, routing), true);
   const proxy = createProxyServer({
-    upstream: runtime.upstream,
-    origins: runtime.origins,
+    upstream: first,
+    router: routing.router,
     dispatcher: agent,
-    preserveHost: config.preserveHost,
-    trustedProxies: config.trustedProxies,
-    forwardedHeader: config.forwardedHeader,
-    headersTimeoutMs: config.headersTimeoutMs,
-    bodyTimeoutMs: config.bodyTimeoutMs,
-    retryBufferBytes: config.retryBufferBytes,
-    clientKeepAliveTimeoutMs: config.clientKeepAliveTimeoutMs,
+    ...proxySettings(config),
     clientHeadersTimeoutMs: config.clientHeadersTimeoutMs,
-    upgradeIdleTimeoutMs: config.upgradeIdleTimeoutMs,
   });
   // The agent's events emitter outlives a replaced agent (buildAgent passes it on), so these stay subscribed.
   const detachLog = attachRequestLog(logger, proxy, agent);
   const detachMetrics = attachProxyMetrics(registry, proxy, agent);
   const detachTls = attachTlsMetrics(registry, agent);
+  const detachHealth = [attachHealthLog(logger, health), attachHealthMetrics(registry, health, () => routing.router)];
   registerAccelerationGauge(registry, source.accelerated);
   const detachPool: Array<() => void> =
     source instanceof PoolConnectionSource ? [attachPoolMetrics(registry, source.pool, source), attachPoolLog(logger, source.pool)] : [];
+  const closeRuntimes = (): void => {
+    for (const r of routing.runtimes.values()) r.close();
+  };
+  const detachAll = (): void => {
+    detachLog();
+    detachMetrics();
+    detachTls();
+    for (const detach of [...detachPool, ...detachHealth]) detach();
+  };
 
   let metricsServer: Server | undefined;
   let metricsAddress: AddressInfo | undefined;
@@ -204,85 +239,82 @@ export async function serve(initial: SynpoolConfig, options: ServeOptions): Prom
   try {
     address = await bindListener('listen', config.listen, (port, host) => proxy.listen(port, host));
     if (config.metricsListen !== null) {
-      metricsServer = createMetricsServer({ registry, ready: () => proxy.listening && !proxy.draining });
+      // Ready while listening, not draining, and every upstream has a server that is not ejected.
+      metricsServer = createMetricsServer({ registry, ready: () => proxy.listening && !proxy.draining && routing.router.ready });
       const server = metricsServer;
       metricsAddress = await bindListener('metricsListen', config.metricsListen, (port, host) => listenOn(server, port, host));
     }
   } catch (err) {
     // Nothing has reached the upstream yet: undo what was built and let the caller report the one line.
-    runtime.close();
+    closeRuntimes();
+    health.close();
     await proxy.close(0);
     if (metricsServer?.listening) await new Promise<void>((r) => metricsServer!.close(() => r()));
     await agent.destroy();
     await source.close?.();
-    detachLog();
-    detachMetrics();
-    detachTls();
-    for (const detach of detachPool) detach();
+    detachAll();
     throw err;
   }
   source.start?.();
-  runtime.start();
-  const upstream = runtime.upstream;
+  for (const r of routing.runtimes.values()) r.start();
   logger.info(
-    { listen: `${address.address}:${address.port}`, upstream: upstream.url, targets: upstream.endpoints.map((e) => originOf(upstream.protocol, e)), accelerated: source.accelerated, metrics: metricsAddress === undefined ? null : `${metricsAddress.address}:${metricsAddress.port}` },
+    {
+      listen: `${address.address}:${address.port}`,
+      upstreams: Object.fromEntries(Object.entries(config.upstreams).map(([name, g]) => [name, g.servers])),
+      targets: [...routing.runtimes.values()].flatMap((r) => r.endpoints.map((e) => r.originOf(e))),
+      accelerated: source.accelerated,
+      metrics: metricsAddress === undefined ? null : `${metricsAddress.address}:${metricsAddress.port}`,
+    },
     'synpool serving',
   );
 
   let shutting: Promise<void> | undefined;
   let reloading: Promise<ReloadOutcome> | undefined;
 
-  /** Applies a validated config; throws ConfigError (a new upstream that does not resolve, an unreadable tls.ca) before changing anything. */
+  /** Applies a validated config; throws ConfigError (a new server that does not resolve, an unreadable tls.ca) before changing anything. */
   const apply = async (next: SynpoolConfig): Promise<ReloadOutcome> => {
     const diff = diffConfig(config, next);
-    const upstreamChanged = next.upstream !== config.upstream;
     // Everything that can fail is done first, so a failure leaves the running config whole.
-    const nextUpstream = upstreamChanged ? await resolveUpstream(next.upstream, lookup) : runtime.upstream;
-    const nextAgent =
-      diff.effects.has('agent') || upstreamChanged ? buildAgent(next, nextUpstream, source, agent.events) : undefined;
+    const nextResolved = diff.effects.has('upstream') || diff.changed.includes('tls') ? await resolveServers(next, (url) => resolve(url, next), next.tls.servername === config.tls.servername ? resolved : new Map()) : resolved;
+    const nextAgent = diff.effects.has('agent') ? buildAgent(next, source, agent.events) : undefined;
     if (shutting !== undefined) return { ok: false, error: 'shutting down' };
 
     if (diff.effects.has('log')) logger.level = next.logLevel;
-    if (diff.effects.has('pool') && source instanceof PoolConnectionSource) source.updateSettings(next.pool as PoolSettings);
-
-    const oldRuntime = runtime;
+    const oldRouting = routing;
     const oldAgent = agent;
-    if (upstreamChanged || diff.changed.includes('resolveIntervalMs')) {
-      oldRuntime.close();
-      runtime = runtimeFor(nextUpstream, next);
-      // Pools for the new addresses before any request can go there.
-      const before = new Set(oldRuntime.endpoints.map(endpointKey));
-      for (const e of runtime.endpoints) if (!before.has(endpointKey(e))) source.addTarget?.(e);
+    if (diff.effects.has('upstream') || diff.effects.has('pool') || nextResolved !== resolved) {
+      routing = buildRouting(next, nextResolved, deps, health, oldRouting.runtimes);
+      // Pools for new addresses (and new pool settings) before any request can go there.
+      source.syncTargets?.(wantedPools(next, routing), false);
     }
     if (nextAgent !== undefined) agent = nextAgent;
-    proxy.reconfigure({
-      upstream: runtime.upstream,
-      origins: runtime.origins,
-      dispatcher: agent,
-      preserveHost: next.preserveHost,
-      trustedProxies: next.trustedProxies,
-      forwardedHeader: next.forwardedHeader,
-      headersTimeoutMs: next.headersTimeoutMs,
-      bodyTimeoutMs: next.bodyTimeoutMs,
-      retryBufferBytes: next.retryBufferBytes,
-      clientKeepAliveTimeoutMs: next.clientKeepAliveTimeoutMs,
-      upgradeIdleTimeoutMs: next.upgradeIdleTimeoutMs,
-    });
-    if (runtime !== oldRuntime) {
-      // Requests go to the new addresses now; the old ones that are not kept lose their pools.
-      const kept = new Set(runtime.endpoints.map(endpointKey));
-      for (const e of oldRuntime.endpoints) {
-        if (kept.has(endpointKey(e))) continue;
-        source.removeTarget?.(e);
-        void agent.retireOrigin(oldRuntime.originOf(e));
-        if (oldAgent !== agent) void oldAgent.retireOrigin(oldRuntime.originOf(e));
+    proxy.reconfigure({ router: routing.router, dispatcher: agent, ...proxySettings(next) });
+    if (routing !== oldRouting) {
+      // Requests follow the new routes now: what the old routing alone used goes.
+      source.syncTargets?.(wantedPools(next, routing), true);
+      const kept = new Set(routing.runtimes.values());
+      const keptServers = new Set([...kept].map((r) => r.upstream.url));
+      const keptOrigins = new Set([...kept].flatMap((r) => r.endpoints.map((e) => r.originOf(e))));
+      for (const r of oldRouting.runtimes.values()) {
+        if (kept.has(r)) continue;
+        r.close();
+        if (!keptServers.has(r.upstream.url)) health.forget(r.upstream.url);
+        for (const e of r.endpoints) {
+          const origin = r.originOf(e);
+          if (keptOrigins.has(origin)) continue;
+          void agent.retireOrigin(origin);
+          if (oldAgent !== agent) void oldAgent.retireOrigin(origin);
+        }
       }
-      runtime.start();
+      const before = new Set(oldRouting.runtimes.values());
+      for (const r of routing.runtimes.values()) if (!before.has(r)) r.start();
     }
+    const serversChanged = nextResolved !== resolved;
+    resolved = nextResolved;
     // The old agent finishes what it carries, then closes its connections.
     if (oldAgent !== agent) void oldAgent.close().catch((err: unknown) => logger.warn({ err }, 'closing the replaced upstream dispatcher failed'));
     config = next;
-    if (nextAgent !== undefined) warnUnverified(logger, next, runtime.upstream);
+    if (nextAgent !== undefined || serversChanged) warnUnverified(logger, next, nextResolved.values());
     return { ok: true, changed: diff.changed, restartNeeded: diff.restartNeeded };
   };
 
@@ -320,7 +352,8 @@ export async function serve(initial: SynpoolConfig, options: ServeOptions): Prom
       process.off('SIGHUP', onHangup);
       await reloading?.catch(() => undefined);
       logger.info({ reason, inFlight: proxy.inFlight, timeoutMs: config.shutdownTimeoutMs }, 'draining');
-      runtime.close();
+      closeRuntimes();
+      health.close();
       const drained = await proxy.close(config.shutdownTimeoutMs);
       if (drained) await agent.close();
       else await agent.destroy();
@@ -333,10 +366,7 @@ export async function serve(initial: SynpoolConfig, options: ServeOptions): Prom
         metricsServer.closeAllConnections();
         await new Promise<void>((r) => metricsServer!.close(() => r()));
       }
-      detachLog();
-      detachMetrics();
-      detachTls();
-      for (const detach of detachPool) detach();
+      detachAll();
       logger.info({ drained }, 'stopped');
       logger.flush();
       resolveStopped();
@@ -358,6 +388,9 @@ export async function serve(initial: SynpoolConfig, options: ServeOptions): Prom
     metricsAddress,
     get config() {
       return config;
+    },
+    get router() {
+      return routing.router;
     },
     reload,
     shutdown,
@@ -392,7 +425,7 @@ export function parseCliArgs(argv: readonly string[]): CliCommand {
       options: {
         config: { type: 'string' },
         listen: { type: 'string' },
-        upstream: { type: 'string' },
+        upstream: { type: 'string', multiple: true },
         'pool-size': { type: 'string' },
         'no-accel': { type: 'boolean' },
         'metrics-listen': { type: 'string' },
@@ -407,7 +440,9 @@ export function parseCliArgs(argv: readonly string[]): CliCommand {
   if (v.help === true) return { command: 'help' };
   const overrides: ConfigInput = {};
   if (v.listen !== undefined) overrides.listen = v.listen;
-  if (v.upstream !== undefined) overrides.upstream = v.upstream;
+  // Repeated: the servers of one upstream named `default` (with a catch-all route).
+  if (v.upstream !== undefined && v.upstream.length === 1) overrides.upstream = v.upstream[0];
+  else if (v.upstream !== undefined) overrides.upstreams = { [DEFAULT_UPSTREAM]: { servers: v.upstream } };
   if (v['no-accel'] === true) overrides.accel = false;
   if (v['metrics-listen'] !== undefined) overrides.metricsListen = v['metrics-listen'];
   if (v['log-level'] !== undefined) overrides.logLevel = v['log-level'];
@@ -438,9 +473,8 @@ export async function main(argv: readonly string[], io: CliIo = { stdout: proces
       return await runProbe(cmd.args);
     }
     const config = loadConfig({ file: cmd.file, overrides: cmd.overrides });
-    const upstream = await resolveUpstream(config.upstream, io.lookup);
     const reloadConfig = (): SynpoolConfig => loadConfig({ file: cmd.file, overrides: cmd.overrides });
-    const running = await serve(config, io.lookup === undefined ? { upstream, loadConfig: reloadConfig } : { upstream, lookup: io.lookup, loadConfig: reloadConfig });
+    const running = await serve(config, io.lookup === undefined ? { loadConfig: reloadConfig } : { lookup: io.lookup, loadConfig: reloadConfig });
     await running.stopped;
     return 0;
   } catch (err) {

@@ -65,7 +65,7 @@ export { followAddresses, type AddressFollowerParts } from './proxy/address-foll
 
 export { serve, main, parseCliArgs, type ServeOptions, type RunningSynpool, type CliCommand, type ReloadOutcome } from './cli.js';
 export { diffConfig, RELOAD_EFFECT, type ConfigDiff, type ReloadEffect } from './config/config-diff.js';
-export { UpstreamRuntime, type UpstreamRuntimeOptions } from './proxy/upstream-runtime.js';
+export { ServerRuntime, type ServerRuntimeOptions } from './proxy/server-runtime.js';
 
 export * from './errors.js';
 export type { Endpoint } from './handshake/endpoint.js';

@@ -9,7 +9,7 @@ import { request } from 'undici';
 import { createTopology, enterNamespace, type Topology } from '../topology/index.js';
 import { startNodeUpstream, type UpstreamServer } from '../upstream/index.js';
 import { serve, type RunningSynpool } from '../../src/cli.js';
-import { resolveUpstream, validateConfig } from '../../src/config/index.js';
+import { validateConfig } from '../../src/config/index.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { PoolConnectionSource } from '../../src/proxy/pool-source.js';
 import { median } from '../../src/util/stats.js';
@@ -29,7 +29,7 @@ const say = (s: string) => process.stdout.write(`${s}\n`);
 
 async function startProxy(accel: boolean): Promise<RunningSynpool> {
   const config = validateConfig({ upstream: `http://${topo!.serverAddr}:${upstream!.port}`, listen: '127.0.0.1:0', metricsListen: null, accel, logLevel: 'silent' });
-  const running = await serve(config, { upstream: await resolveUpstream(config.upstream), logger: createLogger('silent'), registry: new Registry(), handleSignals: false });
+  const running = await serve(config, { logger: createLogger('silent'), registry: new Registry(), handleSignals: false });
   proxies.push(running);
   return running;
 }

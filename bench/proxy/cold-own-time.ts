@@ -39,7 +39,7 @@ for (const [name, dir] of Object.entries(builds)) {
   const { validateConfig } = await load('config/schema.js');
   const { resolveUpstream } = await load('config/load-config.js');
   const config = validateConfig!({ upstream: `http://127.0.0.1:${listening}`, listen: '127.0.0.1:0', metricsListen: null, pool: { sizing: 'fixed', targetSize: 4 } }) as { upstream: string };
-  const r = (await serve!(config, { upstream: await resolveUpstream!(config.upstream), registry: new Registry(), handleSignals: false })) as Running;
+  const r = (await serve!(config, { registry: new Registry(), handleSignals: false })) as Running;
   r.agent.source.on?.('handoff', (e) => (t.handoff = e.us / 1000));
   running[name] = r;
 }

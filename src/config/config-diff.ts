@@ -18,6 +18,8 @@ export const RELOAD_EFFECT: { readonly [K in keyof SynpoolConfigShape]: ReloadEf
   accel: 'restart',
   clientHeadersTimeoutMs: 'restart',
   upstream: 'upstream',
+  upstreams: 'upstream',
+  routes: 'upstream',
   resolveIntervalMs: 'upstream',
   pool: 'pool',
   connectTimeoutMs: 'agent',

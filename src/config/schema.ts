@@ -8,10 +8,17 @@ import { resolveTlsSettings, type TlsSettings } from './tls-settings.js';
 import { DEFAULTS, LOG_LEVELS, type LogLevel } from './defaults.js';
 import { FORWARDED_HEADER_MODES, type ForwardedHeaderMode } from '../proxy/forwarded-element.js';
 import { TrustedProxies } from '../proxy/trusted-proxies.js';
+import type { RouteInput } from '../routing/route-table.js';
+import { DEFAULT_UPSTREAM, resolveRoutes, resolveUpstreamGroups, type UpstreamGroupConfig } from './upstream-groups.js';
 
 export interface SynpoolConfigShape {
   listen: string;
-  upstream: string;
+  /** One upstream URL (the `--upstream` shortcut): becomes upstreams.default with a catch-all route; null when `upstreams` is used. */
+  upstream: string | null;
+  /** Named upstreams: servers, balancing, pool overrides (src/config/upstream-groups.ts); always filled after validation. */
+  upstreams: Record<string, UpstreamGroupConfig>;
+  /** Which requests go to which upstream, first match wins; always filled after validation. */
+  routes: RouteInput[];
   accel: boolean;
   preserveHost: boolean;
   /** CIDRs (IPv4, IPv6) of peers whose forwarding headers are extended rather than replaced. */
@@ -47,6 +54,8 @@ type FieldSpec =
   | { kind: 'enum'; values: readonly string[] }
   | { kind: 'hostPort'; nullable: boolean }
   | { kind: 'upstreamUrl' }
+  | { kind: 'upstreams' }
+  | { kind: 'routes' }
   | { kind: 'cidrList' }
   | { kind: 'object' };
 
@@ -56,6 +65,8 @@ const HOUR_MS = 3_600_000;
 export const CONFIG_SCHEMA: { readonly [K in keyof SynpoolConfigShape]: FieldSpec } = {
   listen: { kind: 'hostPort', nullable: false },
   upstream: { kind: 'upstreamUrl' },
+  upstreams: { kind: 'upstreams' },
+  routes: { kind: 'routes' },
   accel: { kind: 'bool' },
   preserveHost: { kind: 'bool' },
   trustedProxies: { kind: 'cidrList' },
@@ -168,9 +179,12 @@ function checkField(field: string, spec: FieldSpec, value: unknown): void {
       parseHostPort(field, value);
       return;
     case 'upstreamUrl':
-      if (value === undefined) throw new ConfigError(field, 'is required (e.g. upstream: "http://10.0.0.2:8080" or --upstream URL)');
+      if (value === undefined || value === null) return; // or `upstreams`: checked together in validateConfig
       parseUpstreamUrl(field, value);
       return;
+    case 'upstreams':
+    case 'routes':
+      return; // validated with the pool settings they depend on, in validateConfig
     case 'cidrList':
       if (!Array.isArray(value)) fail(field, value, 'a list of IPv4 or IPv6 CIDRs, e.g. ["10.0.0.0/8", "::1/128"]');
       new TrustedProxies(value, field);
@@ -199,6 +213,13 @@ export function validateConfig(...layers: unknown[]): SynpoolConfig {
     if (layer === undefined || layer === null) continue;
     if (!isPlainObject(layer)) fail('(root)', layer, 'an object of settings');
     checkKnownKeys(layer, '');
+    // A layer that names the upstream(s) replaces every earlier layer's: `--upstream URL`
+    // overrides a file's `upstreams`, and the routes that belonged to them.
+    if (layer.upstream !== undefined || layer.upstreams !== undefined) {
+      delete merged.upstream;
+      delete merged.upstreams;
+      delete merged.routes;
+    }
     for (const [key, value] of Object.entries(layer)) {
       if (value === undefined) continue;
       if (key === 'pool' || key === 'tls') {
@@ -218,5 +239,19 @@ export function validateConfig(...layers: unknown[]): SynpoolConfig {
   checkFixedTarget(pool, 'pool');
   merged.pool = pool;
   merged.tls = resolveTlsSettings(merged.tls as Record<string, unknown>);
+  const single = merged.upstream;
+  if (single !== undefined && single !== null && merged.upstreams !== undefined) {
+    throw new ConfigError('upstreams', 'give either upstream (one URL) or upstreams (named groups), not both');
+  }
+  if ((single === undefined || single === null) && merged.upstreams === undefined) {
+    throw new ConfigError('upstream', 'is required (e.g. upstream: "http://10.0.0.2:8080", --upstream URL, or upstreams: { app: { servers: [URL, …] } })');
+  }
+  const groups = single === undefined || single === null ? merged.upstreams : { [DEFAULT_UPSTREAM]: { servers: [single] } };
+  merged.upstream = single ?? null;
+  merged.upstreams = resolveUpstreamGroups(groups, pool, (field, value) => {
+    parseUpstreamUrl(field, value);
+    return value as string;
+  });
+  merged.routes = resolveRoutes(merged.routes, merged.upstreams as Record<string, UpstreamGroupConfig>);
   return deepFreeze(merged as unknown as SynpoolConfigShape);
 }

@@ -5,12 +5,12 @@ import type { UpstreamTarget } from './load-config.js';
 import type { TlsSettings } from './tls-settings.js';
 
 /** The validated `tls` section + the resolved upstream → the agent's TLS options; reads tls.ca once. */
-export function upstreamTlsOptions(settings: Readonly<TlsSettings>, upstream: Pick<UpstreamTarget, 'servername'>): UpstreamTlsOptions {
-  const options: UpstreamTlsOptions = {
-    // The origin's host is the resolved address; the name to present and check is the configured one.
-    servername: settings.servername ?? upstream.servername,
-    rejectUnauthorized: settings.verify,
-  };
+export function upstreamTlsOptions(settings: Readonly<TlsSettings>, upstream?: Pick<UpstreamTarget, 'servername'>): UpstreamTlsOptions {
+  const options: UpstreamTlsOptions = { rejectUnauthorized: settings.verify };
+  // The origin's host is the resolved address; the name to present and check is the configured one.
+  // Without an upstream (several servers) each request carries its server's name (ProxyExchange).
+  const servername = settings.servername ?? upstream?.servername;
+  if (servername !== undefined) options.servername = servername;
   if (settings.ca !== null) options.ca = readCaFile(settings.ca);
   return options;
 }

@@ -19,7 +19,7 @@ export function attachProxyMetrics(registry: Registry, proxy: ProxyServer, agent
   const duration = new Histogram({
     name: 'synpool_request_duration_seconds',
     help: 'Client request duration, by the source of the upstream connection (reused, pool, plain, none)',
-    labelNames: ['connection', 'status_class', 'tls'] as const,
+    labelNames: ['upstream', 'server', 'connection', 'status_class', 'tls'] as const,
     buckets: DURATION_BUCKETS,
     registers: [registry],
   });
@@ -51,7 +51,10 @@ export function attachProxyMetrics(registry: Registry, proxy: ProxyServer, agent
   const onRequest = (r: RequestRecord): void => {
     // A tunnel's record spans its whole life (minutes): counted in synpool_upgrades_total instead.
     if (r.status === 101) return;
-    duration.observe({ connection: r.connection, status_class: statusClass(r.status), tls: String(isTlsUpstream(r.upstream)) }, r.durationMs / 1000);
+    duration.observe(
+      { upstream: r.upstream, server: r.server ?? '', connection: r.connection, status_class: statusClass(r.status), tls: String(isTlsUpstream(r)) },
+      r.durationMs / 1000,
+    );
   };
   const onClientError = (e: ClientErrorRecord): void => clientErrors.inc({ code: e.code });
   const onUpgrade = (u: UpgradeRecord): void => upgrades.inc({ outcome: u.outcome });

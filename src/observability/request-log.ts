@@ -12,7 +12,7 @@ import { isTlsUpstream } from './tls-label.js';
  */
 export function attachRequestLog(logger: Logger, proxy: ProxyServer, agent?: AcceleratedAgent): () => void {
   const onRequest = (r: RequestRecord): void => {
-    const line = { ...r, tls: isTlsUpstream(r.upstream), durationMs: Math.round(r.durationMs * 1000) / 1000 };
+    const line = { ...r, tls: isTlsUpstream(r), durationMs: Math.round(r.durationMs * 1000) / 1000 };
     if (r.status >= 500) logger.warn(line, 'request');
     else logger.info(line, 'request');
   };

@@ -1,4 +1,5 @@
 import type { Endpoint } from '../handshake/endpoint.js';
+import type { PoolSettings } from '../pool/pool-config.js';
 import type { AddressChange, UpstreamAddresses } from '../resolve/upstream-addresses.js';
 import type { ConnectionSource } from './connection-source.js';
 import type { OriginBalancer } from './origin-balancer.js';
@@ -11,6 +12,8 @@ export interface AddressFollowerParts {
   readonly originOf: (endpoint: Endpoint) => string;
   /** Closes an origin's keep-alive connections once their requests finish. */
   readonly retireOrigin: (origin: string) => Promise<void>;
+  /** The pool settings a new address gets (its upstream's). */
+  readonly settings?: PoolSettings;
 }
 
 /**
@@ -24,7 +27,7 @@ export function followAddresses(parts: AddressFollowerParts): () => void {
   const { addresses, balancer, source } = parts;
   const onChange = (change: AddressChange): void => {
     // Pools before requests for a new address; requests off before the pool goes for an old one.
-    for (const endpoint of change.added) source.addTarget?.(endpoint);
+    for (const endpoint of change.added) source.addTarget?.(endpoint, parts.settings);
     balancer.set(change.current);
     for (const endpoint of change.removed) {
       source.removeTarget?.(endpoint);

@@ -1,5 +1,6 @@
 import type { Socket } from 'node:net';
 import type { Endpoint } from '../handshake/endpoint.js';
+import type { PoolSettings } from '../pool/pool-config.js';
 
 /** The seam to the pool: where a new upstream connection may come from before a plain connect. */
 export interface ConnectionSource {
@@ -14,9 +15,14 @@ export interface ConnectionSource {
   /** Optional: false when the source knows the target does not answer (its pool is 'unreachable'). */
   reachable?(target: Endpoint): boolean;
   /** Optional: the upstream's name now also resolves to `target` (pool it; allow it on the raw channel first). */
-  addTarget?(target: Endpoint): void;
+  addTarget?(target: Endpoint, settings?: PoolSettings): void;
   /** Optional: the name no longer resolves to `target` (release its pool; disallow it). */
   removeTarget?(target: Endpoint): void;
+  /**
+   * Optional: make the pools exactly these targets with these settings (a reload, the
+   * start); `release` also drops targets not listed. See PoolConnectionSource.syncTargets.
+   */
+  syncTargets?(wanted: ReadonlyMap<string, { readonly target: Endpoint; readonly settings: PoolSettings }>, release: boolean): void;
   /** Optional: release everything (called once at shutdown). */
   close?(): void | Promise<void>;
   readonly accelerated: boolean;

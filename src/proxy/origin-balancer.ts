@@ -67,6 +67,13 @@ export class OriginBalancer implements OriginChooser {
     return (firstUsable ?? choices[start]!).origin;
   }
 
+  /** Idle keep-alive connections over every origin (no allocation: asked per request by server balancing). */
+  idleConnections(): number {
+    let n = 0;
+    for (const choice of this.#choices) n += this.#hooks.idle(choice.origin);
+    return n;
+  }
+
   /** Replaces the addresses (a re-resolution); an empty set is refused, the old one stays. */
   set(endpoints: readonly Endpoint[]): void {
     if (endpoints.length === 0) return;

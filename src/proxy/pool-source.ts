@@ -5,7 +5,7 @@ import { checkCapabilities } from '../handshake/capabilities.js';
 import { parseEndpoint, type Endpoint } from '../handshake/endpoint.js';
 import { Handshaker } from '../handshake/handshaker.js';
 import { PoolManager } from '../pool/pool-manager.js';
-import type { PoolSettings } from '../pool/pool-config.js';
+import { resolvePoolSettings, type PoolSettings } from '../pool/pool-config.js';
 import type { ConnectionSource } from './connection-source.js';
 
 export interface PoolSourceEvents {
@@ -33,9 +33,35 @@ export class PoolConnectionSource extends EventEmitter<PoolSourceEvents> impleme
    * channel first (only configured targets, and what their names resolve
    * to, are ever sent a SYN), then given its own pool.
    */
-  addTarget(target: Endpoint): void {
+  addTarget(target: Endpoint, settings: PoolSettings = this.#settings): void {
     this.handshaker.allow(target);
-    this.pool.addUpstream({ ...this.#settings, target });
+    this.pool.addUpstream({ ...settings, target });
+  }
+
+  /**
+   * Makes the pools match `wanted` (by endpoint key): a missing target is allowed and
+   * pooled; one whose settings changed restarts with the new ones; with `release`,
+   * a pooled target not wanted any more is released (RSTs) and disallowed. A reload
+   * calls it twice: without `release` before the new routes take requests (every new
+   * address has its pool), with it afterwards.
+   */
+  syncTargets(wanted: ReadonlyMap<string, { readonly target: Endpoint; readonly settings: PoolSettings }>, release: boolean): void {
+    const current = new Map(this.pool.upstreams.map((c) => [c.key, c]));
+    for (const [key, { target, settings }] of wanted) {
+      const have = current.get(key);
+      if (have === undefined) {
+        this.addTarget(target, settings);
+        continue;
+      }
+      const { cap: _cap, ...next } = resolvePoolSettings(settings);
+      const { target: _t, key: _k, ...now } = have;
+      if (JSON.stringify(next) !== JSON.stringify(now)) {
+        this.pool.removeUpstream(target);
+        this.pool.addUpstream({ ...settings, target });
+      }
+    }
+    if (!release) return;
+    for (const [key, have] of current) if (!wanted.has(key)) this.removeTarget(have.target);
   }
 
   /**

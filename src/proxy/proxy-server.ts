@@ -17,11 +17,19 @@ import { TrustedProxies } from './trusted-proxies.js';
 import type { Tunnel } from './tunnel.js';
 import { UpgradeExchange, type UpgradeRecord } from './upgrade-exchange.js';
 import { fixedOrigin, type OriginChooser } from './origin-balancer.js';
+import { isRefusal, type RequestRouter } from './request-router.js';
+import type { ServerDispatch, UpstreamGroup } from './upstream-group.js';
+import { connectFailed } from './connect-failure.js';
 
 export interface ProxyServerOptions {
   upstream: UpstreamTarget;
   /** Which of the upstream's origins (addresses) each request goes to. Default: always upstream.origin. */
   origins?: OriginChooser;
+  /**
+   * Several upstreams: per request, the route (Host, path), the upstream's server and its
+   * origin; `upstream` and `origins` are then unused. Without it every request goes to `upstream`.
+   */
+  router?: RequestRouter;
   /** Usually an AcceleratedAgent; any undici dispatcher works (no connection tracking then). */
   dispatcher: Dispatcher;
   preserveHost?: boolean;
@@ -59,8 +67,8 @@ const SERVER_DEFAULTS = {
 export type ProxyReconfiguration = Partial<
   Pick<
     ProxyServerOptions,
-    | 'upstream' | 'origins' | 'dispatcher' | 'preserveHost' | 'trustedProxies' | 'forwardedHeader' | 'headersTimeoutMs' | 'bodyTimeoutMs'
-    | 'retryBufferBytes' | 'clientKeepAliveTimeoutMs' | 'upgradeIdleTimeoutMs'
+    | 'upstream' | 'origins' | 'router' | 'dispatcher' | 'preserveHost' | 'trustedProxies' | 'forwardedHeader' | 'headersTimeoutMs'
+    | 'bodyTimeoutMs' | 'retryBufferBytes' | 'clientKeepAliveTimeoutMs' | 'upgradeIdleTimeoutMs'
   >
 >;
 
@@ -73,7 +81,12 @@ const NODE_REQUEST_TIMEOUT_MS = 300_000;
 export interface RequestRecord {
   method: string;
   path: string;
+  /** The upstream's name with a router ("default" for --upstream URL); without one, its URL. */
   upstream: string;
+  /** The server (URL) the request went to; absent when none was chosen (no route, none available). */
+  server?: string;
+  /** Index of the route that matched (with a router). */
+  route?: number;
   /** Status sent to the client; 499 when the client went away first. */
   status: number;
   durationMs: number;
@@ -266,10 +279,31 @@ export class ProxyServer extends EventEmitter<ProxyServerEvents> {
       return;
     }
     const o = this.#options;
+    let upstream = o.upstream;
+    let origin: string;
+    let server: ServerDispatch | undefined;
+    let upstreamName: string | undefined;
+    if (o.router === undefined) {
+      origin = o.origins.next();
+    } else {
+      const routed = o.router.route(req.headers.host, path);
+      if (isRefusal(routed)) {
+        endWithText(socket, routed.status, routed.message);
+        this.emit('request', {
+          method: req.method ?? '?', path: String(req.url), upstream: routed.upstream ?? '-', status: routed.status,
+          durationMs: 0, connection: 'none', retried: false, bytesIn: 0, bytesOut: 0, aborted: false, error: routed.code, upgrade: String(req.headers.upgrade),
+        });
+        return;
+      }
+      server = routed.server;
+      upstreamName = routed.upstream.name;
+      upstream = routed.server.slot.runtime.upstream;
+      origin = routed.server.origin;
+    }
     let open: { shutdown(): void };
     const exchange = new UpgradeExchange(
       {
-        upstream: o.upstream, origin: o.origins.next(), dispatcher: o.dispatcher, preserveHost: o.preserveHost,
+        upstream, origin, dispatcher: o.dispatcher, preserveHost: o.preserveHost,
         headersTimeoutMs: o.headersTimeoutMs, bodyTimeoutMs: o.bodyTimeoutMs, upgradeIdleTimeoutMs: o.upgradeIdleTimeoutMs,
         trustedPeer: this.#trustedProxies.trustsPeer(socket), forwardedHeader: o.forwardedHeader,
       },
@@ -282,11 +316,14 @@ export class ProxyServer extends EventEmitter<ProxyServerEvents> {
         },
         done: (r: UpgradeRecord) => {
           this.#upgrades.delete(open);
+          // A tunnel's end says nothing reliable about the server's health: in flight only.
+          server?.finished(undefined, true);
           const record: RequestRecord = {
-            method: r.method, path: r.path, upstream: r.upstream, status: r.status, durationMs: r.durationMs,
+            method: r.method, path: r.path, upstream: upstreamName ?? r.upstream, status: r.status, durationMs: r.durationMs,
             connection: r.connection, retried: false, bytesIn: r.bytesFromClient, bytesOut: r.bytesToClient,
             aborted: r.status === 499, upgrade: r.protocol,
           };
+          if (upstreamName !== undefined) record.server = upstream.url;
           if (r.error !== undefined) record.error = r.error;
           this.emit('request', record);
           this.emit('upgrade', r);
@@ -379,6 +416,14 @@ class ProxyExchange implements ConnectionAwareHandler {
   #interim: number[] | undefined;
   #bytesOut = 0;
   #finished = false;
+  /** With a router: the server chosen, told how the exchange ended (in flight, passive health). */
+  #server: ServerDispatch | undefined;
+  #upstreamName: string | undefined;
+  #route: number | undefined;
+  #upstream: UpstreamTarget | undefined;
+  #upstreamError: Error | undefined;
+  #group: UpstreamGroup | undefined;
+  #reroutes = 0;
 
   constructor(
     private readonly proxy: ProxyServer,
@@ -391,17 +436,44 @@ class ProxyExchange implements ConnectionAwareHandler {
   start(): void {
     const { req, options } = this;
 
+    let upstream = options.upstream;
+    let origin: string;
+    if (options.router === undefined) {
+      origin = options.origins.next();
+    } else {
+      const routed = options.router.route(req.headers.host, this.path);
+      if (isRefusal(routed)) {
+        this.#status = routed.status;
+        this.#upstreamName = routed.upstream ?? '-';
+        sendText(this.res, routed.status, routed.message);
+        this.#finish({ error: routed.code });
+        return;
+      }
+      this.#server = routed.server;
+      this.#group = routed.upstream;
+      this.#upstreamName = routed.upstream.name;
+      this.#route = routed.route;
+      upstream = routed.server.slot.runtime.upstream;
+      origin = routed.server.origin;
+    }
     this.#body = hasBody(req) ? new ReplayableBody(req, options.retryBufferBytes) : undefined;
+    this.#send(upstream, origin);
+  }
+
+  /** One dispatch to one server (the first, or another after a failed connect). */
+  #send(upstream: UpstreamTarget, origin: string): void {
+    const { req, options } = this;
+    this.#upstream = upstream;
     const headers = upstreamRequestHeaders(req.rawHeaders, {
       clientAddress: req.socket.remoteAddress,
       httpVersion: req.httpVersion,
-      upstreamHost: options.upstream.hostHeader,
+      upstreamHost: upstream.hostHeader,
       preserveHost: options.preserveHost,
       trustedPeer: this.proxy.trustedProxies.trustsPeer(req.socket),
       forwardedHeader: options.forwardedHeader,
     });
     const opts: AcceleratedDispatchOptions = {
-      origin: options.origins.next(),
+      origin,
       path: this.path,
       method: (req.method ?? 'GET') as Dispatcher.HttpMethod,
       headers,
@@ -409,6 +481,8 @@ class ProxyExchange implements ConnectionAwareHandler {
       headersTimeout: options.headersTimeoutMs,
       bodyTimeout: options.bodyTimeoutMs,
     };
+    // https: the name to present and check is the server's (undici takes it from the Host header otherwise).
+    if (upstream.protocol === 'https:') (opts as { servername?: string }).servername = upstream.servername;
     // AcceleratedAgent understands a ReplayableBody; hand any other dispatcher a plain stream.
     if (this.#body !== undefined && !(options.dispatcher instanceof AcceleratedAgent)) opts.body = this.#body.openAttempt();
     options.dispatcher.dispatch(opts as Dispatcher.DispatchOptions, this);
@@ -480,6 +554,8 @@ class ProxyExchange implements ConnectionAwareHandler {
       this.#finish({ aborted: true });
       return;
     }
+    this.#upstreamError = err;
+    if (this.#rerouted(err)) return;
     const mapped = upstreamErrorResponse(err);
     if (!this.res.headersSent) {
       this.#status = mapped.status;
@@ -489,6 +565,29 @@ class ProxyExchange implements ConnectionAwareHandler {
       this.res.destroy();
     }
     this.#finish({ error: mapped.code });
+  }
+
+  /**
+   * A connect to the chosen server failed, so nothing of the request reached it: any
+   * method goes once to another available server of the same upstream (the failure
+   * counts against the first server's health). Not after a response byte, nor when the
+   * body could not be sent again, nor twice.
+   */
+  #rerouted(err: Error): boolean {
+    const server = this.#server;
+    const group = this.#group;
+    if (server === undefined || group === undefined || this.#reroutes > 0) return false;
+    if (this.res.headersSent || this.#status !== 0 || this.#interim !== undefined) return false;
+    if (!connectFailed(err) || (this.#body !== undefined && !this.#body.replayable)) return false;
+    const next = group.pickOther(server.slot);
+    if (next === undefined) return false;
+    server.finished(err);
+    this.#upstreamError = undefined;
+    this.#reroutes += 1;
+    this.#retried = true;
+    this.#server = next;
+    this.#send(next.slot.runtime.upstream, next.origin);
+    return true;
   }
 
   /**
@@ -510,10 +609,11 @@ class ProxyExchange implements ConnectionAwareHandler {
     if (this.#finished) return;
     this.#finished = true;
     const aborted = extra.aborted ?? false;
+    this.#server?.finished(this.#upstreamError, aborted);
     const record: RequestRecord = {
       method: this.req.method ?? '?',
       path: this.path,
-      upstream: this.options.upstream.url,
+      upstream: this.#upstreamName ?? this.options.upstream.url,
       status: aborted ? 499 : this.#status,
       durationMs: performance.now() - this.#started,
       connection: this.#connection,
@@ -524,6 +624,8 @@ class ProxyExchange implements ConnectionAwareHandler {
     };
     if (extra.error !== undefined) record.error = extra.error;
     if (this.#interim !== undefined) record.interim = this.#interim;
+    if (this.#upstream !== undefined && this.#upstreamName !== undefined) record.server = this.#upstream.url;
+    if (this.#route !== undefined) record.route = this.#route;
     this.proxy.emit('request', record);
   }
 }

@@ -124,6 +124,7 @@ export class UpgradeExchange implements ConnectionAwareHandler {
       headersTimeout: options.headersTimeoutMs,
       bodyTimeout: options.bodyTimeoutMs,
     };
+    if (options.upstream.protocol === 'https:') (opts as { servername?: string }).servername = options.upstream.servername;
     options.dispatcher.dispatch(opts, this);
   }
 

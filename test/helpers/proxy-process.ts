@@ -10,7 +10,6 @@ import { Registry } from 'prom-client';
 import { stopChild, waitForExit } from '../../bench/topology/child-output.js';
 import type { Side, Topology } from '../../bench/topology/index.js';
 import { serve, type RunningSynpool } from '../../src/cli.js';
-import { resolveUpstream } from '../../src/config/load-config.js';
 import { validateConfig, type ConfigInput } from '../../src/config/schema.js';
 import { createLogger } from '../../src/observability/logger.js';
 
@@ -77,7 +76,6 @@ export async function serveInProcess(config: ConfigInput, logLevel = 'info'): Pr
   const validated = validateConfig({ listen: '127.0.0.1:0', metricsListen: '127.0.0.1:0', shutdownTimeoutMs: 1_000, logLevel, ...config });
   const log = new LogSink();
   const running = await serve(validated, {
-    upstream: await resolveUpstream(validated.upstream),
     logger: createLogger(validated.logLevel, log.stream),
     registry: new Registry(),
     handleSignals: false,

@@ -88,7 +88,7 @@ describe(`IPv6 upstream, IPv6-only namespaces, ${RTT_MS} ms RTT`, () => {
 
       const poolLines = fast.log.requests().filter((l) => l.connection === 'pool');
       expect(poolLines.length, fast.log.text).toBeGreaterThanOrEqual(under);
-      expect(String(poolLines[0]?.upstream ?? '')).toContain(`[${topo.serverAddr6}]`);
+      expect(String(poolLines[0]?.server ?? '')).toContain(`[${topo.serverAddr6}]`);
       const metrics = await fast.metrics();
       expect(metricValue(metrics, 'synpool_request_duration_seconds_count', { connection: 'pool', status_class: '2xx' })).toBe(poolLines.length);
       expect(metricValue(metrics, 'synpool_acceleration_enabled')).toBe(1);

@@ -5,7 +5,6 @@ import { EventEmitter } from 'node:events';
 import { Registry } from 'prom-client';
 import { serve, type RunningSynpool } from '../../src/cli.js';
 import { validateConfig } from '../../src/config/schema.js';
-import { resolveUpstream } from '../../src/config/load-config.js';
 import { createLogger } from '../../src/observability/logger.js';
 import type { ConnectionSource } from '../../src/proxy/connection-source.js';
 import { echoHandler, request, startUpstream, type Upstream } from './proxy-harness.js';
@@ -42,7 +41,6 @@ async function start(extra: Record<string, unknown> = {}, source?: ConnectionSou
   const config = validateConfig({ upstream: upstream.url, listen: '127.0.0.1:0', metricsListen: '127.0.0.1:0', ...(source === undefined ? { accel: false } : {}), ...extra });
   const log = memoryLog();
   running = await serve(config, {
-    upstream: await resolveUpstream(config.upstream),
     logger: createLogger('info', log.stream),
     registry: new Registry(),
     handleSignals: false,
@@ -56,7 +54,7 @@ describe('serve: logs, metrics, health', () => {
     const { log, port } = await start();
     await request(port, { method: 'POST', path: '/x?y=1', body: 'abc' });
     const line = log.lines().find((l) => l.msg === 'request');
-    expect(line).toMatchObject({ upstream: upstream!.url, method: 'POST', path: '/x?y=1', status: 200, connection: 'plain', bytesIn: 3 });
+    expect(line).toMatchObject({ upstream: 'default', server: upstream!.url, method: 'POST', path: '/x?y=1', status: 200, connection: 'plain', bytesIn: 3 });
     expect(typeof line?.durationMs).toBe('number');
   });
 
@@ -66,7 +64,7 @@ describe('serve: logs, metrics, health', () => {
     await get(port, '/');
     const metrics = await get(metricsPort, '/metrics');
     expect(metrics.status).toBe(200);
-    expect(metrics.body).toMatch(/synpool_request_duration_seconds_count\{connection="plain",status_class="2xx",tls="false"\} 1/);
+    expect(metrics.body).toMatch(/synpool_request_duration_seconds_count\{upstream="default",server="http:\/\/127\.0\.0\.1:\d+",connection="plain",status_class="2xx",tls="false"\} 1/);
     expect(metrics.body).toMatch(/synpool_fallbacks_total\{reason="pool-empty"\} 1/);
   });
 
@@ -88,7 +86,6 @@ describe('serve: shutdown', () => {
     });
     const config = validateConfig({ upstream: upstream.url, listen: '127.0.0.1:0', metricsListen: null, shutdownTimeoutMs: 5_000 });
     running = await serve(config, {
-      upstream: await resolveUpstream(config.upstream),
       logger: createLogger('silent'),
       registry: new Registry(),
       handleSignals: false,
@@ -110,7 +107,7 @@ describe('serve: shutdown', () => {
       /* never answers */
     });
     const config = validateConfig({ upstream: upstream.url, listen: '127.0.0.1:0', metricsListen: null, shutdownTimeoutMs: 200 });
-    running = await serve(config, { upstream: await resolveUpstream(config.upstream), logger: createLogger('silent'), registry: new Registry(), handleSignals: false });
+    running = await serve(config, { logger: createLogger('silent'), registry: new Registry(), handleSignals: false });
     const inFlight = request(running.address.port, { path: '/' }).catch((e: Error) => e);
     await new Promise((r) => setTimeout(r, 50));
     const started = performance.now();

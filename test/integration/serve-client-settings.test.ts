@@ -6,7 +6,6 @@ import { Writable } from 'node:stream';
 import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { serve, type RunningSynpool } from '../../src/cli.js';
-import { resolveUpstream } from '../../src/config/load-config.js';
 import { validateConfig } from '../../src/config/schema.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { startWebSocketEchoServer, type WebSocketEchoServer } from '../helpers/websocket-echo-server.js';
@@ -33,7 +32,6 @@ async function start(extra: Record<string, unknown>): Promise<{ port: number; me
     },
   });
   running = await serve(config, {
-    upstream: await resolveUpstream(config.upstream),
     logger: createLogger('info', stream),
     registry: new Registry(),
     handleSignals: false,

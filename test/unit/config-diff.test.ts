@@ -9,8 +9,9 @@ describe('diffConfig (what a reload must do)', () => {
     const a = validateConfig(base);
     const b = validateConfig({ ...base, logLevel: 'debug', listen: '0.0.0.0:8080', pool: { targetSize: 4, sizing: 'fixed' }, tls: { verify: false } });
     const d = diffConfig(a, b);
-    expect(d.changed).toEqual(['listen', 'logLevel', 'pool', 'tls']);
-    expect([...d.effects].sort()).toEqual(['agent', 'log', 'pool', 'restart']);
+    // Each upstream's pool settings are the top-level ones with its overrides: they change too.
+    expect(d.changed).toEqual(['listen', 'upstreams', 'logLevel', 'pool', 'tls']);
+    expect([...d.effects].sort()).toEqual(['agent', 'log', 'pool', 'restart', 'upstream']);
     expect(d.restartNeeded).toEqual(['listen']);
   });
 

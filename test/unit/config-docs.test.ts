@@ -124,7 +124,9 @@ describe('config keys in the docs', () => {
     expect(named.top.size, 'top-level keys found').toBeGreaterThan(1);
     expect(named.pool.size, 'pool keys found').toBeGreaterThan(0);
     for (const key of named.top) {
-      expect(() => validateConfig({ upstream: UP, [key]: topValue(key) }), `top-level key ${key}`).not.toThrow();
+      // upstreams and routes replace `upstream`: named groups and the routes to them.
+      const layer = key === 'upstreams' || key === 'routes' ? { upstreams: { app: { servers: [UP] } }, routes: [{ upstream: 'app' }] } : { upstream: UP, [key]: topValue(key) };
+      expect(() => validateConfig(layer), `top-level key ${key}`).not.toThrow();
     }
     for (const key of named.pool) {
       expect(() => validateConfig({ upstream: UP, pool: { [key]: poolValue(key) } }), `pool key ${key}`).not.toThrow();
