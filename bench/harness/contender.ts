@@ -41,6 +41,8 @@ export function upstreamVariantFor(scenario: ScenarioName, contender: ContenderN
       return contender === 'no-accel' ? 'close' : 'warm';
     case 'https-close':
       return 'tls-close';
+    case 'https6-close':
+      return 'tls-close6';
   }
 }
 
@@ -49,7 +51,7 @@ export function upstreamVariantFor(scenario: ScenarioName, contender: ContenderN
  * connection (so does ipv6-close's), so `keepalive` would be `no-accel` again: it is left out.
  */
 export function contendersFor(scenario: ScenarioName, names: readonly ContenderName[]): ContenderName[] {
-  return scenario === 'https-close' || scenario === 'ipv6-close' ? names.filter((n) => n !== 'keepalive') : [...names];
+  return scenario === 'https-close' || scenario === 'ipv6-close' || scenario === 'https6-close' ? names.filter((n) => n !== 'keepalive') : [...names];
 }
 
 /**

@@ -70,6 +70,7 @@ export async function measureScenario(run: ScenarioRun): Promise<BenchCell[]> {
     case 'connection-close':
     case 'https-close':
     case 'ipv6-close':
+    case 'https6-close':
       await runSequential(contenders, sinks, o.requests, 0, ctx);
       break;
     case 'poisson':

@@ -43,7 +43,8 @@ export function leaveClientNamespace(): void {
 async function topologyScope<T>(rttMs: number, o: BenchOptions, progress: Progress, body: (s: Scope) => Promise<T>): Promise<{ info: TopologyInfo; value: T }> {
   progress.phase(`RTT ${rttMs} ms: building the topology`);
   // IPv6 addresses beside the IPv4 ones only when a scenario needs them: the IPv4 scenarios see the same topology as before.
-  const ip = o.scenarios.includes('ipv6-close') || o.sweepWorkload === 'ipv6-close' ? 'dual' : 'v4';
+  const v6 = (s: string | undefined): boolean => s === 'ipv6-close' || s === 'https6-close';
+  const ip = o.scenarios.some(v6) || v6(o.sweepWorkload) ? 'dual' : 'v4';
   const topo = await createTopology({ oneWayDelayMs: rttMs / 2, link: o.link, prefix: 'synbench', ip });
   let leave: (() => void) | undefined;
   const upstreams = new UpstreamSet(topo, o.upstreamServer, o.upstreamIdleTimeoutMs);
@@ -78,12 +79,12 @@ export function availableContenders(o: BenchOptions, note: (t: string) => void):
   });
 }
 
-/** Scenarios that can run here: https-close needs nginx (its origin) and openssl (its certificates). */
+/** Scenarios that can run here: https-close and https6-close need nginx (their origin) and openssl (its certificates). */
 export function availableScenarios(o: BenchOptions, note: (t: string) => void): ScenarioName[] {
   return o.scenarios.filter((s) => {
-    if (s !== 'https-close') return true;
+    if (s !== 'https-close' && s !== 'https6-close') return true;
     const missing = [existsSync(NGINX_BIN) ? undefined : NGINX_BIN, isOnPath('openssl') ? undefined : 'openssl'].filter((m) => m !== undefined);
-    if (missing.length > 0) note(`skipping the https-close scenario: ${missing.join(' and ')} not found`);
+    if (missing.length > 0) note(`skipping the ${s} scenario: ${missing.join(' and ')} not found`);
     return missing.length === 0;
   });
 }

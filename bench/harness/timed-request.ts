@@ -56,7 +56,7 @@ export function timedGet(target: Target, dueAt = performance.now(), deadlineMs =
 async function timedHttpsGet(target: Target, dispatcher: Dispatcher, dueAt: number, deadlineMs: number): Promise<RequestOutcome> {
   try {
     const res = await dispatcher.request({
-      origin: `https://${target.host}:${target.port}`,
+      origin: `https://${target.host.includes(':') ? `[${target.host}]` : target.host}:${target.port}`,
       path: target.path,
       method: 'GET',
       signal: AbortSignal.timeout(deadlineMs),

@@ -14,7 +14,7 @@ import type { Topology } from '../topology/index.js';
  *        by a private CA made for the topology;
  * close6: as close, listening on the topology's IPv6 address (node or nginx; python is IPv4 here).
  */
-export type UpstreamVariant = 'idle' | 'close' | 'warm' | 'tls-close' | 'close6';
+export type UpstreamVariant = 'idle' | 'close' | 'warm' | 'tls-close' | 'close6' | 'tls-close6';
 
 /** How a client reaches an https upstream: trust this CA, send and check this name. */
 export interface UpstreamTls {
@@ -37,7 +37,7 @@ export interface RunningUpstream {
 }
 
 /** nginx upstreams need a fixed port; these are free in a fresh namespace. */
-const NGINX_PORTS: Record<UpstreamVariant, number> = { idle: 18081, close: 18082, warm: 18083, 'tls-close': 18443, close6: 18086 };
+const NGINX_PORTS: Record<UpstreamVariant, number> = { idle: 18081, close: 18082, warm: 18083, 'tls-close': 18443, close6: 18086, 'tls-close6': 18444 };
 
 export class UpstreamSet {
   private readonly running = new Map<UpstreamVariant, Promise<{ server: UpstreamServer; info: RunningUpstream }>>();
@@ -50,7 +50,7 @@ export class UpstreamSet {
 
   get(variant: UpstreamVariant): Promise<RunningUpstream> {
     // python's http.server speaks HTTP/1.0 and closes every connection: one server serves every variant.
-    const key: UpstreamVariant = this.kind === 'python' && variant !== 'tls-close' && variant !== 'close6' ? 'close' : variant;
+    const key: UpstreamVariant = this.kind === 'python' && variant !== 'tls-close' && variant !== 'close6' && variant !== 'tls-close6' ? 'close' : variant;
     let started = this.running.get(key);
     if (started === undefined) {
       started = this.start(key);
@@ -67,8 +67,10 @@ export class UpstreamSet {
       const server = await startNodeUpstream(topo, { connectionClose: true, host });
       return { server, info: { variant, host, port: server.port, url: `http://[${host}]:${server.port}`, pid: server.pid, tls: undefined } };
     }
-    const host = topo.serverAddr;
-    if (variant === 'tls-close') {
+    if (variant === 'tls-close' || variant === 'tls-close6') {
+      const v6 = variant === 'tls-close6';
+      const host = v6 ? topo.serverAddr6 : topo.serverAddr;
+      if (host === undefined) throw new Error('the https6-close scenario needs a topology with IPv6 addresses (ip: dual)');
       // Removed with the topology's directory.
       const ca = createPrivateCa(join(topo.dir, 'bench-ca'), 'synpool bench CA');
       const cert = issueCert(ca, { name: 'origin', dns: [HTTPS_UPSTREAM_NAME] });
@@ -76,10 +78,13 @@ export class UpstreamSet {
         port: NGINX_PORTS[variant],
         keepaliveTimeoutS: 0,
         tls: { certFile: cert.certFile, keyFile: cert.keyFile, protocols: 'TLSv1.3' },
+        ...(v6 ? { host } : {}),
       });
       const tls = { caFile: ca.certFile, servername: HTTPS_UPSTREAM_NAME };
-      return { server, info: { variant, host, port: server.port, url: `https://${host}:${server.port}`, pid: server.pid, tls } };
+      const url = v6 ? `https://[${host}]:${server.port}` : `https://${host}:${server.port}`;
+      return { server, info: { variant, host, port: server.port, url, pid: server.pid, tls } };
     }
+    const host = topo.serverAddr;
     let server: UpstreamServer;
     if (this.kind === 'node') {
       server = await startNodeUpstream(topo, {

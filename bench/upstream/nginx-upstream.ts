@@ -15,6 +15,8 @@ export interface NginxUpstreamOptions {
   keepaliveTimeoutS?: number;
   /** Serve HTTPS (ALPN http/1.1) with this PEM certificate and key; `protocols` default 'TLSv1.2 TLSv1.3'. */
   tls?: { certFile: string; keyFile: string; protocols?: string };
+  /** Address to listen on (default the topology's server address); IPv6 without brackets. */
+  host?: string;
 }
 
 /** Served at /bytes. */
@@ -38,7 +40,7 @@ function config(prefix: string, addr: string, opts: NginxUpstreamOptions): strin
     `  keepalive_timeout ${opts.keepaliveTimeoutS ?? 75}s;
   default_type application/octet-stream;
   server {
-    listen ${addr}:${opts.port} backlog=511${opts.tls === undefined ? '' : ' ssl'};
+    listen ${addr.includes(':') ? `[${addr}]` : addr}:${opts.port} backlog=511${opts.tls === undefined ? '' : ' ssl'};
 ${tlsDirectives(opts)}
     root ${join(prefix, 'www')};
     location = / { default_type text/plain; return 200 "ok\\n"; }
@@ -57,7 +59,8 @@ export async function startNginxUpstream(topo: Topology, opts: NginxUpstreamOpti
   for (const d of ['', 'www', 'tmp']) mkdirSync(join(prefix, d), { recursive: true, mode: 0o755 });
   writeFileSync(join(prefix, 'www', 'bytes'), Buffer.alloc(NGINX_BYTES_SIZE, 0x61), { mode: 0o644 });
   const conf = join(prefix, 'nginx.conf');
-  writeFileSync(conf, config(prefix, topo.serverAddr, opts));
+  const host = opts.host ?? topo.serverAddr;
+  writeFileSync(conf, config(prefix, host, opts));
 
   // -e: the error log for the time before the config is read (default is under /var/log).
   const child = topo.spawn('server', 'nginx', ['-c', conf, '-p', prefix, '-e', join(prefix, 'error.log')], {
@@ -75,7 +78,7 @@ export async function startNginxUpstream(topo: Topology, opts: NginxUpstreamOpti
     rmSync(prefix, { recursive: true, force: true });
   };
   try {
-    await waitUntilAccepting(topo, child, `nginx (${conf})`, opts.port);
+    await waitUntilAccepting(topo, child, `nginx (${conf})`, opts.port, host);
     return { port: opts.port, pid: master!, stop };
   } catch (err) {
     const log = existsSync(join(prefix, 'error.log')) ? readFileSync(join(prefix, 'error.log'), 'utf8').trim().slice(-2000) : '';
