@@ -2,22 +2,20 @@
 // dual-stack link across the delay line: both addresses get a pool, and
 // requests go over IPv4 and IPv6 alike.
 import { once } from 'node:events';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTopology, enterNamespace, type Topology } from '../../bench/topology/index.js';
 import { assertIntegrationPrerequisites } from '../helpers/prerequisites.js';
-import { metricValue, spawnCli, waitUntil, type CliSynpool } from '../helpers/proxy-process.js';
+import { startHostsFileCli, type HostsFileCli } from '../helpers/hosts-file-cli.js';
+import { metricValue, waitUntil, type CliSynpool } from '../helpers/proxy-process.js';
 
 const NAME = 'dual.test';
 let topo: Topology;
 let upstream: http.Server | undefined;
 let port: number;
-let hostsDir: string | undefined;
 let synpool: CliSynpool | undefined;
-let leaveClient: (() => void) | undefined;
+let cli: HostsFileCli | undefined;
 
 beforeAll(async () => {
   assertIntegrationPrerequisites(['curl']);
@@ -35,21 +33,19 @@ beforeAll(async () => {
     leave();
   }
   port = (upstream.address() as AddressInfo).port;
-  hostsDir = join('/etc/netns', topo.clientNs);
-  mkdirSync(hostsDir, { recursive: true });
-  writeFileSync(join(hostsDir, 'hosts'), `127.0.0.1 localhost\n${topo.serverAddr} ${NAME}\n${topo.serverAddr6} ${NAME}\n`);
-  const config = join(topo.dir, 'dual.json');
-  writeFileSync(config, JSON.stringify({ pool: { sizing: 'fixed', targetSize: 2, synRatePerSec: 50, synBurst: 10 } }));
-  synpool = await spawnCli(topo, 'client', ['--config', config, '--upstream', `http://${NAME}:${port}`, '--listen', '127.0.0.1:0', '--metrics-listen', '127.0.0.1:0']);
-  leaveClient = enterNamespace(topo.netnsPath('client'));
+  cli = await startHostsFileCli(topo, {
+    name: NAME,
+    addresses: [topo.serverAddr, topo.serverAddr6!],
+    url: `http://${NAME}:${port}`,
+    config: { pool: { sizing: 'fixed', targetSize: 2, synRatePerSec: 50, synBurst: 10 } },
+  });
+  synpool = cli.synpool;
 }, 60_000);
 
 afterAll(async () => {
-  leaveClient?.();
-  await synpool?.stop();
+  await cli?.stop();
   upstream?.close();
   await topo?.destroy();
-  if (hostsDir !== undefined) rmSync(hostsDir, { recursive: true, force: true });
 });
 
 describe('an upstream name with an A and an AAAA record', () => {

@@ -7,14 +7,13 @@
 // A third address that refuses connections is passed over once its pool has
 // found it unreachable.
 import { once } from 'node:events';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTopology, enterNamespace, type Topology } from '../../bench/topology/index.js';
 import { assertIntegrationPrerequisites } from '../helpers/prerequisites.js';
-import { metricValue, spawnCli, waitUntil, type CliSynpool } from '../helpers/proxy-process.js';
+import { startHostsFileCli, type HostsFileCli } from '../helpers/hosts-file-cli.js';
+import { metricValue, waitUntil, type CliSynpool } from '../helpers/proxy-process.js';
 
 const NAME = 'origin.test';
 let topo: Topology;
@@ -24,14 +23,11 @@ let first: string;
 let second: string;
 /** Held by the server namespace, with nothing listening on it: SYNs to it are refused. */
 let dead: string;
-let hostsDir: string;
 let synpool: CliSynpool | undefined;
-/** The test reads the CLI's /metrics from inside the client namespace. */
-let leaveClient: (() => void) | undefined;
+let cli: HostsFileCli | undefined;
 
 function writeHosts(addresses: readonly string[]): void {
-  // In place (same inode): the CLI's mount namespace has this very file bind-mounted over /etc/hosts.
-  writeFileSync(join(hostsDir, 'hosts'), `127.0.0.1 localhost\n${addresses.map((a) => `${a} ${NAME}`).join('\n')}\n`);
+  cli!.writeHosts(addresses);
 }
 
 /** The interface holding `address` in a namespace, and its MAC. */
@@ -90,21 +86,19 @@ beforeAll(async () => {
     leave();
   }
 
-  hostsDir = join('/etc/netns', topo.clientNs);
-  mkdirSync(hostsDir, { recursive: true });
-  writeHosts([first, second]);
-  const config = join(topo.dir, 'names.json');
-  writeFileSync(config, JSON.stringify({ resolveIntervalMs: 300, pool: { sizing: 'fixed', targetSize: 2, synRatePerSec: 50, synBurst: 10, unreachableAfterFailures: 2, backoffBaseMs: 100 } }));
-  synpool = await spawnCli(topo, 'client', ['--config', config, '--upstream', `http://${NAME}:${port}`, '--listen', '127.0.0.1:0', '--metrics-listen', '127.0.0.1:0']);
-  leaveClient = enterNamespace(topo.netnsPath('client'));
+  cli = await startHostsFileCli(topo, {
+    name: NAME,
+    addresses: [first, second],
+    url: `http://${NAME}:${port}`,
+    config: { resolveIntervalMs: 300, pool: { sizing: 'fixed', targetSize: 2, synRatePerSec: 50, synBurst: 10, unreachableAfterFailures: 2, backoffBaseMs: 100 } },
+  });
+  synpool = cli.synpool;
 }, 60_000);
 
 afterAll(async () => {
-  leaveClient?.();
-  await synpool?.stop();
+  await cli?.stop();
   for (const upstream of upstreams) upstream.close();
   await topo?.destroy();
-  if (hostsDir !== undefined) rmSync(hostsDir, { recursive: true, force: true });
 });
 
 describe('an upstream name with several addresses', () => {
