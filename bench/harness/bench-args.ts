@@ -8,8 +8,9 @@ import { intFlag } from '../int-flag.js';
  * https-close: an HTTPS origin (nginx, TLS 1.3) that closes every connection; the client side stays plain HTTP.
  * ipv6-close: connection-close to an upstream reached over IPv6 (the topology gets ULA addresses beside its IPv4 ones).
  * https6-close: https-close with the origin reached over IPv6.
+ * three-servers: connection-close to one upstream of three servers (synpool: --upstream × 3, round-robin; nginx: an upstream block).
  */
-export const SCENARIOS = ['sequential-idle', 'connection-close', 'poisson', 'burst', 'https-close', 'ipv6-close', 'https6-close'] as const;
+export const SCENARIOS = ['sequential-idle', 'connection-close', 'poisson', 'burst', 'https-close', 'ipv6-close', 'https6-close', 'three-servers'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
 /** direct: no proxy; no-accel: keep-alive defeated; keepalive: warm reuse only; accel: pool + reuse; nginx: nginx with an upstream keepalive pool. */
@@ -33,7 +34,7 @@ export interface BenchOptions {
   link: LinkChoice;
   /** Pool size of the accelerated contender (--pool-size). */
   poolSize: number;
-  /** Sequential scenarios (sequential-idle, connection-close, https-close, ipv6-close, https6-close): requests per contender. */
+  /** Sequential scenarios (sequential-idle, connection-close, https-close, ipv6-close, https6-close, three-servers): requests per contender. */
   requests: number;
   /** sequential-idle and burst: gap between two requests (bursts) of one contender, ms; wider than the upstream idle timeout. */
   idleGapMs: number;
@@ -75,7 +76,8 @@ Usage: node dist/bench/harness/main.js [flags]
   --scenarios LIST        ${SCENARIOS.join(',')}
                           (default: all; https-close always has an nginx TLS 1.3 origin, needs nginx and openssl;
                           ipv6-close adds ULA addresses to the topology and closes every connection over IPv6;
-                          https6-close is https-close over IPv6)
+                          https6-close is https-close over IPv6; three-servers spreads connection-close over
+                          three upstream servers: a pool per server, hit ratio and SYNs per request)
   --contenders LIST       ${CONTENDERS.join(',')} (default: all; nginx only if /usr/sbin/nginx exists)
   --upstream-server KIND  ${UPSTREAM_SERVERS.join(', ')}                             (default node)
   --link KIND             auto (netem where the kernel has it, else vde), vde, netem (default auto)

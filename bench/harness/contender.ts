@@ -43,6 +43,8 @@ export function upstreamVariantFor(scenario: ScenarioName, contender: ContenderN
       return 'tls-close';
     case 'https6-close':
       return 'tls-close6';
+    case 'three-servers':
+      return 'close3';
   }
 }
 
@@ -51,7 +53,8 @@ export function upstreamVariantFor(scenario: ScenarioName, contender: ContenderN
  * connection (so does ipv6-close's), so `keepalive` would be `no-accel` again: it is left out.
  */
 export function contendersFor(scenario: ScenarioName, names: readonly ContenderName[]): ContenderName[] {
-  return scenario === 'https-close' || scenario === 'ipv6-close' || scenario === 'https6-close' ? names.filter((n) => n !== 'keepalive') : [...names];
+  const closing: readonly ScenarioName[] = ['https-close', 'ipv6-close', 'https6-close', 'three-servers'];
+  return closing.includes(scenario) ? names.filter((n) => n !== 'keepalive') : [...names];
 }
 
 /**
@@ -118,7 +121,7 @@ export async function startContender(o: StartContenderOptions): Promise<Contende
       const port = o.ports.take();
       const proxy = await startSynpool(o.topo, {
         label: String(name),
-        upstreamUrl: upstream.url,
+        upstreamUrl: upstream.servers?.map((s) => s.url) ?? upstream.url,
         port,
         metricsPort: o.ports.take(),
         accel,
@@ -130,7 +133,8 @@ export async function startContender(o: StartContenderOptions): Promise<Contende
     }
     case 'nginx': {
       const port = o.ports.take();
-      const proxy = await startNginxProxy(o.topo, { label: 'nginx', upstreamHost: upstream.host, upstreamPort: upstream.port, port, tls: upstream.tls });
+      const servers = upstream.servers ?? [{ host: upstream.host, port: upstream.port }];
+      const proxy = await startNginxProxy(o.topo, { label: 'nginx', servers, port, tls: upstream.tls });
       return { name, kind: 'nginx', target: { host: '127.0.0.1', port, path }, proxy, poolSize: undefined };
     }
   }

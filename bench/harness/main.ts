@@ -39,7 +39,8 @@ async function reportCompare(o: BenchOptions, argv: readonly string[], r: Compar
   const https =
     (r.cells.some((c) => c.scenario === 'https-close') ? ' (https-close: nginx, TLS 1.3, closing every connection)' : '') +
     (r.cells.some((c) => c.scenario === 'ipv6-close') ? ' (ipv6-close: node:http over IPv6, closing every connection)' : '') +
-    (r.cells.some((c) => c.scenario === 'https6-close') ? ' (https6-close: nginx, TLS 1.3, over IPv6, closing every connection)' : '');
+    (r.cells.some((c) => c.scenario === 'https6-close') ? ' (https6-close: nginx, TLS 1.3, over IPv6, closing every connection)' : '') +
+    (r.cells.some((c) => c.scenario === 'three-servers') ? ' (three-servers: three node:http servers behind one upstream, closing every connection)' : '');
   out.push(`## synpool benchmark: ${r.contenders.join(', ')}; upstream ${o.upstreamServer}${https}; ${QUANTILES}\n`);
   for (const t of r.topologies) {
     out.push(`### RTT ${t.rttMs} ms (link ${t.link}, measured connect ${t.measuredRttMs.toFixed(1)} ms)\n`);

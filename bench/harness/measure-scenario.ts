@@ -71,6 +71,7 @@ export async function measureScenario(run: ScenarioRun): Promise<BenchCell[]> {
     case 'https-close':
     case 'ipv6-close':
     case 'https6-close':
+    case 'three-servers':
       await runSequential(contenders, sinks, o.requests, 0, ctx);
       break;
     case 'poisson':

@@ -65,7 +65,8 @@ async function waitReady(child: ChildProcess, what: string, probe: () => Promise
 
 export interface SynpoolProcessOptions {
   label: string;
-  upstreamUrl: string;
+  /** One URL, or several: the servers of one upstream (`--upstream` repeated). */
+  upstreamUrl: string | readonly string[];
   port: number;
   metricsPort: number;
   accel: boolean;
@@ -79,7 +80,8 @@ export interface SynpoolProcessOptions {
 let synpoolCounter = 0;
 
 export async function startSynpool(topo: Topology, o: SynpoolProcessOptions): Promise<ProxyProcess> {
-  const args = [o.cli ?? SYNPOOL_CLI, '--upstream', o.upstreamUrl, '--listen', `127.0.0.1:${o.port}`, '--metrics-listen', `127.0.0.1:${o.metricsPort}`, '--log-level', 'warn'];
+  const upstreams = (typeof o.upstreamUrl === 'string' ? [o.upstreamUrl] : o.upstreamUrl).flatMap((u) => ['--upstream', u]);
+  const args = [o.cli ?? SYNPOOL_CLI, ...upstreams, '--listen', `127.0.0.1:${o.port}`, '--metrics-listen', `127.0.0.1:${o.metricsPort}`, '--log-level', 'warn'];
   if (!o.accel) args.push('--no-accel');
   if (o.poolSize !== undefined) args.push('--pool-size', String(o.poolSize));
   if (o.tls !== undefined) {
@@ -133,12 +135,11 @@ function nginxProxySslDirectives(tls: UpstreamTls | undefined): string {
 }
 
 /** nginx as the reference reverse proxy: an upstream keep-alive pool, HTTP/1.1 to the upstream (https: see nginxProxySslDirectives). */
-function nginxProxyConfig(prefix: string, port: number, upstreamHost: string, upstreamPort: number, tls: UpstreamTls | undefined): string {
+function nginxProxyConfig(prefix: string, port: number, servers: ReadonlyArray<{ host: string; port: number }>, tls: UpstreamTls | undefined): string {
   return nginxConfig(
     prefix,
     `  upstream backend {
-    server ${upstreamHost.includes(':') ? `[${upstreamHost}]` : upstreamHost}:${upstreamPort};
-    keepalive 32;
+${servers.map((s) => `    server ${s.host.includes(':') ? `[${s.host}]` : s.host}:${s.port};\n`).join('')}    keepalive 32;
   }
   server {
     listen 127.0.0.1:${port} backlog=511;
@@ -154,11 +155,11 @@ function nginxProxyConfig(prefix: string, port: number, upstreamHost: string, up
 
 let nginxCounter = 0;
 
-export async function startNginxProxy(topo: Topology, o: { label: string; upstreamHost: string; upstreamPort: number; port: number; tls?: UpstreamTls | undefined }): Promise<ProxyProcess> {
+export async function startNginxProxy(topo: Topology, o: { label: string; servers: ReadonlyArray<{ host: string; port: number }>; port: number; tls?: UpstreamTls | undefined }): Promise<ProxyProcess> {
   const prefix = join(topo.dir, `nginx-proxy-${process.pid}-${nginxCounter++}`);
   for (const d of ['', 'tmp']) mkdirSync(join(prefix, d), { recursive: true, mode: 0o755 });
   const conf = join(prefix, 'nginx.conf');
-  writeFileSync(conf, nginxProxyConfig(prefix, o.port, o.upstreamHost, o.upstreamPort, o.tls));
+  writeFileSync(conf, nginxProxyConfig(prefix, o.port, o.servers, o.tls));
   const child = topo.spawn('client', NGINX_BIN, ['-c', conf, '-p', prefix, '-e', join(prefix, 'error.log')], { stdio: ['ignore', 'ignore', 'pipe'] });
   captureStderr(child);
   const master = child.pid!;

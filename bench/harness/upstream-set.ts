@@ -14,7 +14,7 @@ import type { Topology } from '../topology/index.js';
  *        by a private CA made for the topology;
  * close6: as close, listening on the topology's IPv6 address (node or nginx; python is IPv4 here).
  */
-export type UpstreamVariant = 'idle' | 'close' | 'warm' | 'tls-close' | 'close6' | 'tls-close6';
+export type UpstreamVariant = 'idle' | 'close' | 'warm' | 'tls-close' | 'close6' | 'tls-close6' | 'close3';
 
 /** How a client reaches an https upstream: trust this CA, send and check this name. */
 export interface UpstreamTls {
@@ -34,10 +34,12 @@ export interface RunningUpstream {
   readonly pid: number;
   /** Set for an https upstream. */
   readonly tls: UpstreamTls | undefined;
+  /** Several servers behind one upstream (close3); host/port/url are the first's. */
+  readonly servers?: ReadonlyArray<{ readonly host: string; readonly port: number; readonly url: string }>;
 }
 
 /** nginx upstreams need a fixed port; these are free in a fresh namespace. */
-const NGINX_PORTS: Record<UpstreamVariant, number> = { idle: 18081, close: 18082, warm: 18083, 'tls-close': 18443, close6: 18086, 'tls-close6': 18444 };
+const NGINX_PORTS: Record<UpstreamVariant, number> = { idle: 18081, close: 18082, warm: 18083, 'tls-close': 18443, close6: 18086, 'tls-close6': 18444, close3: 18087 };
 
 export class UpstreamSet {
   private readonly running = new Map<UpstreamVariant, Promise<{ server: UpstreamServer; info: RunningUpstream }>>();
@@ -50,7 +52,7 @@ export class UpstreamSet {
 
   get(variant: UpstreamVariant): Promise<RunningUpstream> {
     // python's http.server speaks HTTP/1.0 and closes every connection: one server serves every variant.
-    const key: UpstreamVariant = this.kind === 'python' && variant !== 'tls-close' && variant !== 'close6' && variant !== 'tls-close6' ? 'close' : variant;
+    const key: UpstreamVariant = this.kind === 'python' && variant !== 'tls-close' && variant !== 'close6' && variant !== 'tls-close6' && variant !== 'close3' ? 'close' : variant;
     let started = this.running.get(key);
     if (started === undefined) {
       started = this.start(key);
@@ -85,6 +87,13 @@ export class UpstreamSet {
       return { server, info: { variant, host, port: server.port, url, pid: server.pid, tls } };
     }
     const host = topo.serverAddr;
+    if (variant === 'close3') {
+      // Three node:http servers closing every connection (whatever --upstream-server says), on the one server address.
+      const three = await Promise.all([0, 1, 2].map(() => startNodeUpstream(topo, { connectionClose: true })));
+      const servers = three.map((s) => ({ host, port: s.port, url: `http://${host}:${s.port}` }));
+      const server: UpstreamServer = { port: three[0]!.port, pid: three[0]!.pid, stop: async () => void (await Promise.all(three.map((s) => s.stop()))) };
+      return { server, info: { variant, host, port: server.port, url: servers[0]!.url, pid: server.pid, tls: undefined, servers } };
+    }
     let server: UpstreamServer;
     if (this.kind === 'node') {
       server = await startNodeUpstream(topo, {

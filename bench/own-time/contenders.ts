@@ -71,7 +71,7 @@ export async function startOwnTimeContender(name: ContenderName, ctx: ContenderC
     }
     case 'nginx': {
       const port = ctx.port();
-      const p = await startNginxProxy(ctx.topo, { label: 'nginx', upstreamHost: ctx.upstreamHost, upstreamPort: ctx.upstreamPort, port });
+      const p = await startNginxProxy(ctx.topo, { label: 'nginx', servers: [{ host: ctx.upstreamHost, port: ctx.upstreamPort }], port });
       return { name, port, proxies: true, poolReady: none, stop: () => p.stop() };
     }
     case 'node proxy':
