@@ -5,7 +5,7 @@ import { checkCapabilities } from '../handshake/capabilities.js';
 import { parseEndpoint, type Endpoint } from '../handshake/endpoint.js';
 import { Handshaker } from '../handshake/handshaker.js';
 import { PoolManager } from '../pool/pool-manager.js';
-import { resolvePoolSettings, type PoolSettings } from '../pool/pool-config.js';
+import { POOL_DEFAULTS, resolvePoolSettings, type PoolDefaults, type PoolSettings } from '../pool/pool-config.js';
 import type { ConnectionSource } from './connection-source.js';
 
 export interface PoolSourceEvents {
@@ -53,9 +53,7 @@ export class PoolConnectionSource extends EventEmitter<PoolSourceEvents> impleme
         this.addTarget(target, settings);
         continue;
       }
-      const { cap: _cap, ...next } = resolvePoolSettings(settings);
-      const { target: _t, key: _k, ...now } = have;
-      if (JSON.stringify(next) !== JSON.stringify(now)) {
+      if (!samePoolSettings(resolvePoolSettings(settings), have)) {
         this.pool.removeUpstream(target);
         this.pool.addUpstream({ ...settings, target });
       }
@@ -152,4 +150,9 @@ export function createPoolSource(
 
 function plainFallback(reason: string): PlainFallback {
   return Object.freeze({ accelerated: false as const, disabledReason: reason, acquire: () => undefined });
+}
+
+/** Field by field over the settings a pool has (a resolved config also carries its target, key and cap). */
+function samePoolSettings(a: Readonly<PoolDefaults>, b: Readonly<PoolDefaults>): boolean {
+  return (Object.keys(POOL_DEFAULTS) as (keyof PoolDefaults)[]).every((k) => a[k] === b[k]);
 }

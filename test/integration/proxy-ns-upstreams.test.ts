@@ -143,4 +143,51 @@ describe('several upstreams', () => {
     for (let i = 0; i < 4; i++) answers.push(await get('api.test', '/v1/w'));
     expect(answers.sort()).toEqual(['s1', 's1', 's4', 's4']);
   });
+
+  it('a reload under load that removes, adds and keeps servers fails no request and sends no SYN burst to the kept one', async () => {
+    await startServer('s5');
+    const key = (name: string): string => `${topo.serverAddr}:${ports.get(name)}`;
+    const counters = async (name: string): Promise<{ syns: number; hits: number }> => {
+      const m = await synpool!.metrics();
+      return { syns: metricValue(m, 'synpool_pool_syns_sent_total', { upstream: key(name) }), hits: metricValue(m, 'synpool_pool_hits_total', { upstream: key(name) }) };
+    };
+    const settled = async (name: string): Promise<void> => {
+      await waitUntil(
+        `${name}'s pool full and idle`,
+        async () => {
+          const m = await synpool!.metrics();
+          return metricValue(m, 'synpool_pool_ready', { upstream: key(name) }) === POOL.targetSize && metricValue(m, 'synpool_pool_pending', { upstream: key(name) }) === 0;
+        },
+        5_000,
+        50,
+      );
+    };
+    // Counted with the pool at rest on both sides, so every SYN in between is a refill of a hit, or more.
+    await settled('s1');
+    const before = await counters('s1');
+    const answers: string[] = [];
+    let stopping = false;
+    const t0 = performance.now();
+    const workers = Array.from({ length: 3 }, async () => {
+      while (!stopping && answers.length < 2_000 && performance.now() - t0 < 15_000) answers.push(await get('api.test', '/v1/load'));
+    });
+    await new Promise((r) => setTimeout(r, 800));
+    const reloads = synpool!.log.lines().filter((l) => l.msg === 'configuration reloaded').length;
+    writeFileSync(configFile, JSON.stringify(config(['s1', 's5'])));
+    synpool!.child.kill('SIGHUP');
+    await waitUntil('reloaded again', () => synpool!.log.lines().filter((l) => l.msg === 'configuration reloaded').length > reloads, 5_000, 20);
+    await new Promise((r) => setTimeout(r, 1_500));
+    stopping = true;
+    await Promise.all(workers);
+    await settled('s1');
+    const after = await counters('s1');
+    expect(answers.filter((a) => !['s1', 's4', 's5'].includes(a))).toEqual([]);
+    expect(answers.length).toBeGreaterThan(30);
+    const lastS4 = answers.lastIndexOf('s4');
+    expect(answers.indexOf('s5')).toBeGreaterThan(0);
+    expect(answers.slice(lastS4 + 1).some((a) => a === 's5')).toBe(true);
+    // The kept server's pool only refilled what was taken from it: a restart would add targetSize more.
+    expect(after.hits - before.hits).toBeGreaterThan(5);
+    expect(after.syns - before.syns).toBe(after.hits - before.hits);
+  });
 });
