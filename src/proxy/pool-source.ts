@@ -62,20 +62,6 @@ export class PoolConnectionSource extends EventEmitter<PoolSourceEvents> impleme
     for (const [key, have] of current) if (!wanted.has(key)) this.removeTarget(have.target);
   }
 
-  /**
-   * New pool settings (a reload): every pool restarts with them, releasing its
-   * entries (RSTs) and refilling; learned lifetimes start over. Pools whose
-   * settings did not change are not touched, so a reload that leaves `pool`
-   * alone sends no SYN.
-   */
-  updateSettings(settings: PoolSettings): void {
-    this.#settings = settings;
-    for (const config of this.pool.upstreams) {
-      this.pool.removeUpstream(config.target);
-      this.pool.addUpstream({ ...settings, target: config.target });
-    }
-  }
-
   /** The name no longer resolves to `target`: its pool is released (RSTs) and the address leaves the allowlist. */
   removeTarget(target: Endpoint): void {
     this.pool.removeUpstream(target);
