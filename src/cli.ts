@@ -80,7 +80,8 @@ ${keyList(TOP_LEVEL_KEYS, '  ')},
   trustedProxies: CIDRs whose X-Forwarded-*/Forwarded are extended (default none: replaced);
   forwardedHeader: x-forwarded (default), forwarded (RFC 7239) or both
   upstreams { NAME: { servers: [URL, …], balance, pool } }, routes [{ host, pathPrefix, upstream }]
-  See config/default.yaml (every key with its default), docs/proxy.md and docs/pool.md.
+  See config/default.yaml (every key with its default), config/synpool.upstreams.example.yaml,
+  docs/proxy.md and docs/pool.md.
 
 Exit codes: 0 stopped cleanly (SIGTERM/SIGINT), 1 runtime failure, 2 bad usage or configuration.
 `;

@@ -15,4 +15,11 @@ describe('config files shipped in config/', () => {
   it.each(['synpool.example.yaml', 'synpool.example.json'])('%s is valid', (name) => {
     expect(loadConfig({ file: path(name) }).upstream).toBe('http://10.0.0.2:8080');
   });
+
+  it('synpool.upstreams.example.yaml is valid: two upstreams, three routes', () => {
+    const c = loadConfig({ file: path('synpool.upstreams.example.yaml') });
+    expect(Object.keys(c.upstreams)).toEqual(['app', 'static']);
+    expect(c.upstreams.app).toMatchObject({ balance: 'least-requests', pool: { sizing: 'fixed', targetSize: 8 } });
+    expect(c.routes.map((r) => r.upstream)).toEqual(['app', 'static', 'static']);
+  });
 });
