@@ -60,6 +60,8 @@ export interface BenchOptions {
   /** Another build's dist/src/cli.js: runs as one more accelerated contender, `accel <compareLabel>`, beside this build's. */
   compareCli: string | undefined;
   compareLabel: string;
+  /** 0: GET / (3 bytes); N: GET /bytes/N from the node upstream (a response of several server flights). */
+  responseBytes: number;
 }
 
 export class BenchUsageError extends Error {
@@ -97,6 +99,8 @@ Usage: node dist/bench/harness/main.js [flags]
   --compare-cli FILE      another build's dist/src/cli.js (e.g. a worktree of main): one more accelerated
                           contender, interleaved with the others, named 'accel <label>'
   --compare-label LABEL   its label                                      (default before)
+  --response-bytes N      GET /bytes/N instead of / (node upstream; not https-close): a response
+                          bigger than the server's initial window of 10 segments (default 0: /)
   --help
 `;
 
@@ -167,6 +171,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
         'no-chart': { type: 'boolean' },
         'compare-cli': { type: 'string' },
         'compare-label': { type: 'string' },
+        'response-bytes': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -201,7 +206,12 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
     chart: values['no-chart'] !== true,
     compareCli: values['compare-cli'],
     compareLabel: values['compare-label'] ?? 'before',
+    responseBytes: values['response-bytes'] !== undefined ? intIn('--response-bytes', values['response-bytes'], 0, 100_000_000) : 0,
   };
+  if (opts.responseBytes > 0 && (opts.upstreamServer !== 'node' || opts.scenarios.includes('https-close'))) {
+    // Only bench/upstream/http-server.mjs serves /bytes/N; https-close's origin is nginx.
+    throw new BenchUsageError('--response-bytes needs --upstream-server node and no https-close scenario');
+  }
   if (opts.compareCli !== undefined && !existsSync(opts.compareCli)) throw new BenchUsageError(`--compare-cli: ${opts.compareCli} not found (build that tree first)`);
   if (opts.compareCli !== undefined && !opts.contenders.includes('accel')) throw new BenchUsageError('--compare-cli runs beside the accel contender: add accel to --contenders');
   if (!/^[\w.-]{1,20}$/.test(opts.compareLabel)) throw new BenchUsageError(`--compare-label: letters, digits, '.', '-', '_' (at most 20), got '${opts.compareLabel}'`);

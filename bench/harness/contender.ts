@@ -104,12 +104,14 @@ export interface StartContenderOptions {
   variant?: UpstreamVariant;
   /** Another build's dist/src/cli.js for a synpool contender (--compare-cli). */
   cli?: string;
+  /** --response-bytes: GET /bytes/N instead of /. */
+  responseBytes?: number;
 }
 
 export async function startContender(o: StartContenderOptions): Promise<Contender> {
   const upstream = await o.upstreams.get(o.variant ?? upstreamVariantFor(o.scenario, o.name));
   const name = o.label ?? o.name;
-  const path = '/';
+  const path = o.responseBytes !== undefined && o.responseBytes > 0 ? `/bytes/${o.responseBytes}` : '/';
   switch (o.name) {
     case 'direct':
       if (upstream.tls !== undefined) return directHttps(name, { ...upstream, tls: upstream.tls }, path);

@@ -137,7 +137,7 @@ export async function runCompare(o: BenchOptions, run: RunContext): Promise<Comp
       for (const scenario of scenarios) {
         if (run.signal.aborted) break;
         const starts = contendersFor(scenario, names).flatMap((name) => {
-          const base = { topo: scope.topo, upstreams: scope.upstreams, ports: scope.ports, scenario, name, poolSize: o.poolSize };
+          const base = { topo: scope.topo, upstreams: scope.upstreams, ports: scope.ports, scenario, name, poolSize: o.poolSize, responseBytes: o.responseBytes };
           const start = (): Promise<Contender> => startContender(base);
           // The other build runs right after this one's accel, so the two alternate request by request.
           if (name !== 'accel' || o.compareCli === undefined) return [start];

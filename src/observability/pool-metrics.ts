@@ -16,6 +16,10 @@ export function attachPoolMetrics(registry: Registry, pool: PoolManager, source?
   const labelNames = ['upstream'] as const;
   const counter = (name: string, help: string) => new Counter({ name, help, labelNames, registers: [registry] });
   const hits = counter('synpool_pool_hits_total', 'Pooled connections handed out');
+  const agedHits = counter(
+    'synpool_pool_hits_aged_total',
+    'Pooled connections handed out past pool.maxSynAckRetransmits because no younger entry was ready (the server starts them with a congestion window of 1); included in synpool_pool_hits_total',
+  );
   const misses = new Counter({ name: 'synpool_pool_misses_total', help: 'Connection requests the pool could not serve, by reason', labelNames: ['upstream', 'reason'] as const, registers: [registry] });
   const syns = new Counter({ name: 'synpool_pool_syns_sent_total', help: 'SYNs sent, by purpose', labelNames: ['upstream', 'purpose'] as const, registers: [registry] });
   const expired = counter('synpool_pool_entries_expired_total', 'Entries that reached their TTL unused');
@@ -63,7 +67,10 @@ export function attachPoolMetrics(registry: Registry, pool: PoolManager, source?
     pool.on(event, fn as never);
     off.push(() => pool.off(event, fn as never));
   };
-  on('hit', (e) => hits.inc({ upstream: e.upstream }));
+  on('hit', (e) => {
+    hits.inc({ upstream: e.upstream });
+    if (!e.fullWindow) agedHits.inc({ upstream: e.upstream });
+  });
   on('miss', (e) => misses.inc({ upstream: e.upstream, reason: e.reason }));
   on('syn-sent', (e) => syns.inc({ upstream: e.upstream, purpose: e.purpose }));
   on('entry-expired', (e) => expired.inc({ upstream: e.upstream }));

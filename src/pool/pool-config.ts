@@ -28,6 +28,7 @@ export interface UpstreamPoolConfig {
   probeIntervalMaxMs?: number;
   expectedSynAckRetries?: number;
   synAckRetransmitFirstMs?: number;
+  maxSynAckRetransmits?: number;
   demandWindowMs?: number;
   refillMarginMs?: number;
   safetyFactor?: number;
@@ -67,6 +68,11 @@ export const POOL_DEFAULTS: Readonly<PoolDefaults> = Object.freeze({
   expectedSynAckRetries: 5,
   // TCP_TIMEOUT_INIT: the first SYN-ACK retransmit comes ~1 s after the SYN-ACK, then doubling.
   synAckRetransmitFirstMs: 1_000,
+  // Linux starts a passive connection with cwnd 1 instead of 10 once its SYN-ACK
+  // went out more than twice (tcp_init_transfer: total_retrans > 1; our first
+  // segment echoes TSecr 0, so tcp_try_undo_spurious_syn cannot undo it). An entry
+  // is handed out first while the server has retransmitted at most this often.
+  maxSynAckRetransmits: 1,
   demandWindowMs: 10_000,
   refillMarginMs: 100,
   safetyFactor: 2,
@@ -116,6 +122,7 @@ const RULES: { [K in keyof PoolDefaults]: Rule } = {
   probeIntervalMaxMs: { kind: 'int', min: 1, max: MS_DAY, unit: 'ms' },
   expectedSynAckRetries: { kind: 'int', min: 0, max: 10, unit: 'retransmits (0 turns the check off)' },
   synAckRetransmitFirstMs: { kind: 'int', min: 1, max: 60_000, unit: 'ms' },
+  maxSynAckRetransmits: { kind: 'int', min: 0, max: 10, unit: 'retransmits (1 keeps the full initial window; 5 or more: entries live to their TTL)' },
   demandWindowMs: { kind: 'int', min: 1, max: MS_DAY, unit: 'ms' },
   refillMarginMs: { kind: 'int', min: 0, max: 60_000, unit: 'ms' },
   safetyFactor: { kind: 'number', min: 0, max: 1_000, unit: '' },

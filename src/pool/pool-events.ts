@@ -19,7 +19,11 @@ export interface PoolEvents {
   'entry-ready': [e: { upstream: string; id: number; rttMs: number }];
   'entry-expired': [e: { upstream: string; id: number; ageMs: number }];
   'entry-evicted': [e: { upstream: string; id: number; reason: EvictReason; ageMs: number }];
-  hit: [e: { upstream: string; id: number; ageMs: number }];
+  /**
+   * fullWindow false: no entry within maxSynAckRetransmits was ready, so an
+   * older one went out (the server starts it with a congestion window of 1).
+   */
+  hit: [e: { upstream: string; id: number; ageMs: number; synAcks: number; fullWindow: boolean }];
   miss: [e: { upstream: string; reason: MissReason }];
   'syn-sent': [e: { upstream: string; id: number; purpose: OpenPurpose }];
   'syn-failed': [e: { upstream: string; reason: SynFailure; id: number | null; error: unknown }];
@@ -49,6 +53,8 @@ export interface PoolSnapshot {
   /** Measured take() rate (EWMA), per second. */
   readonly demandPerSec: number;
   readonly hits: number;
+  /** Hits that had to hand out an entry past maxSynAckRetransmits (nothing younger was ready). */
+  readonly agedHits: number;
   readonly misses: number;
   readonly expiredUnused: number;
   readonly evicted: Readonly<Record<EvictReason, number>>;

@@ -58,6 +58,7 @@ export interface FailureCounts {
 /** Counters of one upstream pool; plain numbers, read through `snapshot()`. */
 export class PoolStats {
   hits = 0;
+  agedHits = 0;
   misses = 0;
   synsSent = 0;
   synAcks = 0;

@@ -29,6 +29,8 @@ interface Slot {
   readonly jitter: number;
   /** SYN-ACKs seen, the first included. */
   synAcks: number;
+  /** When the first SYN-ACK arrived: the server's retransmit timer counts from just before it. */
+  firstSynAckAt: number;
   lastSynAckAt: number;
   /** driver.channelDrops() when the SYN went out, then at the last SYN-ACK (undefined: unreadable). */
   dropsAt: number | undefined;
@@ -45,6 +47,13 @@ const OVERDUE_GRACE_MIN_MS = 1_000;
 const MIN_TICK_SPACING_MS = 1;
 /** If a listener throws inside a tick, try again after this long. */
 const TICK_RETRY_MS = 1_000;
+/**
+ * An entry counts as within maxSynAckRetransmits only until this long before
+ * our first segment could meet the server's next retransmit: the request's own
+ * path to the wire (node:http, undici, the handoff) takes a few ms, up to tens
+ * after idleness. The server's timer fires late, never early, which only helps.
+ */
+const FULL_WINDOW_MARGIN_MS = 100;
 
 /**
  * The pool of half-open entries for one upstream: fills it to its target
@@ -109,17 +118,36 @@ export class UpstreamPool {
   }
 
   /**
-   * Removes and returns the oldest ready entry younger than the effective TTL
-   * (amortised O(1): entries skipped on the way are released for good).
+   * Removes and returns the oldest ready entry that still gets the server's
+   * full initial window (its SYN-ACK retransmitted at most
+   * maxSynAckRetransmits times by the time our first segment arrives), else the
+   * oldest one younger than the effective TTL. Entries past their TTL met on
+   * the way are released for good; aged ones are skipped, at most the cap of
+   * them (the list is in openedAt order, so they sit at its head).
    */
   take(countDemand = true): HalfOpen | undefined {
     if (this.closed) return undefined;
     const now = this.deps.clock.now();
     if (countDemand) this.demand.record(now);
     const ttl = this.learner.ttlMs;
-    while (this.head !== undefined) {
-      const slot = this.head;
-      if (!this.keepReady(slot, now, ttl)) continue;
+    const aging = this.agingApplies(now);
+    let chosen: Slot | undefined;
+    let fallback: Slot | undefined;
+    for (let slot = this.head; slot !== undefined; ) {
+      const next = slot.next;
+      if (this.keepReady(slot, now, ttl)) {
+        if (!this.aged(slot, now, aging)) {
+          chosen = slot;
+          break;
+        }
+        fallback ??= slot;
+      }
+      slot = next;
+    }
+    const fullWindow = chosen !== undefined;
+    chosen ??= fallback;
+    if (chosen !== undefined) {
+      const slot = chosen;
       this.unlink(slot);
       this.deps.owners.delete(slot.entry.id);
       this.taken.set(slot.entry.id, { openedAt: slot.openedAt, takenAt: now });
@@ -128,7 +156,8 @@ export class UpstreamPool {
         if (!oldest.done) this.taken.delete(oldest.value);
       }
       this.stats.hits += 1;
-      this.emitFor('hit', { id: slot.entry.id, ageMs: now - slot.openedAt });
+      if (!fullWindow) this.stats.agedHits += 1;
+      this.emitFor('hit', { id: slot.entry.id, ageMs: now - slot.openedAt, synAcks: slot.synAcks, fullWindow });
       this.arm(now);
       return slot.entry;
     }
@@ -146,6 +175,7 @@ export class UpstreamPool {
     if (waiting !== undefined) {
       this.pending.delete(entry.id);
       waiting.synAcks = 1;
+      waiting.firstSynAckAt = now;
       waiting.lastSynAckAt = now;
       waiting.dropsAt = this.readDrops();
       // A retransmit as the first SYN-ACK we see carries no usable RTT.
@@ -280,6 +310,7 @@ export class UpstreamPool {
       cap: this.config.cap,
       demandPerSec: this.demand.ratePerSec(now),
       hits: s.hits,
+      agedHits: s.agedHits,
       misses: s.misses,
       expiredUnused: s.expiredUnused,
       evicted: { ...s.evicted },
@@ -363,12 +394,14 @@ export class UpstreamPool {
       if (this.ready.get(slot.entry.id) === slot) this.keepReady(slot, now, ttl);
     }
 
-    // Stale entries (inside the refresh lead) stay only while fresh ones do not cover the target.
+    // Stale entries (inside the refresh lead of their TTL or of their full
+    // window) stay only while fresh ones do not cover the target.
     const target = this.clamp(this.computedTarget(now));
+    const aging = this.agingApplies(now);
     let fresh = 0;
     const stale: Slot[] = [];
     for (const slot of this.readyList()) {
-      if (now - slot.openedAt >= this.refreshAge(slot, ttl)) stale.push(slot);
+      if (now >= this.staleAt(slot, ttl, aging)) stale.push(slot);
       else fresh += 1;
     }
     const surplus = Math.max(0, stale.length - Math.max(0, target - fresh));
@@ -414,7 +447,7 @@ export class UpstreamPool {
     const checkOverdue = this.retransmits.trusted(now, this.overdueGraceMs());
     for (const slot of this.ready.values()) {
       next = Math.min(next, slot.openedAt + ttl, checkOverdue ? this.overdueAt(slot) : Infinity);
-      const staleAt = slot.openedAt + this.refreshAge(slot, ttl);
+      const staleAt = this.staleAt(slot, ttl, aging);
       if (staleAt > now) next = Math.min(next, staleAt);
     }
     if (need() > 0) {
@@ -433,6 +466,51 @@ export class UpstreamPool {
   private refreshAge(slot: Slot, ttl: number): number {
     const lead = Math.min(this.config.refreshLeadMs, ttl / 4);
     return ttl - lead * (1 + slot.jitter);
+  }
+
+  /**
+   * When a replacement for the entry is opened: at its TTL's refresh age, or,
+   * where aging applies, early enough before the end of its full window that
+   * the replacement's SYN-ACK (one RTT, plus the refill margin) is back by then.
+   */
+  private staleAt(slot: Slot, ttl: number, aging: boolean): number {
+    const byTtl = slot.openedAt + this.refreshAge(slot, ttl);
+    if (!aging && slot.synAcks < 2) return byTtl;
+    const lead = (this.stats.rttMs + this.config.refillMarginMs) * (1 + slot.jitter);
+    return Math.min(byTtl, this.fullWindowUntil(slot) - lead);
+  }
+
+  /**
+   * Until when a request may take this entry and still have its first segment
+   * reach the server before the server's (maxSynAckRetransmits + 1)-th SYN-ACK
+   * transmission after the first: the server retransmits at F, 3F, 7F… after
+   * its first SYN-ACK (F = synAckRetransmitFirstMs), so the bound is
+   * F × (2^(n+1) − 1) after it. The first SYN-ACK reached us half an RTT after
+   * the server sent it, and our segment needs another half: one RTT earlier.
+   */
+  private fullWindowUntil(slot: Slot): number {
+    const c = this.config;
+    const span = c.synAckRetransmitFirstMs * (2 ** (c.maxSynAckRetransmits + 1) - 1);
+    return slot.firstSynAckAt + span - this.stats.rttMs - FULL_WINDOW_MARGIN_MS;
+  }
+
+  /**
+   * Whether the entry is past its full window: seen retransmitted more than
+   * maxSynAckRetransmits times, or, where aging applies, past fullWindowUntil.
+   */
+  private aged(slot: Slot, now: number, aging: boolean): boolean {
+    if (slot.synAcks > this.config.maxSynAckRetransmits + 1) return true;
+    return (aging || slot.synAcks >= 2) && now >= this.fullWindowUntil(slot);
+  }
+
+  /**
+   * An upstream seen retransmitting holds SYN_RECV entries, whose window
+   * shrinks with their retransmits. A SYN-cookie upstream never retransmits
+   * (the connection starts with total_retrans 0): its entries never age; an
+   * entry that was itself retransmitted ages whatever this says.
+   */
+  private agingApplies(now: number): boolean {
+    return this.retransmits.trusted(now, this.overdueGraceMs());
   }
 
   /**
@@ -500,6 +578,7 @@ export class UpstreamPool {
       openedAt: now,
       jitter: Math.min(0.999, Math.max(0, this.deps.random())),
       synAcks: 0,
+      firstSynAckAt: now,
       lastSynAckAt: now,
       dropsAt,
       prev: undefined,

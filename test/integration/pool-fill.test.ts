@@ -28,7 +28,10 @@ const hitAges: number[] = [];
 
 beforeAll(async () => {
   assertIntegrationPrerequisites(['ss']);
-  bed = await startPoolBed({ oneWayDelayMs: ONE_WAY_MS, prefix: 'spfill', pool: { sizing: 'fixed', targetSize: SIZE } });
+  // maxSynAckRetransmits 5: this file checks that the server keeps an entry alive
+  // for 20 s (its retransmits at 1, 3, 7, 15 s); with the default (1) the pool
+  // would replace every entry ~3 s after its SYN-ACK (pool-full-window.test.ts).
+  bed = await startPoolBed({ oneWayDelayMs: ONE_WAY_MS, prefix: 'spfill', pool: { sizing: 'fixed', targetSize: SIZE, maxSynAckRetransmits: 5 } });
   ({ topo, node, target, hs, pool } = bed);
   pool.on('hit', (e) => hitAges.push(e.ageMs));
 }, 60_000);

@@ -98,4 +98,13 @@ describe('bench harness arguments', () => {
     expect(() => parseBenchArgs(['--compare-cli', cli, '--contenders', 'direct'])).toThrow(/accel/);
     expect(() => parseBenchArgs(['--compare-cli', cli, '--compare-label', 'a b'])).toThrow(BenchUsageError);
   });
+
+  it('--response-bytes: GET /bytes/N from the node upstream; refused for other upstreams and https-close', () => {
+    expect(parseBenchArgs([]).responseBytes).toBe(0);
+    expect(parseBenchArgs(['--response-bytes', '61440', '--scenarios', 'sequential-idle']).responseBytes).toBe(61_440);
+    expect(BENCH_HELP).toContain('--response-bytes');
+    expect(() => parseBenchArgs(['--response-bytes', '-1'])).toThrow(BenchUsageError);
+    expect(() => parseBenchArgs(['--response-bytes', '1000', '--upstream-server', 'nginx', '--scenarios', 'connection-close'])).toThrow(/node/);
+    expect(() => parseBenchArgs(['--response-bytes', '1000'])).toThrow(/https-close/);
+  });
 });

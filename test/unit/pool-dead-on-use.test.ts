@@ -22,7 +22,10 @@ function setup(pool: Partial<UpstreamPoolConfig> = {}) {
   const clock = new FakeClock(1_000);
   const driver = new FakeHandshakeDriver(clock);
   driver.behaviour = answer;
-  const mgr = new PoolManager({ driver, clock, random: () => 0.5, upstreams: [{ target: A, ...pool }] });
+  // The deaths here are of entries taken seconds to tens of seconds old; with the
+  // default maxSynAckRetransmits (1) they would be replaced every ~3 s, so these
+  // tests keep entries to their TTL (5, the behaviour before that setting).
+  const mgr = new PoolManager({ driver, clock, random: () => 0.5, upstreams: [{ target: A, maxSynAckRetransmits: 5, ...pool }] });
   const snap = (): PoolSnapshot => mgr.snapshot()[0]!;
   return { clock, driver, mgr, snap };
 }

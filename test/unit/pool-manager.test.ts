@@ -15,7 +15,12 @@ const B: Endpoint = { address: '10.0.0.3', port: 8080 };
 function setup(pool: Partial<UpstreamPoolConfig> = {}, more: UpstreamPoolConfig[] = [], random = () => 0.5) {
   const clock = new FakeClock(1_000);
   const driver = new FakeHandshakeDriver(clock);
-  const mgr = new PoolManager({ driver, clock, random, upstreams: [{ target: A, ...pool }, ...more] });
+  // These tests follow entries over tens of seconds (TTL, refresh, overdue
+  // retransmits, learning) against a retransmitting fake upstream: with the
+  // default maxSynAckRetransmits (1) every entry would be replaced ~3 s after its
+  // SYN-ACK, so they run with 5 (the behaviour before that setting: entries live
+  // to their TTL). pool-full-window.test.ts covers the default.
+  const mgr = new PoolManager({ driver, clock, random, upstreams: [{ target: A, maxSynAckRetransmits: 5, ...pool }, ...more] });
   const events: { name: keyof PoolEvents; e: Record<string, unknown> }[] = [];
   for (const name of ['entry-ready', 'entry-expired', 'entry-evicted', 'hit', 'miss', 'syn-sent', 'syn-failed', 'upstream-state', 'ttl-learned'] as const) {
     mgr.on(name, (e: unknown) => events.push({ name, e: e as Record<string, unknown> }));
@@ -427,7 +432,7 @@ describe('PoolManager', () => {
 
   it('close() releases every entry, stops, and is idempotent', () => {
     const { driver, mgr, clock, snap } = setup({ sizing: 'fixed', targetSize: 6, maxOpensPerTick: 4 }, [
-      { target: B, sizing: 'fixed', targetSize: 3 },
+      { target: B, sizing: 'fixed', targetSize: 3, maxSynAckRetransmits: 5 },
     ]);
     driver.behaviour = answer;
     mgr.start();

@@ -33,4 +33,24 @@ describe('attachPoolMetrics', () => {
     detach();
     pool.close();
   });
+
+  it('counts hits past maxSynAckRetransmits in synpool_pool_hits_aged_total (and in hits_total)', async () => {
+    const clock = new FakeClock();
+    const driver = new FakeHandshakeDriver(clock);
+    driver.behaviour = { mode: 'answer', rttMs: 40, retransmits: 5 };
+    const target = { address: '10.0.0.2', port: 80 };
+    const pool = new PoolManager({ driver, clock, upstreams: [{ target, sizing: 'fixed', targetSize: 2 }] });
+    const registry = new Registry();
+    attachPoolMetrics(registry, pool);
+    pool.start();
+    clock.advance(1_500);
+    expect(pool.take(target)).toBeDefined(); // 1.5 s old, one retransmit: full window
+    driver.behaviour = { mode: 'silent', rttMs: 40, retransmits: 0 }; // no replacement ever comes
+    clock.advance(4_000);
+    expect(pool.take(target)).toBeDefined(); // 5.5 s old: three SYN-ACKs, the only one left
+    const text = await registry.metrics();
+    expect(text).toContain('synpool_pool_hits_total{upstream="10.0.0.2:80"} 2');
+    expect(text).toContain('synpool_pool_hits_aged_total{upstream="10.0.0.2:80"} 1');
+    pool.close();
+  });
 });

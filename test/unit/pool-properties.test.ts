@@ -60,6 +60,7 @@ const poolConfig = fc.record({
   refreshLeadMs: fc.integer({ min: 0, max: 2_999 }),
   // 0 turns the overdue-retransmit check off, so entries live until their TTL.
   expectedSynAckRetries: fc.constantFrom(0, 5),
+  maxSynAckRetransmits: fc.integer({ min: 0, max: 6 }),
 });
 
 describe('pool properties', () => {
@@ -76,6 +77,11 @@ describe('pool properties', () => {
         ];
         const mgr = new PoolManager({ driver, clock, random, upstreams });
         const configs = mgr.upstreams;
+        // A hit that claims the full window never saw more SYN-ACKs than its bound allows.
+        mgr.on('hit', (e) => {
+          const c = configs.find((x) => x.key === e.upstream)!;
+          if (e.fullWindow) expect(e.synAcks).toBeLessThanOrEqual(c.maxSynAckRetransmits + 1);
+        });
         const handedOut = new Set<HalfOpen>();
         const taken: HalfOpen[] = [];
         mgr.start();

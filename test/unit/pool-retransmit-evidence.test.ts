@@ -20,7 +20,11 @@ function setup(behaviour: FakeUpstreamBehaviour, pool: Partial<UpstreamPoolConfi
   const clock = new FakeClock(1_000);
   const driver = new FakeHandshakeDriver(clock);
   driver.behaviour = behaviour;
-  const mgr = new PoolManager({ driver, clock, random: () => 0.5, upstreams: [{ target: A, ...pool }] });
+  // Entries must outlive several retransmits here (a restart shows as the 7 s
+  // retransmit missing), so they are not replaced after their first one
+  // (maxSynAckRetransmits 5: live to the TTL; the default is covered in
+  // pool-full-window.test.ts, including against cookies).
+  const mgr = new PoolManager({ driver, clock, random: () => 0.5, upstreams: [{ target: A, maxSynAckRetransmits: 5, ...pool }] });
   const snap = (): PoolSnapshot => mgr.snapshot()[0]!;
   return { clock, driver, mgr, snap };
 }
