@@ -1,7 +1,8 @@
 // The two classic-BPF programs synpool attaches. Pure: instructions only;
 // native/bpf.ts puts them in memory for SO_ATTACH_FILTER.
 import { BPF, SKF_NET_OFF } from '../../native/constants.js';
-import { parseIpv6Address } from '../packet/ipv6-address.js';
+import { parseIpv4Address } from '../packet/ipv4-address.js';
+import { ipv6Words } from '../packet/ipv6-address.js';
 import type { SockFilter } from '../../native/structs.js';
 import type { Endpoint } from './endpoint.js';
 import { ISN_TAG_MASK, isnTagPattern } from './isn-tag.js';
@@ -41,6 +42,24 @@ function assemble(code: AsmInsn[]): SockFilter[] {
 }
 
 /**
+ * Both families' rule on the TCP header: an answer (SYN+ACK, or RST+ACK) whose
+ * acknowledgement number carries the ISN tag goes on to `next`, anything else is
+ * dropped. `mode` is how the TCP header is reached: BPF.IND (X = the IPv4
+ * header's length) or BPF.ABS (an IPv6 raw socket sees the TCP header first).
+ */
+function answerChecks(mode: number, pattern: number, next: Label): AsmInsn[] {
+  return [
+    { code: BPF.LD | BPF.B | mode, k: 13 }, // A = TCP flags
+    { code: BPF.JMP | BPF.JSET | BPF.K, k: 0x10, jf: 'drop' }, // no ACK: answers nothing we sent
+    { code: BPF.JMP | BPF.JSET | BPF.K, k: 0x04, jt: 'tag' }, // RST+ACK: a refused SYN
+    { code: BPF.JMP | BPF.JSET | BPF.K, k: 0x02, jf: 'drop' }, // SYN+ACK
+    { code: BPF.LD | BPF.W | mode, k: 8, label: 'tag' }, // A = acknowledgement number
+    { code: BPF.ALU | BPF.AND | BPF.K, k: ISN_TAG_MASK },
+    { code: BPF.JMP | BPF.JEQ | BPF.K, k: pattern, jt: next, jf: 'drop' },
+  ];
+}
+
+/**
  * For the raw SYN channel (packets start at the IPv4 header): keep only
  * unfragmented answers to *our* SYNs from one of `targets`. The raw socket
  * gets a copy of every inbound TCP segment on the host, so the filter must
@@ -66,20 +85,14 @@ export function synChannelProgram(targets: readonly Endpoint[], isnTag: number):
     { code: BPF.LD | BPF.H | BPF.ABS, k: 6 }, // flags + fragment offset
     { code: BPF.JMP | BPF.JSET | BPF.K, k: 0x1fff, jt: 'drop' }, // a non-first fragment has no TCP header
     { code: BPF.LDX | BPF.B | BPF.MSH, k: 0 }, // X = IP header length
-    { code: BPF.LD | BPF.B | BPF.IND, k: 13 }, // A = TCP flags
-    { code: BPF.JMP | BPF.JSET | BPF.K, k: 0x10, jf: 'drop' }, // no ACK: answers nothing we sent
-    { code: BPF.JMP | BPF.JSET | BPF.K, k: 0x04, jt: 'tag' }, // RST+ACK: a refused SYN
-    { code: BPF.JMP | BPF.JSET | BPF.K, k: 0x02, jf: 'drop' }, // SYN+ACK
-    { code: BPF.LD | BPF.W | BPF.IND, k: 8, label: 'tag' }, // A = acknowledgement number
-    { code: BPF.ALU | BPF.AND | BPF.K, k: ISN_TAG_MASK },
-    { code: BPF.JMP | BPF.JEQ | BPF.K, k: pattern, jt: next, jf: 'drop' },
+    ...answerChecks(BPF.IND, pattern, next),
   ];
   if (checkSources) {
     targets.forEach((t, i) => {
       const skip = i + 1 < targets.length ? `t${i + 1}` : 'drop';
       code.push(
         { code: BPF.LD | BPF.W | BPF.ABS, k: 12, label: `t${i}` }, // A = source address
-        { code: BPF.JMP | BPF.JEQ | BPF.K, k: ipv4ToUint32(t.address), jf: skip },
+        { code: BPF.JMP | BPF.JEQ | BPF.K, k: parseIpv4Address(t.address), jf: skip },
         { code: BPF.LD | BPF.H | BPF.IND, k: 0 }, // A = source port
         { code: BPF.JMP | BPF.JEQ | BPF.K, k: t.port, jt: 'accept', jf: skip },
       );
@@ -108,19 +121,12 @@ export function synChannelProgramV6(targets: readonly Endpoint[], isnTag: number
   const pattern = isnTagPattern(isnTag);
   const checkSources = targets.length > 0 && targets.length <= MAX_FILTER_TARGETS_V6;
   const next = checkSources ? 't0' : 'accept';
-  const code: AsmInsn[] = [
-    { code: BPF.LD | BPF.B | BPF.ABS, k: 13 }, // A = TCP flags
-    { code: BPF.JMP | BPF.JSET | BPF.K, k: 0x10, jf: 'drop' }, // no ACK: answers nothing we sent
-    { code: BPF.JMP | BPF.JSET | BPF.K, k: 0x04, jt: 'tag' }, // RST+ACK: a refused SYN
-    { code: BPF.JMP | BPF.JSET | BPF.K, k: 0x02, jf: 'drop' }, // SYN+ACK
-    { code: BPF.LD | BPF.W | BPF.ABS, k: 8, label: 'tag' }, // A = acknowledgement number
-    { code: BPF.ALU | BPF.AND | BPF.K, k: ISN_TAG_MASK },
-    { code: BPF.JMP | BPF.JEQ | BPF.K, k: pattern, jt: next, jf: 'drop' },
-  ];
+  // The TCP header is at offset 0 here: absolute loads.
+  const code: AsmInsn[] = [...answerChecks(BPF.ABS, pattern, next)];
   if (checkSources) {
     targets.forEach((t, i) => {
       const skip = i + 1 < targets.length ? `t${i + 1}` : 'drop';
-      const words = ipv6ToWords(t.address);
+      const words = ipv6Words(t.address);
       words.forEach((w, j) => {
         code.push(
           { code: BPF.LD | BPF.W | BPF.ABS, k: SKF_NET_OFF + IPV6_SRC + 4 * j, ...(j === 0 ? { label: `t${i}` } : {}) },
@@ -137,13 +143,3 @@ export function synChannelProgramV6(targets: readonly Endpoint[], isnTag: number
   return assemble(code);
 }
 
-/** The address as four big-endian 32-bit words, as BPF_LD|BPF_W loads them. */
-export function ipv6ToWords(address: string): [number, number, number, number] {
-  const b = Buffer.from(parseIpv6Address(address));
-  return [b.readUInt32BE(0), b.readUInt32BE(4), b.readUInt32BE(8), b.readUInt32BE(12)];
-}
-
-export function ipv4ToUint32(address: string): number {
-  const [a, b, c, d] = address.split('.').map(Number) as [number, number, number, number];
-  return ((a << 24) | (b << 16) | (c << 8) | d) >>> 0;
-}

@@ -49,6 +49,13 @@ export function parseIpv6Address(text: string): Uint8Array {
   return bytes;
 }
 
+/** The address as four big-endian 32-bit words (what a BPF word load or a CIDR mask compares). Throws RangeError. */
+export function ipv6Words(text: string): [number, number, number, number] {
+  const b = parseIpv6Address(text);
+  const v = new DataView(b.buffer, b.byteOffset, 16);
+  return [v.getUint32(0), v.getUint32(4), v.getUint32(8), v.getUint32(12)];
+}
+
 /** Formats the 16 bytes at `offset` as RFC 5952 text. */
 export function formatIpv6Address(bytes: Uint8Array, offset = 0): string {
   const words: number[] = [];

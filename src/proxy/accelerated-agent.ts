@@ -14,6 +14,7 @@ import { connectionInfo } from './connection-registry.js';
 import { expectResponse, type ResponseStartListener } from './continue-filter.js';
 import { LegacyHandler, type LegacyDispatchHandler } from './legacy-handler.js';
 import { OriginPools } from './origin-pools.js';
+import { destroyArgs, settleAll } from './dispatcher-fanout.js';
 import { TrackingClient, kTrackedRequest, type ClientSocketState, type TrackedRequest } from './tracking-client.js';
 
 export interface AcceleratedAgentOptions {
@@ -163,9 +164,7 @@ export class AcceleratedAgent extends Dispatcher {
   override close(): Promise<void>;
   override close(callback: () => void): void;
   override close(callback?: () => void): Promise<void> | void {
-    const p = Promise.all([this.#accelerated.close(), this.#plain.close()]).then(() => undefined);
-    if (callback === undefined) return p;
-    void p.then(callback, callback);
+    return settleAll([this.#accelerated.close(), this.#plain.close()], callback);
   }
 
   override destroy(): Promise<void>;
@@ -173,11 +172,8 @@ export class AcceleratedAgent extends Dispatcher {
   override destroy(callback: () => void): void;
   override destroy(err: Error | null, callback: () => void): void;
   override destroy(a?: Error | null | (() => void), b?: () => void): Promise<void> | void {
-    const err = typeof a === 'function' ? null : (a ?? null);
-    const callback = typeof a === 'function' ? a : b;
-    const p = Promise.all([this.#accelerated.destroy(err), this.#plain.destroy(err)]).then(() => undefined);
-    if (callback === undefined) return p;
-    void p.then(callback, callback);
+    const { err, callback } = destroyArgs(a, b);
+    return settleAll([this.#accelerated.destroy(err), this.#plain.destroy(err)], callback);
   }
 }
 

@@ -1,6 +1,8 @@
-import { errors } from 'undici';
 import { errorCode } from './retry-policy.js';
 import { REFUSED_CODES } from './upstream-error.js';
+
+/** undici's ConnectTimeoutError, and the connector's own. */
+const CONNECT_TIMEOUT = 'UND_ERR_CONNECT_TIMEOUT';
 
 /**
  * The connection to the server was never made (refused, unreachable, timed out):
@@ -9,7 +11,6 @@ import { REFUSED_CODES } from './upstream-error.js';
  * is a configuration matter another server would share).
  */
 export function connectFailed(err: unknown): boolean {
-  if (err instanceof errors.ConnectTimeoutError) return true;
   const code = errorCode(err);
-  return code !== undefined && (REFUSED_CODES.has(code) || code === 'UND_ERR_CONNECT_TIMEOUT');
+  return code !== undefined && (REFUSED_CODES.has(code) || code === CONNECT_TIMEOUT);
 }

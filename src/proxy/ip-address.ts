@@ -1,5 +1,6 @@
 import { isIPv4, isIPv6 } from 'node:net';
 import { parseIpv4Address } from '../packet/ipv4-address.js';
+import { ipv6Words } from '../packet/ipv6-address.js';
 
 /**
  * An IP address as four big-endian 32-bit words (128 bits). IPv4 is stored as its
@@ -15,40 +16,16 @@ export function parseIpAddress(text: string): IpWords | undefined {
   if (isIPv4(text)) return [0, 0, MAPPED_PREFIX, parseIpv4Address(text)];
   // isIPv6 accepts a zone ("fe80::1%eth0"); a zone names an interface, not an address.
   if (!isIPv6(text) || text.includes('%')) return undefined;
-  return ipv6Words(text);
+  return ipv6WordsOrUndefined(text);
 }
 
-/** `text` is a valid IPv6 address (isIPv6 said so): expand "::" and an embedded IPv4 tail. */
-function ipv6Words(text: string): IpWords {
-  const groups: number[] = [];
-  const gap = text.indexOf('::');
-  const head = gap < 0 ? text : text.slice(0, gap);
-  const tail = gap < 0 ? '' : text.slice(gap + 2);
-  const before = hextets(head);
-  const after = hextets(tail);
-  groups.push(...before);
-  for (let i = before.length + after.length; i < 8; i++) groups.push(0);
-  groups.push(...after);
-  return [
-    (groups[0]! * 0x10000 + groups[1]!) >>> 0,
-    (groups[2]! * 0x10000 + groups[3]!) >>> 0,
-    (groups[4]! * 0x10000 + groups[5]!) >>> 0,
-    (groups[6]! * 0x10000 + groups[7]!) >>> 0,
-  ];
-}
-
-function hextets(part: string): number[] {
-  if (part === '') return [];
-  const out: number[] = [];
-  for (const group of part.split(':')) {
-    if (group.includes('.')) {
-      const v4 = parseIpv4Address(group);
-      out.push(Math.floor(v4 / 0x10000), v4 % 0x10000);
-    } else {
-      out.push(parseInt(group, 16));
-    }
+/** `text` is a valid IPv6 address (isIPv6 said so); undefined for what the stricter packet-layer parser refuses (e.g. a zero-padded IPv4 tail). */
+function ipv6WordsOrUndefined(text: string): IpWords | undefined {
+  try {
+    return ipv6Words(text);
+  } catch {
+    return undefined;
   }
-  return out;
 }
 
 /**

@@ -1,4 +1,5 @@
 import { Dispatcher, Pool, errors } from 'undici';
+import { destroyArgs, settleAll } from './dispatcher-fanout.js';
 
 /**
  * One undici Pool per origin, kept for the dispatcher's life: what undici's Agent does,
@@ -82,9 +83,7 @@ export class OriginPools extends Dispatcher {
   override close(callback: () => void): void;
   override close(callback?: () => void): Promise<void> | void {
     this.#closed = true;
-    const p = Promise.all([...this.#pools.values()].map((pool) => pool.close())).then(() => undefined);
-    if (callback === undefined) return p;
-    void p.then(callback, callback);
+    return settleAll([...this.#pools.values()].map((pool) => pool.close()), callback);
   }
 
   override destroy(): Promise<void>;
@@ -93,10 +92,7 @@ export class OriginPools extends Dispatcher {
   override destroy(err: Error | null, callback: () => void): void;
   override destroy(a?: Error | null | (() => void), b?: () => void): Promise<void> | void {
     this.#closed = true;
-    const err = typeof a === 'function' ? null : (a ?? null);
-    const callback = typeof a === 'function' ? a : b;
-    const p = Promise.all([...this.#pools.values()].map((pool) => pool.destroy(err))).then(() => undefined);
-    if (callback === undefined) return p;
-    void p.then(callback, callback);
+    const { err, callback } = destroyArgs(a, b);
+    return settleAll([...this.#pools.values()].map((pool) => pool.destroy(err)), callback);
   }
 }

@@ -297,7 +297,7 @@ export class ProxyServer extends EventEmitter<ProxyServerEvents> {
       }
       server = routed.server;
       upstreamName = routed.upstream.name;
-      upstream = routed.server.slot.runtime.upstream;
+      upstream = routed.server.upstream;
       origin = routed.server.origin;
     }
     let open: { shutdown(): void };
@@ -453,7 +453,7 @@ class ProxyExchange implements ConnectionAwareHandler {
       this.#group = routed.upstream;
       this.#upstreamName = routed.upstream.name;
       this.#route = routed.route;
-      upstream = routed.server.slot.runtime.upstream;
+      upstream = routed.server.upstream;
       origin = routed.server.origin;
     }
     this.#body = hasBody(req) ? new ReplayableBody(req, options.retryBufferBytes) : undefined;
@@ -586,7 +586,7 @@ class ProxyExchange implements ConnectionAwareHandler {
     this.#reroutes += 1;
     this.#retried = true;
     this.#server = next;
-    this.#send(next.slot.runtime.upstream, next.origin);
+    this.#send(next.upstream, next.origin);
     return true;
   }
 

@@ -1,3 +1,4 @@
+import type { UpstreamTarget } from '../config/load-config.js';
 import type { UpstreamGroupConfig } from '../config/upstream-groups.js';
 import { createBalancingPolicy, type BalancingPolicy } from '../routing/balancing-policy.js';
 import { healthVerdict } from '../routing/health-verdict.js';
@@ -46,6 +47,11 @@ export class ServerDispatch {
     this.origin = slot.runtime.origins.next();
     slot.inFlight += 1;
     this.#ticket = slot.health?.dispatched(slot.key) ?? 0;
+  }
+
+  /** The server as an upstream target: its URL, Host header, TLS name. */
+  get upstream(): UpstreamTarget {
+    return this.slot.runtime.upstream;
   }
 
   /**

@@ -1,11 +1,11 @@
+import { connectFailed } from '../proxy/connect-failure.js';
 import { CONNECTION_LOST_CODES, errorCode, isPooledReset } from '../proxy/retry-policy.js';
-import { REFUSED_CODES } from '../proxy/upstream-error.js';
 
 /** What a failed request says about its server, for PassiveHealth. */
 export type HealthVerdict = 'failed' | 'abandoned';
 
-// A connect that timed out, and the pool's own SYN failures, say the same as a refusal.
-const CONNECT_FAILURES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'SYNPOOL_ERR_HANDSHAKE_TIMEOUT', 'SYNPOOL_ERR_HANDSHAKE_REFUSED']);
+// The pool's own SYN failures say the same as a refused or timed-out connect.
+const HANDSHAKE_FAILURES = new Set(['SYNPOOL_ERR_HANDSHAKE_TIMEOUT', 'SYNPOOL_ERR_HANDSHAKE_REFUSED']);
 
 /**
  * 'failed' for a connect failure (refused, unreachable, timed out) or a connection
@@ -16,7 +16,7 @@ const CONNECT_FAILURES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'SYNPOOL_ERR_HANDSH
  */
 export function healthVerdict(err: unknown): HealthVerdict {
   if (isPooledReset(err)) return 'abandoned';
+  if (connectFailed(err)) return 'failed';
   const code = errorCode(err);
-  if (code === undefined) return 'abandoned';
-  return REFUSED_CODES.has(code) || CONNECTION_LOST_CODES.has(code) || CONNECT_FAILURES.has(code) ? 'failed' : 'abandoned';
+  return code !== undefined && (CONNECTION_LOST_CODES.has(code) || HANDSHAKE_FAILURES.has(code)) ? 'failed' : 'abandoned';
 }

@@ -85,10 +85,12 @@ export class RouteTable {
   readonly #byName = new Map<string, readonly Route[]>();
   readonly #bySuffix = new Map<string, readonly Route[]>();
   readonly #anyHost: readonly Route[];
+  readonly #anyHostOnly: boolean;
 
   constructor(routes: readonly Route[]) {
     this.routes = routes;
     this.#anyHost = routes.filter((r) => r.host === undefined);
+    this.#anyHostOnly = this.#anyHost.length === routes.length;
     for (const route of routes) {
       const host = route.host;
       if (host === undefined) continue;
@@ -104,7 +106,8 @@ export class RouteTable {
    * when none does (the caller answers, e.g. 404).
    */
   match(hostHeader: string | undefined, path: string): Route | undefined {
-    const candidates = this.#candidates(requestHostName(hostHeader));
+    // No route names a host (the one-upstream default): the Host header is not even read.
+    const candidates = this.#anyHostOnly ? this.#anyHost : this.#candidates(requestHostName(hostHeader));
     for (const route of candidates) {
       if (route.pathPrefix === undefined || path.startsWith(route.pathPrefix)) return route;
     }

@@ -3,7 +3,8 @@
 // reachable only through SKF_NET_OFF.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { MAX_FILTER_TARGETS_V6, ipv6ToWords, synChannelProgramV6 } from '../../src/handshake/bpf-programs.js';
+import { MAX_FILTER_TARGETS_V6, synChannelProgramV6 } from '../../src/handshake/bpf-programs.js';
+import { ipv6Words as ipv6ToWords } from '../../src/packet/ipv6-address.js';
 import { ackCarriesTag, ISN_TAG_BITS, MAX_ISN_TAG, taggedIsn } from '../../src/handshake/isn-tag.js';
 import { encodeTcpSegment, parseIpv6Address, TCP_FLAGS } from '../../src/packet/index.js';
 import { run } from './bpf-interpreter.js';
