@@ -70,6 +70,11 @@ Flags:
   --pool-size N            keep N half-open connections ready (pool.sizing: fixed, pool.targetSize: N;
                            at most pool.maxSize, default 64; without it the pool sizes itself from demand)
   --no-accel               plain connects only (accel: false)
+  --workers N|auto         HTTP worker processes (default 1; auto: one per core); a keeper process holds the
+                           pools and the only privileges (CAP_NET_RAW, CAP_NET_ADMIN); started as root, all
+                           run as \`user\` (default nobody), the workers with no capability at all
+  --keeper-socket PATH     also serve pre-handshaked connections to local processes on this Unix socket
+                           (mode 0660; docs/keeper-protocol.md)
   --metrics-listen HOST:PORT  /metrics, /healthz, /readyz       (default 127.0.0.1:9464)
   --log-level LEVEL        fatal, error, warn, info, debug, trace, silent (default info)
 
@@ -106,6 +111,18 @@ export interface ServeOptions {
    * reload(); throws ConfigError. Without it a reload has nothing to read and says so.
    */
   loadConfig?: () => SynpoolConfig;
+  /** A worker: accept on this inherited listening socket instead of binding config.listen. */
+  listenFd?: number;
+  /** A worker: serve /metrics, /healthz, /readyz on this inherited listening socket (config.metricsListen non-null). */
+  metricsFd?: number;
+  /** What /metrics answers (a worker: the aggregate over every process); default this registry's. */
+  metricsText?: () => Promise<string>;
+  /** The line logged once serving (a worker says 'worker serving'; the supervisor says 'synpool serving'). */
+  servingMessage?: string;
+  /** Log each reload's outcome here (default true; a worker's supervisor logs one line for all). */
+  logReload?: boolean;
+  /** Register synpool_acceleration_enabled (default true; with workers the keeper owns it). */
+  accelerationGauge?: boolean;
 }
 
 /** What a reload did. */
@@ -221,7 +238,7 @@ export async function serve(initial: SynpoolConfig, options: ServeOptions = {}):
   const detachMetrics = attachProxyMetrics(registry, proxy, agent);
   const detachTls = attachTlsMetrics(registry, agent);
   const detachHealth = [attachHealthLog(logger, health), attachHealthMetrics(registry, health, () => routing.router)];
-  registerAccelerationGauge(registry, source.accelerated);
+  if (options.accelerationGauge ?? true) registerAccelerationGauge(registry, source.accelerated);
   const detachPool: Array<() => void> =
     source instanceof PoolConnectionSource ? [attachPoolMetrics(registry, source.pool, source), attachPoolLog(logger, source.pool)] : [];
   const closeRuntimes = (): void => {
@@ -238,12 +255,22 @@ export async function serve(initial: SynpoolConfig, options: ServeOptions = {}):
   let metricsAddress: AddressInfo | undefined;
   let address: AddressInfo;
   try {
-    address = await bindListener('listen', config.listen, (port, host) => proxy.listen(port, host));
+    address =
+      options.listenFd === undefined
+        ? await bindListener('listen', config.listen, (port, host) => proxy.listen(port, host))
+        : await proxy.listenOnHandle({ fd: options.listenFd });
     if (config.metricsListen !== null) {
       // Ready while listening, not draining, and every upstream has a server that is not ejected.
-      metricsServer = createMetricsServer({ registry, ready: () => proxy.listening && !proxy.draining && routing.router.ready });
+      metricsServer = createMetricsServer({
+        registry,
+        ready: () => proxy.listening && !proxy.draining && routing.router.ready,
+        ...(options.metricsText === undefined ? {} : { text: options.metricsText }),
+      });
       const server = metricsServer;
-      metricsAddress = await bindListener('metricsListen', config.metricsListen, (port, host) => listenOn(server, port, host));
+      metricsAddress =
+        options.metricsFd === undefined
+          ? await bindListener('metricsListen', config.metricsListen, (port, host) => listenOn(server, port, host))
+          : await listenOn(server, { fd: options.metricsFd });
     }
   } catch (err) {
     // Nothing has reached the upstream yet: undo what was built and let the caller report the one line.
@@ -266,7 +293,7 @@ export async function serve(initial: SynpoolConfig, options: ServeOptions = {}):
       accelerated: source.accelerated,
       metrics: metricsAddress === undefined ? null : `${metricsAddress.address}:${metricsAddress.port}`,
     },
-    'synpool serving',
+    options.servingMessage ?? 'synpool serving',
   );
 
   let shutting: Promise<void> | undefined;
@@ -329,7 +356,9 @@ export async function serve(initial: SynpoolConfig, options: ServeOptions = {}):
         const error = err instanceof SynpoolError || err instanceof ConfigError ? err.message : String(err);
         outcome = { ok: false, error };
       }
-      if (outcome.ok) {
+      if (options.logReload === false) {
+        // The caller (a worker's supervisor) reports the outcome.
+      } else if (outcome.ok) {
         logger.info({ changed: outcome.changed, restartNeeded: outcome.restartNeeded }, 'configuration reloaded');
         if (outcome.restartNeeded.length > 0) {
           logger.warn({ keys: outcome.restartNeeded }, `changed keys that only a restart applies: ${outcome.restartNeeded.join(', ')}`);
@@ -431,6 +460,8 @@ export function parseCliArgs(argv: readonly string[]): CliCommand {
         'no-accel': { type: 'boolean' },
         'metrics-listen': { type: 'string' },
         'log-level': { type: 'string' },
+        workers: { type: 'string' },
+        'keeper-socket': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -447,6 +478,8 @@ export function parseCliArgs(argv: readonly string[]): CliCommand {
   if (v['no-accel'] === true) overrides.accel = false;
   if (v['metrics-listen'] !== undefined) overrides.metricsListen = v['metrics-listen'];
   if (v['log-level'] !== undefined) overrides.logLevel = v['log-level'];
+  if (v.workers !== undefined) overrides.workers = /^\d+$/.test(v.workers) ? Number(v.workers) : v.workers;
+  if (v['keeper-socket'] !== undefined) overrides.keeperSocket = v['keeper-socket'];
   if (v['pool-size'] !== undefined) {
     const text = v['pool-size'];
     overrides.pool = { sizing: 'fixed', targetSize: /^\d+$/.test(text) ? Number(text) : text };
@@ -475,7 +508,12 @@ export async function main(argv: readonly string[], io: CliIo = { stdout: proces
     }
     const config = loadConfig({ file: cmd.file, overrides: cmd.overrides });
     const reloadConfig = (): SynpoolConfig => loadConfig({ file: cmd.file, overrides: cmd.overrides });
-    const running = await serve(config, io.lookup === undefined ? { loadConfig: reloadConfig } : { lookup: io.lookup, loadConfig: reloadConfig });
+    const { runSupervisor } = await import('./process/supervisor.js');
+    const running = await runSupervisor(config, {
+      loadConfig: reloadConfig,
+      ...(cmd.file === undefined ? {} : { configFile: cmd.file }),
+      ...(io.lookup === undefined ? {} : { lookup: io.lookup }),
+    });
     await running.stopped;
     return 0;
   } catch (err) {

@@ -114,6 +114,8 @@ export const ERROR_CODES = [
   'SYNPOOL_ERR_INVALID_ARGUMENT',
   'SYNPOOL_ERR_CONFIG',
   'SYNPOOL_ERR_LISTEN',
+  'SYNPOOL_ERR_PRIVILEGES',
+  'SYNPOOL_ERR_PROCESS',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

@@ -43,6 +43,12 @@ export const DEFAULTS = {
    * (the system resolver gives no record TTL); a new address gets a pool, a vanished one loses its.
    */
   resolveIntervalMs: 30_000,
+  /** HTTP worker processes: a count, or 'auto' (one per core); the keeper is one more process. */
+  workers: 1 as number | 'auto',
+  /** Started as root, the workers and the keeper run as this user (the keeper keeps CAP_NET_RAW and CAP_NET_ADMIN). */
+  user: 'nobody',
+  /** The keeper's socket for local clients (docs/keeper-protocol.md); null: a private one for the workers only. */
+  keeperSocket: null as string | null,
   /** Half-open pool settings (src/pool/pool-config.ts): unset fields take POOL_DEFAULTS. */
   pool: {} as Record<string, unknown>,
   /**

@@ -37,6 +37,12 @@ export interface SynpoolConfigShape {
   metricsListen: string | null;
   logLevel: LogLevel;
   resolveIntervalMs: number;
+  /** HTTP worker processes (src/process/): a count, or 'auto' for one per core. */
+  workers: number | 'auto';
+  /** The unprivileged user the workers and the keeper run as when synpool starts as root. */
+  user: string;
+  /** The keeper's socket for local clients (docs/keeper-protocol.md), mode 0660; null: a private one for the workers only. */
+  keeperSocket: string | null;
   pool: Record<string, unknown>;
   /** https upstreams only: trust, name, verification (src/config/tls-settings.ts). */
   tls: TlsSettings;
@@ -57,7 +63,10 @@ type FieldSpec =
   | { kind: 'upstreams' }
   | { kind: 'routes' }
   | { kind: 'cidrList' }
-  | { kind: 'object' };
+  | { kind: 'object' }
+  | { kind: 'workers' }
+  | { kind: 'userName' }
+  | { kind: 'socketPath' };
 
 const HOUR_MS = 3_600_000;
 
@@ -86,9 +95,17 @@ export const CONFIG_SCHEMA: { readonly [K in keyof SynpoolConfigShape]: FieldSpe
   logLevel: { kind: 'enum', values: LOG_LEVELS },
   // ≥ 100 ms: each look-up is a resolver call; tests use short intervals, production seconds to minutes.
   resolveIntervalMs: { kind: 'int', min: 100, max: HOUR_MS, unit: 'milliseconds' },
+  workers: { kind: 'workers' },
+  user: { kind: 'userName' },
+  keeperSocket: { kind: 'socketPath' },
   pool: { kind: 'object' },
   tls: { kind: 'object' },
 };
+
+/** More workers than this on one machine is a typo, not a plan. */
+export const MAX_WORKERS = 256;
+/** sun_path holds 108 bytes with its terminating NUL. */
+const MAX_SOCKET_PATH_BYTES = 107;
 
 
 export function describeValue(value: unknown): string {
@@ -191,6 +208,22 @@ function checkField(field: string, spec: FieldSpec, value: unknown): void {
       return;
     case 'object':
       if (!isPlainObject(value)) fail(field, value, 'an object');
+      return;
+    case 'workers':
+      if (value === 'auto') return;
+      if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > MAX_WORKERS) {
+        fail(field, value, `an integer from 1 to ${MAX_WORKERS}, or "auto" (one per core)`);
+      }
+      return;
+    case 'userName':
+      // POSIX portable user names (and the digits of a numeric uid).
+      if (typeof value !== 'string' || !/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}$/.test(value)) fail(field, value, 'a user name, e.g. "nobody" or "synpool"');
+      return;
+    case 'socketPath':
+      if (value === null) return;
+      if (typeof value !== 'string' || !value.startsWith('/') || Buffer.byteLength(value) > MAX_SOCKET_PATH_BYTES || value.includes('\0')) {
+        fail(field, value, `null or an absolute path of at most ${MAX_SOCKET_PATH_BYTES} bytes, e.g. "/run/synpool/keeper.sock"`);
+      }
       return;
   }
 }

@@ -1,3 +1,4 @@
+import { writeSync } from 'node:fs';
 import { pino, type DestinationStream, type Logger } from 'pino';
 import type { LogLevel } from '../config/defaults.js';
 
@@ -48,6 +49,79 @@ export class TurnBatchedDestination implements DestinationStream {
     }
   }
 }
+
+/** Writes of at most this many bytes to a pipe are atomic (PIPE_BUF). */
+const PIPE_BUF = 4096;
+
+/**
+ * stdout shared by several processes (the keeper and the workers write to the
+ * supervisor's): batched per turn like TurnBatchedDestination, but every write(2)
+ * is whole lines and at most PIPE_BUF bytes, so two processes' lines never interleave
+ * mid-line in a pipe. A longer line goes out alone.
+ */
+export class SharedLineDestination implements DestinationStream {
+  readonly #fd: number;
+  #lines: string[] = [];
+  #scheduled = false;
+  readonly #endOfTurn = (): void => {
+    this.#scheduled = false;
+    this.flushSync();
+  };
+
+  constructor(fd = 1) {
+    this.#fd = fd;
+    process.once('exit', () => this.flushSync());
+  }
+
+  write(line: string): void {
+    this.#lines.push(line);
+    if (!this.#scheduled) {
+      this.#scheduled = true;
+      setImmediate(this.#endOfTurn);
+    }
+  }
+
+  flush(cb?: (err?: Error) => void): void {
+    this.flushSync();
+    cb?.();
+  }
+
+  flushSync(): void {
+    const lines = this.#lines;
+    this.#lines = [];
+    let chunk = '';
+    let bytes = 0;
+    for (const line of lines) {
+      const n = Buffer.byteLength(line);
+      if (bytes > 0 && bytes + n > PIPE_BUF) {
+        this.#writeAll(chunk);
+        chunk = '';
+        bytes = 0;
+      }
+      chunk += line;
+      bytes += n;
+    }
+    if (bytes > 0) this.#writeAll(chunk);
+  }
+
+  #writeAll(text: string): void {
+    let buf = Buffer.from(text);
+    // A non-blocking pipe that is full: wait for the reader, a bounded number of times.
+    for (let tries = 0; buf.length > 0 && tries < 1_000; ) {
+      try {
+        const n = writeSync(this.#fd, buf);
+        buf = buf.subarray(n);
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code !== 'EAGAIN') return; // stdout closed: nothing more can be written
+        tries++;
+        Atomics.wait(WAIT, 0, 0, 1);
+      }
+    }
+  }
+}
+
+const WAIT = new Int32Array(new SharedArrayBuffer(4));
 
 /** JSON lines to stdout, batched per event-loop turn (or to the given stream, e.g. an in-memory sink in tests). */
 export function createLogger(level: LogLevel, destination?: DestinationStream): Logger {

@@ -7,6 +7,8 @@ export interface MetricsServerOptions {
   registry: Registry;
   /** /readyz answers 200 while this returns true (listening and not draining), else 503. */
   ready: () => boolean;
+  /** What /metrics answers (a worker: the aggregate over every synpool process); default the registry's text. */
+  text?: () => Promise<string>;
 }
 
 /** GET /metrics (Prometheus text), /healthz (the process runs), /readyz (accepting traffic). */
@@ -18,7 +20,7 @@ export function createMetricsServer(options: MetricsServerOptions): http.Server 
       return;
     }
     if (path === '/metrics') {
-      options.registry.metrics().then(
+      (options.text ?? (() => options.registry.metrics()))().then(
         (text) => {
           res.writeHead(200, { 'content-type': options.registry.contentType });
           res.end(text);
@@ -43,8 +45,10 @@ export function createMetricsServer(options: MetricsServerOptions): http.Server 
   });
 }
 
-export async function listenOn(server: http.Server, port: number, host: string): Promise<AddressInfo> {
-  server.listen(port, host);
+/** Listens on PORT and HOST, or on an inherited listening socket ({ fd }). */
+export async function listenOn(server: http.Server, port: number | { fd: number }, host?: string): Promise<AddressInfo> {
+  if (typeof port === 'number') server.listen(port, host);
+  else server.listen(port);
   await once(server, 'listening');
   return server.address() as AddressInfo;
 }

@@ -210,6 +210,13 @@ export class ProxyServer extends EventEmitter<ProxyServerEvents> {
     return this.server.address() as AddressInfo;
   }
 
+  /** Accepts on an inherited listening socket (a worker's share of the front port). */
+  async listenOnHandle(handle: { fd: number }): Promise<AddressInfo> {
+    this.server.listen(handle);
+    await once(this.server, 'listening');
+    return this.server.address() as AddressInfo;
+  }
+
   /**
    * Stops accepting, lets in-flight requests finish for up to `timeoutMs`, then cuts
    * every remaining connection. Resolves with whether everything drained in time.
