@@ -4,9 +4,11 @@
 # (an upstream and the reference proxy), curl, tcpdump, wrk (a C load
 # generator: bench/own-time, bench/load and their tests), iproute2 (ip, ss),
 # capsh and setpriv, openssl (the HTTPS tests make their own CA and
-# certificates), and a C compiler with the libc and kernel headers (the
-# native-ABI test compiles a program against <linux/tcp.h>). Does nothing when
-# everything is there.
+# certificates), a C compiler with the libc and kernel headers (the
+# native-ABI test compiles a program against <linux/tcp.h>), and systemd-analyze
+# (test/unit/deploy-systemd.test.ts verifies deploy/synpool.service; Debian
+# ships it in the systemd package, which slim container images lack). Does
+# nothing when everything is there.
 set -eu
 
 missing=""
@@ -24,6 +26,7 @@ need setpriv util-linux
 need python3 python3
 need cc gcc
 need openssl openssl
+need systemd-analyze systemd
 [ -f /usr/include/stdio.h ] || missing="$missing libc6-dev"
 [ -f /usr/include/linux/tcp.h ] || missing="$missing linux-libc-dev"
 

@@ -3,6 +3,7 @@ export { UpstreamPool } from './upstream-pool.js';
 export {
   POOL_DEFAULTS,
   BACKLOG_SHARE,
+  backlogShare,
   resolvePoolConfig,
   resolvePoolConfigs,
   type UpstreamPoolConfig,

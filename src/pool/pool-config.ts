@@ -15,6 +15,7 @@ export interface UpstreamPoolConfig {
   minSize?: number;
   maxSize?: number;
   upstreamBacklog?: number;
+  fleetSize?: number;
   ttlMs?: number;
   refreshLeadMs?: number;
   synRatePerSec?: number;
@@ -50,6 +51,9 @@ export const POOL_DEFAULTS: Readonly<PoolDefaults> = Object.freeze({
   maxSize: 64,
   // Node's default listen backlog; the pool is capped at a quarter of it.
   upstreamBacklog: 511,
+  // Replicas (synpool processes, each with its own pool) in front of this upstream:
+  // they share its backlog, so each one's cap is a 1/fleetSize share of the quarter.
+  fleetSize: 1,
   // The server keeps a SYN_RECV entry ~63 s (tcp_synack_retries=5); 13 s of margin.
   ttlMs: 50_000,
   refreshLeadMs: 5_000,
@@ -87,12 +91,33 @@ export const POOL_DEFAULTS: Readonly<PoolDefaults> = Object.freeze({
 /** Fraction of the upstream's listen backlog the pool may occupy (well below the half that triggers pressure). */
 export const BACKLOG_SHARE = 1 / 4;
 
+/**
+ * One replica's share of the backlog budget: floor(upstreamBacklog / fleetSize / 4).
+ * N replicas in front of one upstream (a systemd unit on N hosts, a Deployment with
+ * N pods) fill one SYN queue together, so the quarter is per fleet and each replica
+ * takes 1/fleetSize of it.
+ *
+ * Only the cap takes the share. Nothing else is derived from upstreamBacklog: the
+ * SYN pacing (synRatePerSec, synBurst, maxOpensPerTick) bounds how fast a replica
+ * turns entries over, not how many the server holds at once. What the backlog
+ * limits is the number of SYN_RECV entries queued at the same time, and every
+ * entry a replica holds (ready or pending) counts against its cap whatever the
+ * rate. Each replica serves its own clients' new connections, so dividing the rate
+ * would cut each replica's pooled-connection throughput (a hit is refilled, and
+ * the pool serves at most synRatePerSec takes/s) without keeping the queue any
+ * shorter. A fleet's SYNs per second are fleetSize × synRatePerSec at most: size
+ * synRatePerSec per replica, from each replica's peak new-connection rate.
+ */
+export function backlogShare(s: { readonly upstreamBacklog: number; readonly fleetSize: number }): number {
+  return Math.floor(s.upstreamBacklog / (s.fleetSize / BACKLOG_SHARE));
+}
+
 /** A validated, frozen upstream configuration. */
 export interface ResolvedPoolConfig extends Readonly<PoolDefaults> {
   readonly target: Endpoint;
   /** `address:port`, the upstream's name in stats and events. */
   readonly key: string;
-  /** Hard limit on ready + pending: min(maxSize, floor(upstreamBacklog / 4)). */
+  /** Hard limit on ready + pending: min(maxSize, floor(upstreamBacklog / fleetSize / 4)). */
   readonly cap: number;
 }
 
@@ -109,6 +134,7 @@ const RULES: { [K in keyof PoolDefaults]: Rule } = {
   minSize: { kind: 'int', min: 0, max: 4096, unit: 'entries' },
   maxSize: { kind: 'int', min: 0, max: 4096, unit: 'entries' },
   upstreamBacklog: { kind: 'int', min: 1, max: 1 << 20, unit: 'requests' },
+  fleetSize: { kind: 'int', min: 1, max: 10_000, unit: 'replicas sharing the upstream' },
   ttlMs: { kind: 'int', min: 1_000, max: 60_000, unit: 'ms (the server forgets an entry after ~63 s)' },
   refreshLeadMs: { kind: 'int', min: 0, max: 60_000, unit: 'ms' },
   synRatePerSec: { kind: 'number', min: 0, max: 100_000, unit: 'SYNs/s', minExclusive: true },
@@ -200,12 +226,13 @@ export function resolvePoolSettings(input: PoolSettings, path = 'pool'): Readonl
   if (c.refreshLeadMs >= c.ttlMs) {
     throw new ConfigError(`${path}.refreshLeadMs`, `${c.refreshLeadMs} must be below ttlMs (${c.ttlMs})`);
   }
-  const cap = Math.min(c.maxSize, Math.floor(c.upstreamBacklog * BACKLOG_SHARE));
+  const cap = Math.min(c.maxSize, backlogShare(c));
   if (c.minSize > cap) {
+    const fleet = c.fleetSize > 1 ? ' (the fleet shares it)' : '';
     throw new ConfigError(
       `${path}.minSize`,
-      `${c.minSize} exceeds the cap ${cap} = min(maxSize ${c.maxSize}, floor(upstreamBacklog ${c.upstreamBacklog} / 4)); ` +
-        'a pool must stay well below half of what the upstream can queue',
+      `${c.minSize} exceeds the cap ${cap} = min(maxSize ${c.maxSize}, floor(upstreamBacklog ${c.upstreamBacklog} / fleetSize ${c.fleetSize} / 4)); ` +
+        `a pool must stay well below half of what the upstream can queue${fleet}`,
     );
   }
   return Object.freeze({ ...c, cap });

@@ -3,7 +3,7 @@
 // is obvious (scripts/ensure-system-packages.sh installs all of it; .ci/run and
 // the npm pretest hook call that script).
 import { existsSync } from 'node:fs';
-import { isOnPath } from '../../bench/topology/run-command.js';
+import { isOnPath, whichSync } from '../../bench/topology/run-command.js';
 
 const ROOT = 'root (CAP_NET_ADMIN, CAP_NET_RAW, CAP_SYS_ADMIN)';
 
@@ -30,3 +30,12 @@ export function assertCCompiler(headers: readonly string[]): void {
   }
 }
 
+
+/** systemd-analyze, for the unit-file test (Debian package systemd). Fails, never skips, in CI or not. */
+export function assertSystemdAnalyze(): string {
+  const path = whichSync('systemd-analyze');
+  if (path === undefined) {
+    throw new Error('deploy test prerequisite missing: systemd-analyze (Debian package systemd; scripts/ensure-system-packages.sh installs it)');
+  }
+  return path;
+}

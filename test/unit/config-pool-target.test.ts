@@ -33,6 +33,39 @@ describe('config: pool.targetSize against the pool cap', () => {
     expect(err.message).toContain('8 > 1, a quarter of pool.upstreamBacklog 5');
   });
 
+  it('with pool.fleetSize, the bound is the replica\'s share and the message names the fleet', () => {
+    const err = rejection({ sizing: 'fixed', targetSize: 40, fleetSize: 4 });
+    expect(err.field).toBe('pool.targetSize');
+    expect(err.message).toBe(
+      'config pool.targetSize: 40 > 31, a quarter of pool.upstreamBacklog 511 shared by pool.fleetSize 4 (a pool stays well below what the upstream can queue): ' +
+        "set pool.upstreamBacklog to the upstream's real listen backlog if it is larger, or lower --pool-size / pool.targetSize",
+    );
+    expect(rejection({ sizing: 'fixed', targetSize: 20, maxSize: 16, fleetSize: 4 }).message).toContain(
+      'raise pool.maxSize (at most 31, a quarter of pool.upstreamBacklog 511 shared by pool.fleetSize 4)',
+    );
+    expect(validateConfig({ ...UP, pool: { sizing: 'fixed', targetSize: 31, fleetSize: 4 } }).pool).toMatchObject({ targetSize: 31, fleetSize: 4 });
+  });
+
+  it('pool.fleetSize per upstream: an override on top of the top-level pool, checked against that upstream\'s share', () => {
+    const c = validateConfig({
+      pool: { fleetSize: 4 },
+      upstreams: { app: { servers: ['http://10.0.0.2:8080'], pool: { fleetSize: 8 } }, other: { servers: ['http://10.0.0.3:8080'] } },
+      routes: [{ host: 'app.example', upstream: 'app' }, { upstream: 'other' }],
+    });
+    expect(c.upstreams.app!.pool.fleetSize).toBe(8);
+    expect(c.upstreams.other!.pool.fleetSize).toBe(4);
+    const err = (() => {
+      try {
+        validateConfig({ upstreams: { app: { servers: ['http://10.0.0.2:8080'], pool: { sizing: 'fixed', targetSize: 20, fleetSize: 8 } } } });
+      } catch (e) {
+        return e as ConfigError;
+      }
+      throw new Error('expected a rejection');
+    })();
+    expect(err.field).toBe('upstreams.app.pool.targetSize');
+    expect(err.message).toContain('20 > 15, a quarter of upstreams.app.pool.upstreamBacklog 511 shared by upstreams.app.pool.fleetSize 8');
+  });
+
   it('at the cap is accepted; demand sizing ignores targetSize', () => {
     expect(validateConfig({ ...UP, pool: { sizing: 'fixed', targetSize: 64 } }).pool.targetSize).toBe(64);
     expect(validateConfig({ ...UP, pool: { sizing: 'fixed', targetSize: 100, maxSize: 127 } }).pool.targetSize).toBe(100);

@@ -312,6 +312,14 @@ describe('PoolManager', () => {
     expect(snap()).toMatchObject({ cap: 10, targetReady: 10, ready: 10 });
   });
 
+  it('with pool.fleetSize the snapshot\'s cap is the replica\'s share, and the pool stays within it', () => {
+    const { driver, mgr, snap, run } = setup({ sizing: 'fixed', targetSize: 500, upstreamBacklog: 160, fleetSize: 4 });
+    driver.behaviour = answer;
+    mgr.start();
+    run(30_000, 100);
+    expect(snap()).toMatchObject({ cap: 10, targetReady: 10, ready: 10 }); // floor(160 / 4 / 4)
+  });
+
   it('learns a shorter TTL when entries die early, and recovers later', () => {
     const { driver, mgr, snap, clock, named } = setup({ sizing: 'fixed', targetSize: 2 });
     driver.behaviour = { ...answer, retransmits: 2 }; // the server keeps entries ~7 s

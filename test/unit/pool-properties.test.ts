@@ -50,6 +50,7 @@ const poolConfig = fc.record({
   minSize: fc.integer({ min: 0, max: 3 }),
   maxSize: fc.integer({ min: 3, max: 30 }),
   upstreamBacklog: fc.integer({ min: 12, max: 600 }),
+  fleetSize: fc.integer({ min: 1, max: 4 }),
   ttlMs: fc.oneof(fc.integer({ min: 3_000, max: 8_000 }), fc.integer({ min: 3_000, max: 60_000 })),
   synRatePerSec: fc.double({ min: 0.5, max: 50, noNaN: true }),
   synBurst: fc.integer({ min: 1, max: 12 }),
@@ -61,7 +62,8 @@ const poolConfig = fc.record({
   // 0 turns the overdue-retransmit check off, so entries live until their TTL.
   expectedSynAckRetries: fc.constantFrom(0, 5),
   maxSynAckRetransmits: fc.integer({ min: 0, max: 6 }),
-});
+  // A replica's share of the backlog must leave room for minSize (else the config is refused).
+}).filter((c) => c.minSize <= Math.floor(c.upstreamBacklog / c.fleetSize / 4));
 
 describe('pool properties', () => {
   it('stays within its cap, paces SYNs, never hands out an expired entry, and leaks nothing', () => {
@@ -99,6 +101,7 @@ describe('pool properties', () => {
             const c = configs[i]!;
             expect(s.ready + s.pending).toBeLessThanOrEqual(c.cap);
             expect(c.cap).toBeLessThanOrEqual(c.maxSize);
+            expect(c.cap * c.fleetSize * 4).toBeLessThanOrEqual(c.upstreamBacklog); // the fleet stays within a quarter
             expect(s.targetReady).toBeLessThanOrEqual(c.cap);
             const live = driver.live().filter((e) => !handedOut.has(e) && key(e.target) === s.upstream);
             expect(live.length).toBe(s.ready + s.pending);

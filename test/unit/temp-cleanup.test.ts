@@ -10,9 +10,9 @@ import { expect, it } from 'vitest';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 // Every test file that calls mkdtemp (grep mkdtemp test/).
-const FILES = ['test/unit/config-schema.test.ts', 'test/unit/config-cli.test.ts', 'test/unit/native-abi.test.ts', 'test/integration/https-connector.test.ts'];
+const FILES = ['test/unit/config-schema.test.ts', 'test/unit/config-cli.test.ts', 'test/unit/native-abi.test.ts', 'test/unit/deploy-systemd.test.ts', 'test/integration/https-connector.test.ts'];
 
-it('the config, native-ABI and TLS-connector tests leave no synpool-* entry in the temp folder', () => {
+it('the config, native-ABI, systemd-unit and TLS-connector tests leave no synpool-* entry in the temp folder', () => {
   const tmp = mkdtempSync(join(tmpdir(), 'synpool-tmpcheck-'));
   try {
     execFileSync(process.execPath, [join(ROOT, 'node_modules/vitest/vitest.mjs'), 'run', ...FILES], {
