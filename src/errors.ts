@@ -103,6 +103,22 @@ export class ListenError extends SynpoolError {
   }
 }
 
+/** A worker found it still holds a privilege (a capability, root, a raw socket): it refuses to serve. */
+export class PrivilegeError extends SynpoolError {
+  constructor(report: string) {
+    super('SYNPOOL_ERR_PRIVILEGES', `a worker must hold no privilege, and this one does: ${report}`);
+  }
+}
+
+/** The keeper or a worker could not start (exited, or was not ready in time). */
+export class ProcessStartError extends SynpoolError {
+  readonly role: string;
+  constructor(role: string, reason: string) {
+    super('SYNPOOL_ERR_PROCESS', `${role} ${reason}`);
+    this.role = role;
+  }
+}
+
 export const ERROR_CODES = [
   'SYNPOOL_ERR_SYSCALL',
   'SYNPOOL_ERR_CAPABILITY',

@@ -27,6 +27,15 @@ export interface DroppedPrivileges {
   readonly keeperCaps: readonly number[];
 }
 
+const CAP_SETGID = 6;
+const CAP_SETUID = 7;
+
+/** Whether this process may change its uid and groups (root in a container may not). */
+export function canChangeUser(): boolean {
+  const { effective } = getCapabilities();
+  return ((effective >> BigInt(CAP_SETUID)) & 1n) === 1n && ((effective >> BigInt(CAP_SETGID)) & 1n) === 1n;
+}
+
 /** The configured user, checked before anything is bound: unknown or root is a config error. */
 export function serviceUser(name: string): PasswdEntry {
   const user = lookupUser(name);

@@ -13,14 +13,14 @@ import type { ReloadOutcome } from '../cli.js';
 import { resolveUpstream } from '../config/load-config.js';
 import { diffConfig } from '../config/config-diff.js';
 import type { SynpoolConfig } from '../config/schema.js';
-import { ConfigError, SynpoolError } from '../errors.js';
+import { ConfigError, ProcessStartError } from '../errors.js';
 import { createLogger, SharedLineDestination, type Logger } from '../observability/logger.js';
 import { resolveServers } from '../proxy/routing-builder.js';
 import { systemLookup, type AddressLookup } from '../resolve/address-lookup.js';
 import { ChildSlot } from './child-slot.js';
 import { openListeners, type ListenSockets } from './listen-sockets.js';
 import type { MetricsJson, StartMessage } from './messages.js';
-import { dropPrivileges, serviceUser, withAmbientCaps } from './privileges.js';
+import { canChangeUser, dropPrivileges, serviceUser, withAmbientCaps } from './privileges.js';
 import { unreadableAt } from './readable-by.js';
 
 /** How long a scrape waits for each process's metrics. */
@@ -77,7 +77,12 @@ export async function runSupervisor(initial: SynpoolConfig, options: SupervisorO
   const n = workerCount(config);
   const asRoot = process.getuid?.() === 0;
   const entry = childEntry();
-  let user = asRoot ? serviceUser(config.user) : undefined;
+  // uid 0 without CAP_SETUID/CAP_SETGID (a container that adds only NET_RAW and NET_ADMIN) cannot change user.
+  const canSwitch = asRoot && canChangeUser();
+  if (asRoot && !canSwitch) {
+    logger.warn({ user: config.user }, `cannot become ${config.user} (no CAP_SETUID/CAP_SETGID): every process stays uid 0, the workers still with no capability`);
+  }
+  let user = canSwitch ? serviceUser(config.user) : undefined;
   const blocked = user === undefined ? undefined : (unreadableAt(entry, user) ?? unreadableAt(koffiEntry(), user));
   if (user !== undefined && blocked !== undefined) {
     // Refusing would make a clone in /root unusable as root; running the children as
@@ -180,7 +185,8 @@ export async function runSupervisor(initial: SynpoolConfig, options: SupervisorO
 
   const waitReady = (slot: ChildSlot): Promise<{ accelerated?: boolean }> =>
     new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new SynpoolError('SYNPOOL_ERR_PROCESS', `the ${slot.role} did not start within ${START_TIMEOUT_MS} ms`)), START_TIMEOUT_MS);
+      const who = slot.role === 'keeper' ? 'the keeper' : `worker ${slot.id}`;
+      const timer = setTimeout(() => reject(new ProcessStartError(who, `did not start within ${START_TIMEOUT_MS} ms`)), START_TIMEOUT_MS);
       slot.once('ready', (info) => {
         clearTimeout(timer);
         resolve(info);
@@ -188,8 +194,7 @@ export async function runSupervisor(initial: SynpoolConfig, options: SupervisorO
       slot.once('exit', ({ code, signal, ready }) => {
         if (ready) return;
         clearTimeout(timer);
-        const who = slot.role === 'keeper' ? 'the keeper' : `worker ${slot.id}`;
-        const error = new SynpoolError('SYNPOOL_ERR_PROCESS', `${who} exited (${code ?? signal}) before it was ready; its error is above`);
+        const error = new ProcessStartError(who, `exited (${code ?? signal}) before it was ready; its error is above`);
         reject(code === 2 ? new ConfigError('(start)', error.message) : error);
       });
     });

@@ -5,7 +5,7 @@
 import { AF_INET, IPPROTO_TCP, SOCK_CLOEXEC } from '../../native/constants.js';
 import { closeFd, openSocket } from '../../native/socket-ops.js';
 import { readProcessPrivileges } from '../../native/privileges.js';
-import { SynpoolError, SyscallError } from '../errors.js';
+import { PrivilegeError, SyscallError } from '../errors.js';
 
 const SOCK_RAW = 3;
 
@@ -29,7 +29,7 @@ export function checkWorkerPrivileges(expectNonRoot: boolean): WorkerPrivileges 
   }
   const report = { uid: p.uid, capEff: p.capEff.toString(16), capPrm: p.capPrm.toString(16), noNewPrivs: p.noNewPrivs, rawSocket };
   if (p.capEff !== 0n || p.capPrm !== 0n || rawSocket !== 'EPERM' || !p.noNewPrivs || (expectNonRoot && p.uid === 0)) {
-    throw new SynpoolError('SYNPOOL_ERR_PRIVILEGES', `a worker must hold no privilege, and this one does: ${JSON.stringify(report)}`);
+    throw new PrivilegeError(JSON.stringify(report));
   }
   return report;
 }

@@ -1,6 +1,6 @@
 // The built CLI (dist/src/cli.js; `npm run build` first) as its own process in
-// the client namespace, across a 40 ms delay line: with every capability it
-// serves from the pool; started without CAP_NET_RAW and CAP_NET_ADMIN (setpriv
+// the client namespace, across a 40 ms delay line: with every capability its
+// keeper serves from the pool; started without CAP_NET_RAW and CAP_NET_ADMIN (setpriv
 // or capsh drop them from the bounding set, so the root process cannot have
 // them) it warns once, naming what is missing, and serves with plain connects.
 import { readFileSync } from 'node:fs';
@@ -59,7 +59,10 @@ async function getOk(cli: CliSynpool, n: number): Promise<void> {
 describe('the CLI in the client namespace', () => {
   it('with CAP_NET_RAW and CAP_NET_ADMIN: no warning, acceleration on, requests served from the pool', async () => {
     const cli = await start();
-    expect(has(effectiveCaps(cli.child.pid!), CAP_NET_RAW)).toBe(true);
+    // The keeper holds them (and only it: test/integration/workers-privileges.test.ts); the supervisor does not.
+    const pids = cli.log.lines().find((l) => l.msg === 'synpool serving')!.pids as Record<string, number>;
+    expect(has(effectiveCaps(pids.keeper!), CAP_NET_RAW)).toBe(true);
+    expect(effectiveCaps(cli.child.pid!)).toBe(0n);
     await waitUntil('pool filled', async () => metricValue(await cli.metrics(), 'synpool_pool_ready') >= 4, 5_000, 50);
     await getOk(cli, 3);
     const metrics = await cli.metrics();
@@ -74,7 +77,8 @@ describe('the CLI in the client namespace', () => {
     ['capsh', ['capsh', '--drop=cap_net_raw,cap_net_admin', '--', '-c', 'exec "$0" "$@"']],
   ])('without them (%s): one warning naming both, synpool_acceleration_enabled 0, requests served with plain connects', async (_tool, wrapper) => {
     const cli = await start(wrapper);
-    const caps = effectiveCaps(cli.child.pid!);
+    const pids = cli.log.lines().find((l) => l.msg === 'synpool serving')!.pids as Record<string, number>;
+    const caps = effectiveCaps(pids.keeper!);
     expect(has(caps, CAP_NET_RAW) || has(caps, CAP_NET_ADMIN), `CapEff ${caps.toString(16)}`).toBe(false);
 
     const warnings = cli.log.lines().filter((l) => l.level === 40);

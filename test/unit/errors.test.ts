@@ -22,6 +22,8 @@ describe('error codes', () => {
       new errors.InvalidArgumentError('x'),
       new errors.ConfigError('pool.ttlMs', 'too long'),
       new errors.ListenError('listen', '127.0.0.1', 8080, Object.assign(new Error('listen EADDRINUSE'), { code: 'EADDRINUSE' })),
+      new errors.PrivilegeError('{"rawSocket":"opened"}'),
+      new errors.ProcessStartError('worker 1', 'exited (1) before it was ready'),
     ];
     expect(new Set(samples.map((e) => e.code))).toEqual(new Set(errors.ERROR_CODES));
     for (const e of samples) expect(e).toBeInstanceOf(errors.SynpoolError);
