@@ -61,6 +61,7 @@ const PIPE_BUF = 4096;
  */
 export class SharedLineDestination implements DestinationStream {
   readonly #fd: number;
+  readonly #write: (fd: number, buf: Buffer) => number;
   #lines: string[] = [];
   #scheduled = false;
   readonly #endOfTurn = (): void => {
@@ -68,8 +69,10 @@ export class SharedLineDestination implements DestinationStream {
     this.flushSync();
   };
 
-  constructor(fd = 1) {
+  /** `write` is writeSync; a test passes its own to see the chunks. */
+  constructor(fd = 1, write: (fd: number, buf: Buffer) => number = writeSync) {
     this.#fd = fd;
+    this.#write = write;
     process.once('exit', () => this.flushSync());
   }
 
@@ -109,7 +112,7 @@ export class SharedLineDestination implements DestinationStream {
     // A non-blocking pipe that is full: wait for the reader, a bounded number of times.
     for (let tries = 0; buf.length > 0 && tries < 1_000; ) {
       try {
-        const n = writeSync(this.#fd, buf);
+        const n = this.#write(this.#fd, buf);
         buf = buf.subarray(n);
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;

@@ -16,6 +16,7 @@ import type { SynpoolConfig } from '../config/schema.js';
 import { ConfigError, ProcessStartError } from '../errors.js';
 import { createLogger, SharedLineDestination, type Logger } from '../observability/logger.js';
 import { resolveServers } from '../proxy/routing-builder.js';
+import { upstreamTlsOptions } from '../config/upstream-tls-options.js';
 import { systemLookup, type AddressLookup } from '../resolve/address-lookup.js';
 import { ChildSlot } from './child-slot.js';
 import { openListeners, type ListenSockets } from './listen-sockets.js';
@@ -64,6 +65,12 @@ function koffiEntry(): string {
   return createRequire(import.meta.url).resolve('koffi');
 }
 
+/** What the children would find wrong with a config, found once here: names that do not resolve, an unreadable tls.ca. */
+async function checkConfig(config: SynpoolConfig, lookup: AddressLookup): Promise<void> {
+  upstreamTlsOptions(config.tls);
+  await resolveServers(config, (url) => resolveUpstream(url, lookup));
+}
+
 export function workerCount(config: SynpoolConfig): number {
   return config.workers === 'auto' ? availableParallelism() : config.workers;
 }
@@ -72,8 +79,8 @@ export async function runSupervisor(initial: SynpoolConfig, options: SupervisorO
   let config = initial;
   const logger = options.logger ?? createLogger(config.logLevel, config.logLevel === 'silent' ? undefined : new SharedLineDestination()).child({ process: 'supervisor' });
   const lookup = options.lookup ?? systemLookup;
-  // Every server name must resolve now (exit 2), before anything is bound or forked.
-  await resolveServers(config, (url) => resolveUpstream(url, lookup));
+  // Every server name must resolve and tls.ca must read now (exit 2), before anything is bound or forked.
+  await checkConfig(config, lookup);
   const n = workerCount(config);
   const asRoot = process.getuid?.() === 0;
   const entry = childEntry();
@@ -231,7 +238,7 @@ export async function runSupervisor(initial: SynpoolConfig, options: SupervisorO
       try {
         const next = options.loadConfig();
         // A name that does not resolve refuses the reload here, before any process takes it.
-        await resolveServers(next, (url) => resolveUpstream(url, lookup));
+        await checkConfig(next, lookup);
         const diff = diffConfig(config, next);
         const outcomes = await Promise.all(slots.map((s) => s.reload({ type: 'reload', config: next })));
         const failed = outcomes.find((o): o is Extract<ReloadOutcome, { ok: false }> => !o.ok);
