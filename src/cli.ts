@@ -69,7 +69,8 @@ Flags:
                            tls.verify is false; repeat it for
                            several servers of one upstream (round-robin)
   --pool-size N            keep N half-open connections ready (pool.sizing: fixed, pool.targetSize: N;
-                           at most pool.maxSize, default 64; without it the pool sizes itself from demand)
+                           at most pool.maxSize, default 64; without it the pool sizes itself from demand);
+                           an upstream's total, split over its servers
   --no-accel               plain connects only (accel: false)
   --metrics-listen HOST:PORT  /metrics, /healthz, /readyz       (default 127.0.0.1:9464)
   --log-level LEVEL        fatal, error, warn, info, debug, trace, silent (default info)
