@@ -229,7 +229,7 @@ export async function serve(initial: SynpoolConfig, options: ServeOptions = {}):
     attachHealthLog(logger, health),
     attachHealthMetrics(registry, health, () => routing.router),
     // An ejected server's pools send no SYN until it is readmitted (src/proxy/ejection-pause.ts).
-    pauseEjectedPools(health, source, (url) => [...routing.runtimes.values()].find((r) => r.upstream.url === url)?.endpoints),
+    pauseEjectedPools(health, source, (url) => [...routing.runtimes.values()].find((r) => r.upstream.url === url)),
   ];
   registerAccelerationGauge(registry, source.accelerated);
   const detachPool: Array<() => void> =

@@ -95,8 +95,8 @@ describe('the pool budget of an upstream, split over its server addresses', () =
 describe('an ejected server has its pools paused', () => {
   it('through ConnectionSource.pauseTarget: paused on ejection, still on probing, resumed on restore', async () => {
     const { source, routing, passive, clock } = await setup([S1, NAME], { maxFails: 2, ejectMs: 1_000 });
-    const endpointsOf = (url: string) => [...routing.runtimes.values()].find((r) => r.upstream.url === url)?.endpoints;
-    const detach = pauseEjectedPools(passive, source, endpointsOf);
+    const serverOf = (url: string) => [...routing.runtimes.values()].find((r) => r.upstream.url === url);
+    const detach = pauseEjectedPools(passive, source, serverOf);
     // The upstream's health section reached passive health through buildRouting.
     expect(passive.settingsFor(NAME)).toMatchObject({ failureThreshold: 2, baseEjectionMs: 1_000 });
     const fail = () => passive.failed(NAME, passive.dispatched(NAME));
@@ -115,9 +115,23 @@ describe('an ejected server has its pools paused', () => {
     for (const r of routing.runtimes.values()) r.close();
   });
 
+  it('an address the server name gains while it is ejected is paused too, and resumed with the others', async () => {
+    const { source, routing, passive, answers } = await setup([S1, NAME], { maxFails: 1 });
+    const named = [...routing.runtimes.values()].find((r) => r.upstream.url === NAME)!;
+    pauseEjectedPools(passive, source, (url) => [...routing.runtimes.values()].find((r) => r.upstream.url === url));
+    passive.failed(NAME, passive.dispatched(NAME));
+    answers.set('app.internal', ['10.0.1.1', '10.0.1.2', '10.0.1.3']);
+    await named.addresses!.refresh();
+    expect(source.pools.has('10.0.1.3:8080')).toBe(true);
+    expect(source.paused.get('10.0.1.3:8080')).toBe(true);
+    passive.forget(NAME);
+    expect(Object.fromEntries(source.paused)).toEqual({ '10.0.1.1:8080': false, '10.0.1.2:8080': false, '10.0.1.3:8080': false });
+    for (const r of routing.runtimes.values()) r.close();
+  });
+
   it('a server forgotten while ejected (a reload removed it) has its pools resumed', async () => {
     const { source, routing, passive } = await setup([S1, S2], { maxFails: 1 });
-    pauseEjectedPools(passive, source, (url) => [...routing.runtimes.values()].find((r) => r.upstream.url === url)?.endpoints);
+    pauseEjectedPools(passive, source, (url) => [...routing.runtimes.values()].find((r) => r.upstream.url === url));
     passive.failed(S2, passive.dispatched(S2));
     expect(source.paused.get('10.0.0.3:8080')).toBe(true);
     passive.forget(S2);
@@ -133,7 +147,7 @@ describe('an ejected server has its pools paused', () => {
     const mgr = new PoolManager({ driver, clock, random: () => 0.5, upstreams: [{ target, sizing: 'fixed', targetSize: 3, maxSynAckRetransmits: 5, ttlMs: 10_000, refreshLeadMs: 1_000, ttlFloorMs: 1_000 }] });
     const source: ConnectionSource = { accelerated: true, acquire: () => undefined, pauseTarget: (t, p) => void mgr.pause(t, p) };
     const passive = new PassiveHealth({ failureThreshold: 1, baseEjectionMs: 60_000, maxEjectionMs: 60_000, jitterRatio: 0 }, { clock });
-    pauseEjectedPools(passive, source, () => [target]);
+    pauseEjectedPools(passive, source, () => ({ endpoints: [target] }));
     mgr.start();
     clock.advance(500);
     passive.failed(S2, passive.dispatched(S2));
