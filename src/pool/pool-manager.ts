@@ -38,7 +38,7 @@ export class PoolManager extends EventEmitter<PoolEvents> {
   private readonly owners = new Map<number, UpstreamPool>();
   /**
    * Keys paused by pause(), kept apart from the pools: a pool restarted with new
-   * settings (replaceUpstream), or one added while its server is ejected, starts paused.
+   * settings (reconfigureUpstream), or one added while its server is ejected, starts paused.
    */
   private readonly pausedKeys = new Set<string>();
   private started = false;
