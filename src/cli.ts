@@ -14,6 +14,7 @@ import type { RequestRouter } from './proxy/request-router.js';
 import { PassiveHealth } from './routing/passive-health.js';
 import { attachHealthLog } from './observability/health-log.js';
 import { attachHealthMetrics } from './observability/health-metrics.js';
+import { pauseEjectedPools } from './proxy/ejection-pause.js';
 import { diffConfig } from './config/config-diff.js';
 import { attachResolveLog } from './observability/resolve-log.js';
 import { createResolveMetrics } from './observability/resolve-metrics.js';
@@ -68,7 +69,8 @@ Flags:
                            tls.verify is false; repeat it for
                            several servers of one upstream (round-robin)
   --pool-size N            keep N half-open connections ready (pool.sizing: fixed, pool.targetSize: N;
-                           at most pool.maxSize, default 64; without it the pool sizes itself from demand)
+                           at most pool.maxSize, default 64; without it the pool sizes itself from demand);
+                           an upstream's total, split over its servers
   --no-accel               plain connects only (accel: false)
   --workers N|auto         HTTP worker processes (default 1; auto: one per core); a keeper process holds the
                            pools and the only privileges (CAP_NET_RAW, CAP_NET_ADMIN); started as root, all
@@ -84,7 +86,10 @@ ${keyList(TOP_LEVEL_KEYS, '  ')},
   tls.ca (PEM file of extra CAs), tls.servername (SNI and checked name), tls.verify
   trustedProxies: CIDRs whose X-Forwarded-*/Forwarded are extended (default none: replaced);
   forwardedHeader: x-forwarded (default), forwarded (RFC 7239) or both
-  upstreams { NAME: { servers: [URL, …], balance, pool } }, routes [{ host, pathPrefix, upstream }]
+  health { maxFails, ejectMs, maxEjectMs, ejectJitter }: passive health (a server out after maxFails
+    connect failures or resets in a row, for ejectMs doubling up to maxEjectMs)
+  upstreams { NAME: { servers: [URL, …], balance, pool, health } }, routes [{ host, pathPrefix, upstream }];
+    an upstream's pool sizes (targetSize, minSize, maxSize) are its total, split over its servers
   See config/default.yaml (every key with its default), config/synpool.upstreams.example.yaml,
   docs/proxy.md and docs/pool.md.
 
@@ -237,7 +242,12 @@ export async function serve(initial: SynpoolConfig, options: ServeOptions = {}):
   const detachLog = attachRequestLog(logger, proxy, agent);
   const detachMetrics = attachProxyMetrics(registry, proxy, agent);
   const detachTls = attachTlsMetrics(registry, agent);
-  const detachHealth = [attachHealthLog(logger, health), attachHealthMetrics(registry, health, () => routing.router)];
+  const detachHealth = [
+    attachHealthLog(logger, health),
+    attachHealthMetrics(registry, health, () => routing.router),
+    // An ejected server's pools send no SYN until it is readmitted (src/proxy/ejection-pause.ts).
+    pauseEjectedPools(health, source, (url) => [...routing.runtimes.values()].find((r) => r.upstream.url === url)),
+  ];
   if (options.accelerationGauge ?? true) registerAccelerationGauge(registry, source.accelerated);
   const detachPool: Array<() => void> =
     source instanceof PoolConnectionSource ? [attachPoolMetrics(registry, source.pool, source), attachPoolLog(logger, source.pool)] : [];

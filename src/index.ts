@@ -55,6 +55,7 @@ export { attachPoolMetrics } from './observability/pool-metrics.js';
 export { createPoolSource, PoolConnectionSource, type PlainFallback, type CreatePoolSourceOptions } from './proxy/pool-source.js';
 export { PoolManager, type PoolManagerOptions, type PoolSnapshot, type PoolEvents } from './pool/index.js';
 export { resolvePoolSettings, POOL_DEFAULTS, type PoolSettings, type UpstreamPoolConfig } from './pool/pool-config.js';
+export { addressShare, splitPoolSettings, SPLIT_FIELDS } from './pool/pool-split.js';
 export { Handshaker, type HandshakerOptions } from './handshake/handshaker.js';
 export { checkCapabilities, type CapabilityReport } from './handshake/capabilities.js';
 export { createMetricsServer } from './observability/metrics-server.js';
@@ -62,6 +63,7 @@ export { systemLookup, usableEndpoints, type AddressLookup } from './resolve/add
 export { UpstreamAddresses, type AddressChange, type ResolveFailure, type UpstreamAddressesOptions } from './resolve/upstream-addresses.js';
 export { OriginBalancer, fixedOrigin, type OriginChooser, type OriginBalancerHooks } from './proxy/origin-balancer.js';
 export { followAddresses, type AddressFollowerParts } from './proxy/address-follower.js';
+export { pauseEjectedPools } from './proxy/ejection-pause.js';
 
 export { serve, main, parseCliArgs, type ServeOptions, type RunningSynpool, type CliCommand, type ReloadOutcome } from './cli.js';
 export { diffConfig, RELOAD_EFFECT, type ConfigDiff, type ReloadEffect } from './config/config-diff.js';

@@ -25,6 +25,8 @@ export const RELOAD_EFFECT: { readonly [K in keyof SynpoolConfigShape]: ReloadEf
   routes: 'upstream',
   resolveIntervalMs: 'upstream',
   pool: 'pool',
+  // New routing over the kept runtimes: buildRouting gives every server its thresholds (PassiveHealth.configure).
+  health: 'upstream',
   connectTimeoutMs: 'agent',
   upstreamKeepAliveTimeoutMs: 'agent',
   maxUpstreamConnections: 'agent',

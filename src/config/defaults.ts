@@ -52,6 +52,12 @@ export const DEFAULTS = {
   /** Half-open pool settings (src/pool/pool-config.ts): unset fields take POOL_DEFAULTS. */
   pool: {} as Record<string, unknown>,
   /**
+   * Passive health (src/config/health-settings.ts): unset fields take HEALTH_DEFAULTS
+   * (maxFails 5, ejectMs 10 000, maxEjectMs 300 000, ejectJitter 0.1); each upstream's
+   * `health` overrides it field by field.
+   */
+  health: {} as Record<string, unknown>,
+  /**
    * https:// upstreams (src/config/tls-settings.ts): `ca` a PEM file added to the default roots,
    * `servername` the SNI and checked name (null: the URL's host), `verify` false only when said.
    */

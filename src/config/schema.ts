@@ -4,6 +4,7 @@ import { canonicalAddress } from '../handshake/endpoint.js';
 import { ConfigError } from '../errors.js';
 import { deepFreeze, type DeepReadonly } from './deep-freeze.js';
 import { checkFixedTarget } from './pool-target.js';
+import { resolveHealthSettings, type HealthSettings } from './health-settings.js';
 import { resolveTlsSettings, type TlsSettings } from './tls-settings.js';
 import { DEFAULTS, LOG_LEVELS, type LogLevel } from './defaults.js';
 import { FORWARDED_HEADER_MODES, type ForwardedHeaderMode } from '../proxy/forwarded-element.js';
@@ -44,6 +45,8 @@ export interface SynpoolConfigShape {
   /** The keeper's socket for local clients (docs/keeper-protocol.md), mode 0660; null: a private one for the workers only. */
   keeperSocket: string | null;
   pool: Record<string, unknown>;
+  /** Passive health thresholds, the default of every upstream's `health` (src/config/health-settings.ts). */
+  health: HealthSettings;
   /** https upstreams only: trust, name, verification (src/config/tls-settings.ts). */
   tls: TlsSettings;
 }
@@ -99,6 +102,7 @@ export const CONFIG_SCHEMA: { readonly [K in keyof SynpoolConfigShape]: FieldSpe
   user: { kind: 'userName' },
   keeperSocket: { kind: 'socketPath' },
   pool: { kind: 'object' },
+  health: { kind: 'object' },
   tls: { kind: 'object' },
 };
 
@@ -237,11 +241,11 @@ function checkKnownKeys(layer: Record<string, unknown>, where: string): void {
 }
 
 /**
- * Merges defaults ← each layer in order (later wins; `pool` and `tls` are merged key by key),
+ * Merges defaults ← each layer in order (later wins; `pool`, `health` and `tls` are merged key by key),
  * validates the result against CONFIG_SCHEMA and deep-freezes it.
  */
 export function validateConfig(...layers: unknown[]): SynpoolConfig {
-  const merged: Record<string, unknown> = { ...DEFAULTS, trustedProxies: [...DEFAULTS.trustedProxies], pool: { ...DEFAULTS.pool }, tls: { ...DEFAULTS.tls } };
+  const merged: Record<string, unknown> = { ...DEFAULTS, trustedProxies: [...DEFAULTS.trustedProxies], pool: { ...DEFAULTS.pool }, health: { ...DEFAULTS.health }, tls: { ...DEFAULTS.tls } };
   for (const layer of layers) {
     if (layer === undefined || layer === null) continue;
     if (!isPlainObject(layer)) fail('(root)', layer, 'an object of settings');
@@ -255,7 +259,7 @@ export function validateConfig(...layers: unknown[]): SynpoolConfig {
     }
     for (const [key, value] of Object.entries(layer)) {
       if (value === undefined) continue;
-      if (key === 'pool' || key === 'tls') {
+      if (key === 'pool' || key === 'health' || key === 'tls') {
         if (!isPlainObject(value)) fail(key, value, 'an object');
         merged[key] = { ...(merged[key] as Record<string, unknown>), ...value };
       } else {
@@ -271,6 +275,8 @@ export function validateConfig(...layers: unknown[]): SynpoolConfig {
   const { cap: _cap, ...pool } = resolvePoolSettings(merged.pool as PoolSettings, 'pool');
   checkFixedTarget(pool, 'pool');
   merged.pool = pool;
+  const health = resolveHealthSettings(merged.health, 'health');
+  merged.health = health;
   merged.tls = resolveTlsSettings(merged.tls as Record<string, unknown>);
   const single = merged.upstream;
   if (single !== undefined && single !== null && merged.upstreams !== undefined) {
@@ -284,7 +290,7 @@ export function validateConfig(...layers: unknown[]): SynpoolConfig {
   merged.upstreams = resolveUpstreamGroups(groups, pool, (field, value) => {
     parseUpstreamUrl(field, value);
     return value as string;
-  });
+  }, health);
   merged.routes = resolveRoutes(merged.routes, merged.upstreams as Record<string, UpstreamGroupConfig>);
   return deepFreeze(merged as unknown as SynpoolConfigShape);
 }

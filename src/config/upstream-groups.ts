@@ -3,6 +3,7 @@ import { resolvePoolSettings, type PoolDefaults, type PoolSettings } from '../po
 import { BALANCING_POLICIES, type BalancingPolicyName } from '../routing/balancing-policy.js';
 import { compileRoutes, type RouteInput } from '../routing/route-table.js';
 import { checkFixedTarget } from './pool-target.js';
+import { HEALTH_DEFAULTS, resolveHealthSettings, type HealthSettings } from './health-settings.js';
 
 /** One named upstream after validation: its servers, how requests are spread, its pool settings. */
 export interface UpstreamGroupConfig {
@@ -11,12 +12,14 @@ export interface UpstreamGroupConfig {
   balance: BalancingPolicyName;
   /** The top-level `pool` with this upstream's `pool` overrides on top, resolved (every field). */
   pool: PoolDefaults;
+  /** The top-level `health` with this upstream's `health` overrides on top, resolved (every field). */
+  health: HealthSettings;
 }
 
 /** The name `--upstream URL` (and the `upstream` key) gives its upstream. */
 export const DEFAULT_UPSTREAM = 'default';
 
-const GROUP_KEYS = ['servers', 'balance', 'pool'];
+const GROUP_KEYS = ['servers', 'balance', 'pool', 'health'];
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -24,8 +27,8 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 }
 
 /**
- * Validates `upstreams` (a map of name → { servers, balance?, pool? }) against the
- * top-level pool settings. `checkUrl` is the same URL check as the `upstream` key's.
+ * Validates `upstreams` (a map of name → { servers, balance?, pool?, health? }) against the
+ * top-level pool and health settings. `checkUrl` is the same URL check as the `upstream` key's.
  * A server belongs to one upstream: its pools are keyed by its addresses, and two
  * sets of pool settings for one address could not both hold (route several hosts or
  * paths to one upstream instead).
@@ -34,16 +37,17 @@ export function resolveUpstreamGroups(
   input: unknown,
   topPool: PoolSettings,
   checkUrl: (field: string, value: unknown) => string,
+  topHealth: Readonly<HealthSettings> = HEALTH_DEFAULTS,
 ): Record<string, UpstreamGroupConfig> {
   if (!isRecord(input) || Object.keys(input).length === 0) {
-    throw new ConfigError('upstreams', `got ${JSON.stringify(input)}; allowed: a map of upstream names to { servers: [URL, …], balance?, pool? }, at least one`);
+    throw new ConfigError('upstreams', `got ${JSON.stringify(input)}; allowed: a map of upstream names to { servers: [URL, …], balance?, pool?, health? }, at least one`);
   }
   const owner = new Map<string, string>();
   const out: Record<string, UpstreamGroupConfig> = {};
   for (const [name, value] of Object.entries(input)) {
     const at = `upstreams.${name}`;
     if (!NAME.test(name)) throw new ConfigError(at, 'an upstream name is letters, digits, ".", "_" or "-" (at most 63, starting with a letter or digit)');
-    if (!isRecord(value)) throw new ConfigError(at, `got ${JSON.stringify(value)}; allowed: { servers: [URL, …], balance?, pool? }`);
+    if (!isRecord(value)) throw new ConfigError(at, `got ${JSON.stringify(value)}; allowed: { servers: [URL, …], balance?, pool?, health? }`);
     for (const key of Object.keys(value)) {
       if (!GROUP_KEYS.includes(key)) throw new ConfigError(`${at}.${key}`, `unknown field; allowed: ${GROUP_KEYS.join(', ')}`);
     }
@@ -71,7 +75,8 @@ export function resolveUpstreamGroups(
     if (value.pool !== undefined && !isRecord(value.pool)) throw new ConfigError(`${at}.pool`, `got ${JSON.stringify(value.pool)}; allowed: an object of pool settings`);
     const { cap: _cap, ...pool } = resolvePoolSettings({ ...topPool, ...(value.pool as PoolSettings | undefined) }, `${at}.pool`);
     checkFixedTarget(pool, `${at}.pool`);
-    out[name] = { servers: urls, balance: balance as BalancingPolicyName, pool };
+    const health = resolveHealthSettings(value.health, `${at}.health`, topHealth);
+    out[name] = { servers: urls, balance: balance as BalancingPolicyName, pool, health };
   }
   return out;
 }

@@ -3,7 +3,7 @@ import type { PoolManager } from '../pool/pool-manager.js';
 
 /**
  * Logs what an operator should see of the pool: upstream state changes,
- * learned TTLs, and SYN answers lost on our own side (the raw channel's
+ * pauses while passive health has the server ejected, learned TTLs, and SYN answers lost on our own side (the raw channel's
  * receive buffer was full: a host problem, not the upstream's). Returns an
  * unsubscribe.
  */
@@ -28,11 +28,19 @@ export function attachPoolLog(logger: Logger, pool: PoolManager): () => void {
       );
     }
   };
+  // Passive health ejected (paused) or readmitted (resumed) the address's server: no SYN leaves a paused pool.
+  const paused = (e: { upstream: string; paused: boolean }) =>
+    logger.info(
+      { upstream: e.upstream, paused: e.paused },
+      e.paused ? 'pool paused: its server is ejected, no SYN is sent until it is readmitted' : 'pool resumed: its server is readmitted',
+    );
   pool.on('upstream-state', state);
+  pool.on('paused', paused);
   pool.on('ttl-learned', ttl);
   pool.on('syn-failed', failed);
   return () => {
     pool.off('upstream-state', state);
+    pool.off('paused', paused);
     pool.off('ttl-learned', ttl);
     pool.off('syn-failed', failed);
   };

@@ -60,6 +60,7 @@ export function attachPoolMetrics(registry: Registry, pool: PoolManager, source?
       this.inc(drops);
     },
   });
+  gauge('synpool_pool_paused', '1 while passive health has the address\'s server ejected: the pool sends no SYN (ready entries still serve until their TTL)', (s) => (s.paused ? 1 : 0));
   gauge('synpool_pool_upstream_reachable', '1 when the upstream answers SYNs, 0 in backoff or unreachable', (s) => (s.state === 'ok' ? 1 : 0));
 
   const off: Array<() => void> = [];

@@ -31,6 +31,8 @@ export interface PoolEvents {
     e: { upstream: string; from: UpstreamState; to: UpstreamState; consecutiveFailures: number; nextAttemptInMs: number },
   ];
   'ttl-learned': [e: { upstream: string } & TtlChange];
+  /** The pool stopped (true) or resumed (false) opening entries: passive health ejected or readmitted its server. */
+  paused: [e: { upstream: string; paused: boolean }];
 }
 
 export type PoolEmit = <K extends keyof PoolEvents>(name: K, ...args: PoolEvents[K]) => void;
@@ -40,6 +42,8 @@ export interface PoolSnapshot {
   /** `address:port`. */
   readonly upstream: string;
   readonly state: UpstreamState;
+  /** True while passive health has the server ejected: no SYN leaves (PoolManager.pause). */
+  readonly paused: boolean;
   /** Established entries waiting in the pool. */
   readonly ready: number;
   /** SYNs out, no SYN-ACK yet. */

@@ -9,6 +9,9 @@ import { resolvePoolConfig, resolvePoolConfigs, type ResolvedPoolConfig, type Up
 import type { PoolEmit, PoolEvents, PoolSnapshot } from './pool-events.js';
 import { UpstreamPool, type UpstreamPoolDeps } from './upstream-pool.js';
 
+/** The fields reconfigureUpstream() applies without a restart (with the cap they imply). */
+const RESIZABLE = ['targetSize', 'minSize', 'maxSize', 'cap'] as const;
+
 /** What reportDead() needs of an entry: a HalfOpen, or a RepairedSocket's `{ id: entryId, target }`. */
 export type EntryRef = Pick<HalfOpen, 'id' | 'target'>;
 
@@ -33,6 +36,11 @@ export class PoolManager extends EventEmitter<PoolEvents> {
   private readonly deps: Omit<UpstreamPoolDeps, 'driver'>;
   private readonly pools = new Map<string, UpstreamPool>();
   private readonly owners = new Map<number, UpstreamPool>();
+  /**
+   * Keys paused by pause(), kept apart from the pools: a pool restarted with new
+   * settings (reconfigureUpstream), or one added while its server is ejected, starts paused.
+   */
+  private readonly pausedKeys = new Set<string>();
   private started = false;
   private closed = false;
 
@@ -70,8 +78,56 @@ export class PoolManager extends EventEmitter<PoolEvents> {
     if (this.closed || this.pools.has(config.key)) return false;
     const pool = new UpstreamPool(config, { driver: this.driver, ...this.deps });
     this.pools.set(config.key, pool);
+    if (this.pausedKeys.has(config.key)) pool.setPaused(true);
     if (this.started) pool.start();
     return true;
+  }
+
+  /**
+   * Applies new settings to a target's pool. When only the sizing fields differ
+   * (targetSize, minSize, maxSize: an upstream's budget split anew), the pool is
+   * resized in place and keeps its entries and what it learned ('resized'); any
+   * other change restarts it: entries released (RSTs), a fresh pool with the new
+   * settings, paused if the old one was ('restarted'). 'added' when the target had
+   * no pool, 'unchanged' when nothing differs, 'closed' after close().
+   */
+  reconfigureUpstream(input: UpstreamPoolConfig): 'added' | 'unchanged' | 'resized' | 'restarted' | 'closed' {
+    const config = resolvePoolConfig(input, 'upstream');
+    if (this.closed) return 'closed';
+    const pool = this.pools.get(config.key);
+    if (pool === undefined) {
+      this.addUpstream(input);
+      return 'added';
+    }
+    const differs = (Object.keys(config) as (keyof ResolvedPoolConfig)[]).filter((k) => k !== 'target' && config[k] !== pool.config[k]);
+    if (differs.length === 0) return 'unchanged';
+    if (differs.every((k) => (RESIZABLE as readonly string[]).includes(k))) {
+      pool.resize(config);
+      return 'resized';
+    }
+    this.pools.delete(config.key);
+    pool.close();
+    this.addUpstream(input);
+    return 'restarted';
+  }
+
+  /**
+   * Pauses (true) or resumes (false) a target's pool: while paused it sends no SYN
+   * (UpstreamPool.setPaused: ready entries are still handed out until their TTL).
+   * Passive health pauses the pools of a server it ejected and resumes them when
+   * the server is readmitted. Remembered for a target without a pool yet (it starts
+   * paused) until resumed or removeUpstream(). Returns whether a pool changed state.
+   */
+  pause(target: Endpoint, paused: boolean): boolean {
+    const key = endpointKey(target);
+    if (paused) this.pausedKeys.add(key);
+    else this.pausedKeys.delete(key);
+    return this.pools.get(key)?.setPaused(paused) ?? false;
+  }
+
+  /** Whether the target's pool is paused (false without a pool). */
+  isPaused(target: Endpoint): boolean {
+    return this.pools.get(endpointKey(target))?.isPaused ?? false;
   }
 
   /**
@@ -84,6 +140,8 @@ export class PoolManager extends EventEmitter<PoolEvents> {
   removeUpstream(target: Endpoint): boolean {
     const key = endpointKey(target);
     const pool = this.pools.get(key);
+    // The address leaves: a later return of it is a new pool, whatever happened to this one.
+    this.pausedKeys.delete(key);
     if (pool === undefined) return false;
     this.pools.delete(key);
     pool.close();

@@ -62,7 +62,8 @@ const FULL_WINDOW_MARGIN_MS = 100;
  * answer. One timer per pool, re-armed to the next due time.
  */
 export class UpstreamPool {
-  readonly config: ResolvedPoolConfig;
+  /** Replaced (not mutated) by resize(): only the sizing fields and the cap change at run time. */
+  config: ResolvedPoolConfig;
   readonly key: string;
 
   private readonly pending = new Map<number, Slot>();
@@ -88,6 +89,12 @@ export class UpstreamPool {
   private timerAt = Infinity;
   private started = false;
   private closed = false;
+  /**
+   * Paused (passive health ejected the server): no SYN of any purpose leaves —
+   * no fill, no refresh, no backoff retry or probe. Ready entries stay and are
+   * still handed out until their TTL (see setPaused).
+   */
+  private paused = false;
 
   constructor(
     config: ResolvedPoolConfig,
@@ -105,6 +112,44 @@ export class UpstreamPool {
 
   get isStarted(): boolean {
     return this.started && !this.closed;
+  }
+
+  get isPaused(): boolean {
+    return this.paused;
+  }
+
+  /**
+   * Stops (true) or resumes (false) opening entries. While paused the pool sends
+   * no SYN at all: the proxy considers the server down, and the request-level probe
+   * of passive health (one request after the ejection) decides when it is back.
+   * Ready entries are neither released nor refreshed: releasing them would only
+   * send RSTs to a server that may be gone, and one that was ejected for resets
+   * but still holds them can serve the probe request from one; unused, they
+   * expire at their TTL as usual. Pending SYNs run their course (an answer makes
+   * a ready entry, silence a timeout that feeds the backoff). Resuming ticks at
+   * once so the pool refills from what it learned (TTL, RTT, demand). Returns
+   * whether the state changed.
+   */
+  setPaused(paused: boolean): boolean {
+    if (this.closed || this.paused === paused) return false;
+    this.paused = paused;
+    this.emitFor('paused', { paused });
+    if (!paused) this.arm(this.deps.clock.now());
+    return true;
+  }
+
+  /**
+   * Takes new sizing (targetSize, minSize, maxSize: an upstream's budget split anew
+   * after a reload or a re-resolution) without a restart: entries, learned TTL, RTT,
+   * demand and backoff stay. A smaller target is reached by not refreshing the
+   * surplus (stale entries beyond the target are evicted by the next tick), never
+   * by releasing fresh entries; a larger one fills paced as usual. `config` must
+   * differ from the current one in sizing fields and cap only (the caller checks).
+   */
+  resize(config: ResolvedPoolConfig): void {
+    if (this.closed) return;
+    this.config = config;
+    this.arm(this.deps.clock.now());
   }
 
   get effectiveTtlMs(): number {
@@ -303,6 +348,7 @@ export class UpstreamPool {
     return {
       upstream: this.key,
       state: this.backoff.state,
+      paused: this.paused,
       ready: this.ready.size,
       pending: this.pending.size,
       computedTarget,
@@ -417,7 +463,7 @@ export class UpstreamPool {
       this.evict(oldest, 'refreshed', now);
       return true;
     };
-    if (need() > 0) {
+    if (need() > 0 && !this.paused) {
       if (this.backoff.state === 'ok') {
         for (let opens = 0; need() > 0 && this.backoff.state === 'ok'; opens++) {
           if (opens >= c.maxOpensPerTick) {
@@ -450,7 +496,7 @@ export class UpstreamPool {
       const staleAt = this.staleAt(slot, ttl, aging);
       if (staleAt > now) next = Math.min(next, staleAt);
     }
-    if (need() > 0) {
+    if (need() > 0 && !this.paused) {
       if (this.backoff.state !== 'ok') {
         if (this.pending.size === 0) next = Math.min(next, Math.max(this.backoff.nextAttemptAt, now + this.bucket.msUntilToken(now)));
       } else if (blockedOnToken) {

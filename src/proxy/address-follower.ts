@@ -1,4 +1,4 @@
-import type { Endpoint } from '../handshake/endpoint.js';
+import { endpointKey, type Endpoint } from '../handshake/endpoint.js';
 import type { PoolSettings } from '../pool/pool-config.js';
 import type { AddressChange, UpstreamAddresses } from '../resolve/upstream-addresses.js';
 import type { ConnectionSource } from './connection-source.js';
@@ -12,8 +12,12 @@ export interface AddressFollowerParts {
   readonly originOf: (endpoint: Endpoint) => string;
   /** Closes an origin's keep-alive connections once their requests finish. */
   readonly retireOrigin: (origin: string) => Promise<void>;
-  /** The pool settings a new address gets (its upstream's). */
-  readonly settings?: PoolSettings;
+  /**
+   * The pool settings a new address gets (its upstream's), or a function of the name's
+   * current addresses: the share of the upstream's pool budget depends on how many
+   * addresses the server has (src/pool/pool-split.ts), so it changes with them.
+   */
+  readonly settings?: PoolSettings | ((current: readonly Endpoint[]) => PoolSettings);
 }
 
 /**
@@ -27,7 +31,15 @@ export function followAddresses(parts: AddressFollowerParts): () => void {
   const { addresses, balancer, source } = parts;
   const onChange = (change: AddressChange): void => {
     // Pools before requests for a new address; requests off before the pool goes for an old one.
-    for (const endpoint of change.added) source.addTarget?.(endpoint, parts.settings);
+    const given = parts.settings;
+    const settings = typeof given === 'function' ? given(change.current) : given;
+    if (typeof given === 'function' && settings !== undefined && source.syncTargets !== undefined) {
+      // The address count changed, so every address's share did: new addresses get
+      // pools, the others are resized in place (no restart, no RST, learning kept).
+      source.syncTargets(new Map(change.current.map((e) => [endpointKey(e), { target: e, settings }])), false);
+    } else {
+      for (const endpoint of change.added) source.addTarget?.(endpoint, settings);
+    }
     balancer.set(change.current);
     for (const endpoint of change.removed) {
       source.removeTarget?.(endpoint);

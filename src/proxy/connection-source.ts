@@ -23,6 +23,12 @@ export interface ConnectionSource {
    * start); `release` also drops targets not listed. See PoolConnectionSource.syncTargets.
    */
   syncTargets?(wanted: ReadonlyMap<string, { readonly target: Endpoint; readonly settings: PoolSettings }>, release: boolean): void;
+  /**
+   * Optional: passive health ejected (true) or readmitted (false) the server `target`
+   * belongs to. A pooling source stops opening entries toward it while paused (no SYN
+   * to a server the proxy considers down) and resumes when it is back.
+   */
+  pauseTarget?(target: Endpoint, paused: boolean): void;
   /** Optional: release everything (called once at shutdown). */
   close?(): void | Promise<void>;
   readonly accelerated: boolean;

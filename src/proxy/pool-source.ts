@@ -5,7 +5,7 @@ import { checkCapabilities } from '../handshake/capabilities.js';
 import { parseEndpoint, type Endpoint } from '../handshake/endpoint.js';
 import { Handshaker } from '../handshake/handshaker.js';
 import { PoolManager } from '../pool/pool-manager.js';
-import { POOL_DEFAULTS, resolvePoolSettings, type PoolDefaults, type PoolSettings } from '../pool/pool-config.js';
+import type { PoolSettings } from '../pool/pool-config.js';
 import type { ConnectionSource } from './connection-source.js';
 
 export interface PoolSourceEvents {
@@ -40,26 +40,30 @@ export class PoolConnectionSource extends EventEmitter<PoolSourceEvents> impleme
 
   /**
    * Makes the pools match `wanted` (by endpoint key): a missing target is allowed and
-   * pooled; one whose settings changed restarts with the new ones; with `release`,
-   * a pooled target not wanted any more is released (RSTs) and disallowed. A reload
-   * calls it twice: without `release` before the new routes take requests (every new
-   * address has its pool), with it afterwards.
+   * pooled; one whose settings changed is reconfigured (PoolManager.reconfigureUpstream:
+   * a new share of its upstream's budget resizes the pool in place, keeping its entries
+   * and what it learned; any other change restarts it); with `release`, a pooled target
+   * not wanted any more is released (RSTs) and disallowed. A reload calls it twice:
+   * without `release` before the new routes take requests (every new address has its
+   * pool), with it afterwards. A re-resolution calls it without `release` for the
+   * server's remaining addresses, whose share changed.
    */
   syncTargets(wanted: ReadonlyMap<string, { readonly target: Endpoint; readonly settings: PoolSettings }>, release: boolean): void {
     const current = new Map(this.pool.upstreams.map((c) => [c.key, c]));
     for (const [key, { target, settings }] of wanted) {
-      const have = current.get(key);
-      if (have === undefined) {
-        this.addTarget(target, settings);
-        continue;
-      }
-      if (!samePoolSettings(resolvePoolSettings(settings), have)) {
-        this.pool.removeUpstream(target);
-        this.pool.addUpstream({ ...settings, target });
-      }
+      if (current.has(key)) this.pool.reconfigureUpstream({ ...settings, target });
+      else this.addTarget(target, settings);
     }
     if (!release) return;
     for (const [key, have] of current) if (!wanted.has(key)) this.removeTarget(have.target);
+  }
+
+  /**
+   * Passive health ejected (true) or readmitted (false) the server `target` belongs to:
+   * its pool stops or resumes sending SYNs (PoolManager.pause).
+   */
+  pauseTarget(target: Endpoint, paused: boolean): void {
+    this.pool.pause(target, paused);
   }
 
   /** The name no longer resolves to `target`: its pool is released (RSTs) and the address leaves the allowlist. */
@@ -136,9 +140,4 @@ export function createPoolSource(
 
 function plainFallback(reason: string): PlainFallback {
   return Object.freeze({ accelerated: false as const, disabledReason: reason, acquire: () => undefined });
-}
-
-/** Field by field over the settings a pool has (a resolved config also carries its target, key and cap). */
-function samePoolSettings(a: Readonly<PoolDefaults>, b: Readonly<PoolDefaults>): boolean {
-  return (Object.keys(POOL_DEFAULTS) as (keyof PoolDefaults)[]).every((k) => a[k] === b[k]);
 }

@@ -1,6 +1,7 @@
 import type { UpstreamTarget } from '../config/load-config.js';
 import type { SynpoolConfig } from '../config/schema.js';
 import type { UpstreamGroupConfig } from '../config/upstream-groups.js';
+import { passiveHealthSettings } from '../config/health-settings.js';
 import { endpointKey, type Endpoint } from '../handshake/endpoint.js';
 import type { PoolSettings } from '../pool/pool-config.js';
 import type { PassiveHealth } from '../routing/passive-health.js';
@@ -10,7 +11,7 @@ import { ServerRuntime, type ServerRuntimeOptions } from './server-runtime.js';
 import { UpstreamGroup } from './upstream-group.js';
 
 /** What every server runtime shares: the resolver, the connection source, the current agent. */
-export type RuntimeDeps = Omit<ServerRuntimeOptions, 'upstream' | 'intervalMs' | 'poolSettings'>;
+export type RuntimeDeps = Omit<ServerRuntimeOptions, 'upstream' | 'intervalMs' | 'poolSettings' | 'servers'>;
 
 export interface Routing {
   readonly router: RequestRouter;
@@ -42,13 +43,19 @@ export function buildRouting(
   const runtimes = new Map<string, ServerRuntime>();
   const groups = new Map<string, UpstreamGroup>();
   for (const [name, group] of Object.entries(config.upstreams) as [string, UpstreamGroupConfig][]) {
+    // This upstream's passive health thresholds for each of its servers (a reload applies new ones here too).
+    const thresholds = group.health === undefined ? undefined : passiveHealthSettings(group.health);
     const slots = group.servers.map((url) => {
+      health.configure(url, thresholds);
       const key = runtimeKey(url, group, config);
       let runtime = reuse.get(key);
       if (runtime === undefined) {
         const upstream = resolved.get(url);
         if (upstream === undefined) throw new Error(`server ${url} was not resolved`);
-        runtime = new ServerRuntime({ ...deps, upstream, intervalMs: config.resolveIntervalMs, poolSettings: group.pool as PoolSettings });
+        runtime = new ServerRuntime({ ...deps, upstream, intervalMs: config.resolveIntervalMs, poolSettings: group.pool as PoolSettings, servers: group.servers.length });
+      } else {
+        // Kept across a reload: the upstream may have gained or lost servers, and each address's share with them.
+        runtime.setPoolBudget(group.pool as PoolSettings, group.servers.length);
       }
       runtimes.set(key, runtime);
       return runtime;
@@ -59,13 +66,18 @@ export function buildRouting(
   return { router: new RequestRouter(table, groups), runtimes };
 }
 
-/** Every address the routing's servers use now, with its upstream's pool settings (PoolConnectionSource.syncTargets). */
+/**
+ * Every address the routing's servers use now, with its share of its upstream's pool
+ * budget (ServerRuntime.poolShare, src/pool/pool-split.ts), for PoolConnectionSource.syncTargets.
+ */
 export function wantedPools(config: SynpoolConfig, routing: Routing): Map<string, { target: Endpoint; settings: PoolSettings }> {
   const wanted = new Map<string, { target: Endpoint; settings: PoolSettings }>();
   for (const group of Object.values(config.upstreams) as UpstreamGroupConfig[]) {
     for (const url of group.servers) {
       const runtime = routing.runtimes.get(runtimeKey(url, group, config));
-      for (const target of runtime?.endpoints ?? []) wanted.set(endpointKey(target), { target, settings: group.pool as PoolSettings });
+      if (runtime === undefined) continue;
+      const settings = runtime.poolShare() ?? (group.pool as PoolSettings);
+      for (const target of runtime.endpoints) wanted.set(endpointKey(target), { target, settings });
     }
   }
   return wanted;

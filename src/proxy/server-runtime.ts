@@ -1,6 +1,7 @@
 import { originOf, type UpstreamTarget } from '../config/load-config.js';
 import type { Endpoint } from '../handshake/endpoint.js';
 import type { PoolSettings } from '../pool/pool-config.js';
+import { splitPoolSettings } from '../pool/pool-split.js';
 import type { AddressLookup } from '../resolve/address-lookup.js';
 import { UpstreamAddresses } from '../resolve/upstream-addresses.js';
 import { followAddresses } from './address-follower.js';
@@ -19,8 +20,13 @@ export interface ServerRuntimeOptions {
   readonly retireOrigin: (origin: string) => Promise<void>;
   /** Subscribes the log and metrics to a name's address set; returns what unsubscribes. */
   readonly observe?: (addresses: UpstreamAddresses) => Array<() => void>;
-  /** The pool settings of the server's upstream, for addresses that appear later. */
+  /**
+   * The pool settings of the server's upstream (its whole budget), for addresses that
+   * appear later; each address gets its share (poolShare()).
+   */
   readonly poolSettings?: PoolSettings;
+  /** How many servers the upstream has (the budget's split); 1 when not given. */
+  readonly servers?: number;
 }
 
 /**
@@ -37,10 +43,14 @@ export class ServerRuntime {
   readonly #stop: Array<() => void> = [];
   readonly #idle: (origin: string) => number;
   readonly #balancer: OriginBalancer | undefined;
+  #poolSettings: PoolSettings | undefined;
+  #servers: number;
 
   constructor(options: ServerRuntimeOptions) {
     const { upstream, source } = options;
     this.upstream = upstream;
+    this.#poolSettings = options.poolSettings;
+    this.#servers = options.servers ?? 1;
     this.#idle = options.idle;
     if (!upstream.resolvable) {
       this.origins = fixedOrigin(upstream.origin);
@@ -65,8 +75,26 @@ export class ServerRuntime {
     this.addresses = addresses;
     this.origins = balancer;
     this.#balancer = balancer;
-    this.#stop.push(followAddresses({ addresses, balancer, source, originOf: toOrigin, retireOrigin: options.retireOrigin, ...(options.poolSettings === undefined ? {} : { settings: options.poolSettings }) }));
+    this.#stop.push(followAddresses({ addresses, balancer, source, originOf: toOrigin, retireOrigin: options.retireOrigin, ...(options.poolSettings === undefined ? {} : { settings: (current: readonly Endpoint[]) => this.poolShare(current.length)! }) }));
     this.#stop.push(...(options.observe?.(addresses) ?? []));
+  }
+
+  /**
+   * A reload kept this runtime (same URL, same pool settings) but its upstream may have
+   * another number of servers now: the share of each address changes with it. The caller
+   * applies it to the pools (wantedPools + syncTargets).
+   */
+  setPoolBudget(settings: PoolSettings, servers: number): void {
+    this.#poolSettings = settings;
+    this.#servers = servers;
+  }
+
+  /**
+   * The pool settings each of this server's addresses gets: the upstream's budget split
+   * by the address's share of demand (src/pool/pool-split.ts); undefined without settings.
+   */
+  poolShare(addresses: number = this.endpoints.length): PoolSettings | undefined {
+    return this.#poolSettings === undefined ? undefined : splitPoolSettings(this.#poolSettings, this.#servers, addresses);
   }
 
   /** Idle keep-alive connections over all of this server's origins: keep-alive reuse first, across servers too. */

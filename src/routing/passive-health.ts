@@ -47,6 +47,8 @@ export interface PassiveHealthEvents {
   probing: [{ readonly key: string }];
   /** The probe succeeded; `ejectedMs`: since the first ejection of the run. */
   restored: [{ readonly key: string; readonly ejectedMs: number }];
+  /** forget(): the server left (a reload) or shutdown; whatever followed its ejection should let go. */
+  forgotten: [{ readonly key: string }];
 }
 
 export interface ServerHealthSnapshot {
@@ -90,8 +92,11 @@ function checkSettings(s: PassiveHealthSettings): void {
  * ServerState.available for the balancing policy.
  */
 export class PassiveHealth extends EventEmitter<PassiveHealthEvents> {
+  /** The defaults: a server without settings of its own (configure()) uses these. */
   readonly settings: PassiveHealthSettings;
   readonly #servers = new Map<string, ServerHealth>();
+  /** Per server (its upstream's `health` section); kept apart from the state so forget() of the state and a reload's configure() do not race. */
+  readonly #settingsOf = new Map<string, PassiveHealthSettings>();
   readonly #clock: Clock;
   readonly #random: RandomSource;
   #ejectionsTotal = 0;
@@ -102,6 +107,28 @@ export class PassiveHealth extends EventEmitter<PassiveHealthEvents> {
     checkSettings(this.settings);
     this.#clock = deps.clock ?? realClock;
     this.#random = deps.random ?? Math.random;
+  }
+
+  /**
+   * Gives the server `key` its own thresholds (its upstream's `health` section), over the
+   * defaults; undefined goes back to the defaults. Validated like the constructor's
+   * (InvalidArgumentError). A reload calls it for every server: the new thresholds apply
+   * from the next report on (a failure count is compared with the new maxFails); an
+   * ejection in progress keeps its length, the next one uses the new times.
+   */
+  configure(key: string, settings: Partial<PassiveHealthSettings> | undefined): void {
+    if (settings === undefined) {
+      this.#settingsOf.delete(key);
+      return;
+    }
+    const full = Object.freeze({ ...this.settings, ...settings });
+    checkSettings(full);
+    this.#settingsOf.set(key, full);
+  }
+
+  /** The thresholds in force for `key`. */
+  settingsFor(key: string): PassiveHealthSettings {
+    return this.#settingsOf.get(key) ?? this.settings;
   }
 
   /** Healthy, or probing with no probe sent yet. A server never reported on is healthy. */
@@ -138,7 +165,7 @@ export class PassiveHealth extends EventEmitter<PassiveHealthEvents> {
     const h = this.#current(key, ticket);
     if (h === undefined) return;
     h.failures += 1;
-    if (h.state === 'probing' || h.failures >= this.settings.failureThreshold) this.#eject(key, h);
+    if (h.state === 'probing' || h.failures >= this.settingsFor(key).failureThreshold) this.#eject(key, h);
   }
 
   /** The request ended without saying anything about the server; a probe slot opens again. */
@@ -147,11 +174,13 @@ export class PassiveHealth extends EventEmitter<PassiveHealthEvents> {
     if (h !== undefined && h.state === 'probing') h.probeInFlight = false;
   }
 
-  /** A server left the upstream (reload): its state and timer go. */
+  /** A server left the upstream (reload): its state, timer and settings go ('forgotten' if it had state). */
   forget(key: string): void {
     const h = this.#servers.get(key);
     if (h?.timer !== undefined) this.#clock.clearTimeout(h.timer);
     this.#servers.delete(key);
+    this.#settingsOf.delete(key);
+    if (h !== undefined) this.emit('forgotten', { key });
   }
 
   get ejectionsTotal(): number {
@@ -190,7 +219,7 @@ export class PassiveHealth extends EventEmitter<PassiveHealthEvents> {
 
   #eject(key: string, h: ServerHealth): void {
     const now = this.#clock.now();
-    const { baseEjectionMs, maxEjectionMs, jitterRatio } = this.settings;
+    const { baseEjectionMs, maxEjectionMs, jitterRatio } = this.settingsFor(key);
     if (h.ejections === 0) h.firstEjectedAt = now;
     h.ejections += 1;
     const capped = Math.min(maxEjectionMs, baseEjectionMs * 2 ** (h.ejections - 1));

@@ -37,4 +37,31 @@ describe('attachPoolLog', () => {
     detach();
     pool.close();
   });
+
+  it('logs a pause and a resume (passive health ejected and readmitted the server)', async () => {
+    const lines: Record<string, unknown>[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _e, cb) {
+        for (const l of chunk.toString().split('\n')) if (l.startsWith('{')) lines.push(JSON.parse(l) as Record<string, unknown>);
+        cb();
+      },
+    });
+    const clock = new FakeClock();
+    const driver = new FakeHandshakeDriver(clock);
+    const target = { address: '10.0.0.2', port: 80 };
+    const pool = new PoolManager({ driver, clock, upstreams: [{ target }] });
+    const logger = createLogger('info', sink);
+    const detach = attachPoolLog(logger, pool);
+    pool.pause(target, true);
+    pool.pause(target, false);
+    logger.flush();
+    await new Promise((r) => setImmediate(r));
+    const paused = lines.filter((l) => String(l.msg).startsWith('pool paused') || String(l.msg).startsWith('pool resumed'));
+    expect(paused.map((l) => [l.upstream, l.paused])).toEqual([
+      ['10.0.0.2:80', true],
+      ['10.0.0.2:80', false],
+    ]);
+    detach();
+    pool.close();
+  });
 });

@@ -26,6 +26,10 @@ describe('attachPoolMetrics', () => {
     expect(text).toMatch(/synpool_synack_rtt_seconds_count\{upstream="10.0.0.2:80"\} [1-9]/);
     expect(text).toContain('synpool_synack_rtt_seconds_bucket{le="0.05",upstream="10.0.0.2:80"}');
     expect(text).toContain('synpool_pool_upstream_reachable{upstream="10.0.0.2:80"} 1');
+    expect(text).toContain('synpool_pool_paused{upstream="10.0.0.2:80"} 0');
+    pool.pause(target, true);
+    expect(await registry.metrics()).toContain('synpool_pool_paused{upstream="10.0.0.2:80"} 1');
+    pool.pause(target, false);
     expect(text).toContain('synpool_pool_retransmits_trusted{upstream="10.0.0.2:80"} 1'); // the 1 s retransmits arrived
     expect(text).toContain('synpool_syn_channel_drops_total 0');
     driver.drops = 12;

@@ -157,6 +157,57 @@ describe('passive health', () => {
   });
 });
 
+describe('passive health thresholds per server (the health section)', () => {
+  it('configure(key) gives a server its upstream thresholds over the defaults; others keep the defaults', () => {
+    const { clock, health, events, fail } = setup();
+    health.configure('b:80', { failureThreshold: 1, baseEjectionMs: 200, maxEjectionMs: 300, jitterRatio: 0 });
+    expect(health.settingsFor('b:80')).toEqual({ failureThreshold: 1, baseEjectionMs: 200, maxEjectionMs: 300, jitterRatio: 0 });
+    expect(health.settingsFor(S)).toBe(health.settings);
+    fail('b:80');
+    expect(health.state('b:80')).toBe('ejected');
+    expect(events.at(-1)).toEqual(['ejected', { key: 'b:80', failures: 1, ejections: 1, durationMs: 200 }]);
+    clock.advance(200);
+    expect(health.state('b:80')).toBe('probing');
+    fail('b:80'); // a failed probe: doubled, capped at 300
+    expect(events.at(-1)).toEqual(['ejected', { key: 'b:80', failures: 1, ejections: 2, durationMs: 300 }]);
+    fail();
+    fail();
+    expect(health.state(S)).toBe('healthy'); // the default threshold (3 here) still holds for S
+  });
+
+  it('a reload lowering maxFails applies at the next failure; undefined goes back to the defaults', () => {
+    const { health, fail } = setup();
+    fail();
+    fail();
+    health.configure(S, { failureThreshold: 10 });
+    fail();
+    expect(health.state(S)).toBe('healthy');
+    health.configure(S, { failureThreshold: 2 });
+    fail();
+    expect(health.state(S)).toBe('ejected');
+    health.configure(S, undefined);
+    expect(health.settingsFor(S)).toBe(health.settings);
+  });
+
+  it('refuses bad thresholds like the constructor', () => {
+    const { health } = setup();
+    expect(() => health.configure(S, { failureThreshold: 0 })).toThrow(SynpoolError);
+    expect(() => health.configure(S, { baseEjectionMs: 5_000, maxEjectionMs: 1_000 })).toThrow('maxEjectionMs');
+  });
+
+  it('forget() emits forgotten for a server it knew (and drops its settings)', () => {
+    const { health, fail } = setup();
+    const forgotten: string[] = [];
+    health.on('forgotten', (e) => forgotten.push(e.key));
+    health.configure(S, { failureThreshold: 1 });
+    fail();
+    health.forget(S);
+    health.forget('never-seen:80');
+    expect(forgotten).toEqual([S]);
+    expect(health.settingsFor(S)).toBe(health.settings);
+  });
+});
+
 describe('healthVerdict', () => {
   it.each([
     ['ECONNREFUSED', 'failed'],
