@@ -7,6 +7,7 @@ import { chmodSync, chownSync, lstatSync, unlinkSync } from 'node:fs';
 import net, { type Socket } from 'node:net';
 import { MSG_DONTWAIT, MSG_NOSIGNAL } from '../../native/constants.js';
 import { sendWithFd } from '../../native/fd-passing.js';
+import { closeFd } from '../../native/socket-ops.js';
 import { InvalidArgumentError } from '../errors.js';
 import { canonicalAddress, endpointKey, formatEndpoint, type Endpoint } from '../handshake/endpoint.js';
 import type { EntryRef } from '../pool/pool-manager.js';
@@ -22,6 +23,8 @@ export interface KeeperSource {
   readonly disabledReason?: string;
   /** A handed-off socket (a RepairedSocket: its `entryId` names the pool entry), or undefined. */
   acquire(target: Endpoint): Socket | undefined;
+  /** Preferred when present: the handed-off descriptor itself (no net.Socket made and closed again); the keeper closes it. */
+  acquireFd?(target: Endpoint): { fd: number; entry: EntryRef } | undefined;
   readonly pool?: {
     readonly upstreams: ReadonlyArray<{ readonly key: string; readonly target: Endpoint }>;
     reportDead(entry: EntryRef): boolean;
@@ -233,35 +236,46 @@ export class KeeperServer extends EventEmitter<KeeperServerEvents> {
       this.#refuse(conn, client, req.id, 'ACCEL_OFF', `this keeper has no pooled connections${why}; connect directly`, req.host, req.port);
       return;
     }
-    let socket: Socket | undefined;
+    let handed: Handed | undefined;
     let target: Endpoint | undefined;
     const start = candidates.length > 1 ? this.#turn++ % candidates.length : 0;
-    for (let i = 0; i < candidates.length && socket === undefined; i++) {
+    for (let i = 0; i < candidates.length && handed === undefined; i++) {
       target = candidates[(start + i) % candidates.length]!;
-      socket = this.#source.acquire(target);
-      if (socket !== undefined && socket.destroyed) socket = undefined;
+      handed = this.#take(target);
     }
-    if (socket === undefined || target === undefined) {
+    if (handed === undefined || target === undefined) {
       this.#refuse(conn, client, req.id, 'POOL_EMPTY', `no pooled connection to ${asked} is ready; connect directly`, req.host, req.port);
       return;
     }
-    const passFd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd;
-    const entry = (socket as unknown as { entryId?: number }).entryId ?? 0;
-    if (passFd === undefined || passFd < 0) {
-      socket.destroy();
-      this.#refuse(conn, client, req.id, 'POOL_EMPTY', `no pooled connection to ${asked} is ready; connect directly`, req.host, req.port);
-      return;
-    }
-    const sent = this.#send(conn, client, encodeConnectSuccess({ id: req.id, entry, address: target.address, port: target.port }), passFd, target, entry);
+    const sent = this.#send(conn, client, encodeConnectSuccess({ id: req.id, entry: handed.entry, address: target.address, port: target.port }), handed.fd, target, handed.entry);
+    const us = (performance.now() - t0) * 1000;
     // Our reference goes; the client's keeps the connection (closing one of two references
     // sends nothing). Nothing was written on it here: the server's entry stays in SYN_RECV
     // until the client's first segment. If the send failed, this close is the last reference:
     // the kernel sends a FIN, and the server sees a connection that ends at once.
-    socket.destroy();
+    handed.release();
     if (!sent) return;
-    client.remember(entry, target);
+    client.remember(handed.entry, target);
     this.#stats.served += 1;
-    this.emit('served', { id: req.id, target, entry, us: (performance.now() - t0) * 1000 });
+    this.emit('served', { id: req.id, target, entry: handed.entry, us });
+  }
+
+  /** One pooled connection for `target` as a descriptor to send and a way to drop our reference, or undefined. */
+  #take(target: Endpoint): Handed | undefined {
+    const source = this.#source;
+    if (source.acquireFd !== undefined) {
+      const got = source.acquireFd(target);
+      if (got === undefined) return undefined;
+      return { fd: got.fd, entry: got.entry.id, release: () => closeFd(got.fd) };
+    }
+    const socket = source.acquire(target);
+    if (socket === undefined) return undefined;
+    const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd;
+    if (socket.destroyed || fd === undefined || fd < 0) {
+      socket.destroy();
+      return undefined;
+    }
+    return { fd, entry: (socket as unknown as { entryId?: number }).entryId ?? 0, release: () => socket.destroy() };
   }
 
   #dead(client: ClientState, entry: number): void {
@@ -310,6 +324,13 @@ export class KeeperServer extends EventEmitter<KeeperServerEvents> {
   #servedKeys(): string[] {
     return this.#source.pool?.upstreams.map((u) => u.key) ?? [];
   }
+}
+
+interface Handed {
+  readonly fd: number;
+  readonly entry: number;
+  /** Drops the keeper's reference (after sendmsg, the client holds its own). */
+  release(): void;
 }
 
 /** Per connection: its fd (for sendmsg) and the entries handed to it, for `dead` reports. */
