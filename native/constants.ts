@@ -10,6 +10,18 @@ export const SOCK_CLOEXEC = 0o2000000;
 export const SOL_SOCKET = 1;
 export const SO_REUSEADDR = 2;
 export const SO_RCVBUF = 8;
+export const AF_UNIX = 1;
+/** struct timeval as the value: bounds a blocking connect() on an AF_UNIX socket whose listener's backlog is full. */
+export const SO_SNDTIMEO = 21;
+/** cmsg_type of a control message carrying file descriptors. */
+export const SCM_RIGHTS = 1;
+export const MSG_DONTWAIT = 0x40;
+/** Control data did not fit: the kernel closed the descriptors that did not fit. */
+export const MSG_CTRUNC = 0x08;
+export const MSG_NOSIGNAL = 0x4000;
+/** Received descriptors get FD_CLOEXEC (no leak into a child process). */
+export const MSG_CMSG_CLOEXEC = 0x40000000;
+export const SHUT_RDWR = 2;
 
 /** <asm-generic/socket.h> */
 export const SO_ATTACH_FILTER = 26;

@@ -26,6 +26,19 @@ export interface Libc {
   getsockname(fd: number, addr: Buffer, addrlen: Buffer): number;
   /** int close(int fd) */
   close(fd: number): number;
+  /** ssize_t send(int sockfd, const void *buf, size_t len, int flags) */
+  send(fd: number, buf: Buffer, len: number, flags: number): number;
+  /** ssize_t sendmsg(int sockfd, const struct msghdr *msg, int flags): `msg` is C memory (koffi.alloc). */
+  sendmsg(fd: number, msg: unknown, flags: number): number;
+  /**
+   * ssize_t recvmsg(int sockfd, struct msghdr *msg, int flags): `msg` is C memory. Also
+   * callable as `.async(...)` on libuv's threadpool (a blocking read off the event loop).
+   */
+  recvmsg: ((fd: number, msg: unknown, flags: number) => number) & {
+    async(fd: number, msg: unknown, flags: number, cb: (err: unknown, rc: number) => void): void;
+  };
+  /** int shutdown(int sockfd, int how): wakes a recvmsg blocked on another thread. */
+  shutdown(fd: number, how: number): number;
   /** int inet_pton(int af, const char *src, void *dst): 1 on success, 0 for text that is not an address */
   inet_pton(af: number, src: string, dst: Buffer): number;
   /** const char *inet_ntop(int af, const void *src, char *dst, socklen_t size): NULL on failure */
@@ -54,6 +67,10 @@ export function getLibc(): Libc {
     getsockopt: lib.func('int getsockopt(int sockfd, int level, int optname, void *optval, void *optlen)'),
     getsockname: lib.func('int getsockname(int sockfd, void *addr, void *addrlen)'),
     close: lib.func('int close(int fd)'),
+    send: lib.func('intptr_t send(int sockfd, void *buf, uintptr_t len, int flags)'),
+    sendmsg: lib.func('intptr_t sendmsg(int sockfd, void *msg, int flags)'),
+    recvmsg: lib.func('intptr_t recvmsg(int sockfd, void *msg, int flags)'),
+    shutdown: lib.func('int shutdown(int sockfd, int how)'),
     inet_pton: lib.func('int inet_pton(int af, const char *src, void *dst)'),
     inet_ntop: lib.func('void *inet_ntop(int af, void *src, void *dst, uint32_t size)'),
   } as Libc;

@@ -2,10 +2,10 @@
 // reused across calls (the event loop is single-threaded, and none of these
 // calls re-enters JavaScript).
 import { check, getLibc } from './libc.js';
-import { AF_INET, AF_INET6, SOL_TCP, TCP_INFO } from './constants.js';
+import { AF_INET, AF_INET6, AF_UNIX, SOCK_CLOEXEC, SOCK_STREAM, SO_SNDTIMEO, SOL_SOCKET, SOL_TCP, TCP_INFO } from './constants.js';
 import { SyscallError } from './syscall-error.js';
 import {
-  decodeSockaddrIn, decodeTcpInfo, encodeSockaddrIn, encodeSockaddrIn6, SOCKADDR_IN_SIZE, SOCKADDR_IN6_OFFSETS, SOCKADDR_IN6_SIZE,
+  decodeSockaddrIn, decodeTcpInfo, encodeSockaddrIn, encodeSockaddrUn, encodeSockaddrIn6, SOCKADDR_IN_SIZE, SOCKADDR_IN6_OFFSETS, SOCKADDR_IN6_SIZE,
   SOCKADDR_MAX_SIZE, TCP_INFO_READ_SIZE, type SockaddrIn, type SockaddrIn6, type TcpInfo,
 } from './structs.js';
 
@@ -113,4 +113,26 @@ export function closeFd(fd: number): void {
 
 export function openSocket(domain: number, type: number, protocol: number, what = 'socket'): number {
   return check(getLibc().socket(domain, type, protocol), what);
+}
+
+/**
+ * A blocking AF_UNIX stream socket connected to `path` (close-on-exec). connect() on a
+ * Unix socket only blocks while the listener's backlog is full; SO_SNDTIMEO bounds that
+ * wait to `timeoutMs` (then EAGAIN). Throws SyscallError (ENOENT, ECONNREFUSED…); the
+ * socket is closed again on failure.
+ */
+export function connectUnixStream(path: string, timeoutMs: number): number {
+  const { addr, len } = encodeSockaddrUn(path);
+  const fd = openSocket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, 'socket(AF_UNIX)');
+  try {
+    const tv = Buffer.alloc(16); // struct timeval: tv_sec, tv_usec (two longs)
+    tv.writeBigInt64LE(BigInt(Math.floor(timeoutMs / 1000)), 0);
+    tv.writeBigInt64LE(BigInt(Math.round((timeoutMs % 1000) * 1000)), 8);
+    setBufferOption(fd, SOL_SOCKET, SO_SNDTIMEO, tv, 'setsockopt(SO_SNDTIMEO)');
+    check(getLibc().connect(fd, addr, len), `connect(${path})`);
+    return fd;
+  } catch (err) {
+    getLibc().close(fd);
+    throw err;
+  }
 }

@@ -97,6 +97,50 @@ export const TCP_INFO_OFFSETS = {
 /** Enough of struct tcp_info for every field above; the kernel copies min(len, its size). */
 export const TCP_INFO_READ_SIZE = 144;
 
+/** struct iovec (<sys/uio.h>): base pointer, length. */
+export const IOVEC_SIZE = 16;
+export const IOVEC_OFFSETS = { iov_base: 0, iov_len: 8 } as const;
+
+/** struct msghdr (<sys/socket.h>), x86-64/arm64 layout: pointers and size_t are 8 bytes. */
+export const MSGHDR_SIZE = 56;
+export const MSGHDR_OFFSETS = {
+  msg_name: 0,
+  msg_namelen: 8,
+  msg_iov: 16,
+  msg_iovlen: 24,
+  msg_control: 32,
+  msg_controllen: 40,
+  msg_flags: 48,
+} as const;
+
+/** struct cmsghdr: size_t cmsg_len, int level, int type, then the data (aligned to size_t). */
+export const CMSGHDR_SIZE = 16;
+export const CMSGHDR_OFFSETS = { cmsg_len: 0, cmsg_level: 8, cmsg_type: 12 } as const;
+/** CMSG_LEN(n): the header and n bytes of data. */
+export function cmsgLen(dataBytes: number): number {
+  return CMSGHDR_SIZE + dataBytes;
+}
+/** CMSG_SPACE(n): CMSG_LEN rounded up to size_t, what one control message occupies. */
+export function cmsgSpace(dataBytes: number): number {
+  return CMSGHDR_SIZE + ((dataBytes + 7) & ~7);
+}
+
+/** struct sockaddr_un (<sys/un.h>): family, then a NUL-terminated path of at most 107 bytes. */
+export const SOCKADDR_UN_SIZE = 110;
+export const SOCKADDR_UN_PATH_OFFSET = 2;
+
+/** sockaddr_un for a filesystem path; RangeError when the path does not fit (108 bytes with its NUL). */
+export function encodeSockaddrUn(path: string, out: Buffer = Buffer.alloc(SOCKADDR_UN_SIZE)): { addr: Buffer; len: number } {
+  const bytes = Buffer.from(path, 'utf8');
+  if (bytes.length === 0 || bytes.length > SOCKADDR_UN_SIZE - SOCKADDR_UN_PATH_OFFSET - 1 || bytes.includes(0)) {
+    throw new RangeError(`a Unix socket path must be 1 to ${SOCKADDR_UN_SIZE - SOCKADDR_UN_PATH_OFFSET - 1} bytes without NUL: ${path}`);
+  }
+  out.fill(0, 0, SOCKADDR_UN_SIZE);
+  out.writeUInt16LE(1, 0); // AF_UNIX, host order
+  bytes.copy(out, SOCKADDR_UN_PATH_OFFSET);
+  return { addr: out, len: SOCKADDR_UN_PATH_OFFSET + bytes.length + 1 };
+}
+
 let types: ReturnType<typeof defineTypes> | undefined;
 
 function defineTypes() {
@@ -126,6 +170,18 @@ function defineTypes() {
       rcv_wnd: 'uint32_t',
       rcv_wup: 'uint32_t',
     }),
+    iovec: k.struct('synpool_iovec', { iov_base: 'void *', iov_len: 'size_t' }),
+    msghdr: k.struct('synpool_msghdr', {
+      msg_name: 'void *',
+      msg_namelen: 'uint32_t',
+      msg_iov: 'void *',
+      msg_iovlen: 'size_t',
+      msg_control: 'void *',
+      msg_controllen: 'size_t',
+      msg_flags: 'int',
+    }),
+    cmsghdr: k.struct('synpool_cmsghdr', { cmsg_len: 'size_t', cmsg_level: 'int', cmsg_type: 'int' }),
+    sockaddr_un: k.struct('synpool_sockaddr_un', { sun_family: 'uint16_t', sun_path: k.array('char', 108) }),
   };
 }
 

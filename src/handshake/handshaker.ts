@@ -246,6 +246,15 @@ export class Handshaker extends EventEmitter<HandshakeDriverEvents> implements H
   }
 
   handoff(entry: HalfOpen): Socket {
+    return new RepairedSocket(this.handoffFd(entry), entry.target, entry.id);
+  }
+
+  /**
+   * handoff() without the net.Socket: the ESTABLISHED descriptor, the caller's
+   * to close. The keeper passes it to another process by SCM_RIGHTS, where
+   * wrapping it here (a libuv handle opened and closed again) would only cost time.
+   */
+  handoffFd(entry: HalfOpen): number {
     const slot = this.#slots.get(slotKey(entry.target, entry.local.port));
     if (entry.state !== 'established' || !slot || slot.entry !== entry) {
       throw new EntryStateError(formatEndpoint(entry.target), entry.state, 'established');
@@ -266,7 +275,7 @@ export class Handshaker extends EventEmitter<HandshakeDriverEvents> implements H
     slot.reservation.release();
     entry.state = 'handed-off';
     this.stats.handedOff++;
-    return new RepairedSocket(fd, entry.target, entry.id);
+    return fd;
   }
 
   release(entry: HalfOpen): void {

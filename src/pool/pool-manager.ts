@@ -189,13 +189,32 @@ export class PoolManager extends EventEmitter<PoolEvents> {
    * dead; nothing else the connection meets feeds the pool.
    */
   acquire(target: Endpoint): Socket | undefined {
+    return this.acquireWith(target, (entry) => {
+      const socket = this.driver.handoff(entry);
+      this.watchFirstUse(socket, entry);
+      return socket;
+    });
+  }
+
+  /**
+   * acquire() as a bare descriptor the caller owns and passes to another process
+   * (the keeper): nothing watches its first use here, so the receiver reports a
+   * reset on first use back through reportDead(entry). Undefined also when the
+   * driver cannot hand off descriptors (no handoffFd).
+   */
+  acquireFd(target: Endpoint): { fd: number; entry: EntryRef } | undefined {
+    const handoffFd = this.driver.handoffFd?.bind(this.driver);
+    if (handoffFd === undefined) return undefined;
+    return this.acquireWith(target, (entry) => ({ fd: handoffFd(entry), entry: { id: entry.id, target: entry.target } }));
+  }
+
+  /** take() + `hand` (a handoff); a handoff that throws releases that entry (evicted: 'handoff-failed') and tries the next once. */
+  private acquireWith<T>(target: Endpoint, hand: (entry: HalfOpen) => T): T | undefined {
     const pool = this.pools.get(endpointKey(target));
     let entry = this.take(target);
     for (let attempt = 0; entry !== undefined && pool !== undefined; attempt++) {
       try {
-        const socket = this.driver.handoff(entry);
-        this.watchFirstUse(socket, entry);
-        return socket;
+        return hand(entry);
       } catch {
         pool.handoffFailed(entry);
         entry = attempt === 0 && !this.closed ? pool.take(false) : undefined;

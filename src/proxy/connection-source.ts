@@ -7,6 +7,13 @@ export interface ConnectionSource {
   /** A connected socket from the half-open pool for this upstream, or undefined (pool empty / acceleration off). Synchronous. */
   acquire(target: Endpoint): Socket | undefined;
   /**
+   * Optional: the asynchronous form, for a source in another process (the keeper,
+   * src/keeper/keeper-source.ts). When present the connector uses it instead of
+   * acquire(). `callback` gets a connected socket or undefined (connect plainly);
+   * it is called exactly once and never before acquireAsync returns.
+   */
+  acquireAsync?(target: Endpoint, callback: (socket: Socket | undefined) => void): void;
+  /**
    * Optional: begin work that reaches the upstream (the pool's SYNs). The proxy
    * calls it once its listeners are bound, so a process that cannot serve never
    * sends a SYN. Must be idempotent.

@@ -110,39 +110,59 @@ export function createConnector(options: ConnectorOptions): Connector {
       );
     };
 
+    const plain = (): void => {
+      const host = opts.hostname;
+      const port = target?.port ?? (opts.port === '' ? 80 : Number(opts.port));
+      connectPlain(host, port, connectTimeoutMs, (err, socket) => (err !== null ? callback(err, null) : connected(socket!, 'plain')));
+    };
+
     if (target !== undefined && !options.plainOnly && source.accelerated) {
+      // A socket destroyed before first use says nothing about the server's entry: not reported.
+      const fallback = (pooled: Socket | undefined): void => {
+        options.onFallback?.(pooled === undefined ? 'pool-empty' : 'pooled-destroyed', target);
+        plain();
+      };
+      if (source.acquireAsync !== undefined) {
+        // The source calls back asynchronously (its contract), so undici's callback is async too.
+        source.acquireAsync(target, (pooled) => {
+          if (pooled !== undefined && !pooled.destroyed) connected(pooled, 'pool');
+          else fallback(pooled);
+        });
+        return;
+      }
       const pooled = source.acquire(target);
       if (pooled !== undefined && !pooled.destroyed) {
         if (secure) connected(pooled, 'pool');
         else process.nextTick(connected, pooled, 'pool');
         return;
       }
-      // A socket destroyed before first use says nothing about the server's entry: not reported.
-      options.onFallback?.(pooled === undefined ? 'pool-empty' : 'pooled-destroyed', target);
+      return fallback(pooled);
     }
-
-    const host = opts.hostname;
-    const port = target?.port ?? (opts.port === '' ? 80 : Number(opts.port));
-    const socket = net.connect({ host, port, noDelay: true, keepAlive: true, keepAliveInitialDelay: 60_000 });
-    let settled = false;
-    const finish = (err: Error | null): void => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      socket.removeListener('error', finish);
-      socket.removeListener('connect', onConnect);
-      if (err !== null) {
-        socket.destroy();
-        callback(err, null);
-        return;
-      }
-      connected(socket, 'plain');
-    };
-    const onConnect = (): void => finish(null);
-    const timer = setTimeout(() => {
-      finish(new errors.ConnectTimeoutError(`connect to ${host}:${port} timed out after ${connectTimeoutMs} ms`));
-    }, connectTimeoutMs);
-    socket.once('connect', onConnect);
-    socket.once('error', finish);
+    plain();
   };
+}
+
+/** net.connect with a timeout; `done` gets the connected socket or the error (the socket destroyed). */
+function connectPlain(host: string, port: number, connectTimeoutMs: number, done: (err: Error | null, socket: Socket | null) => void): void {
+  const socket = net.connect({ host, port, noDelay: true, keepAlive: true, keepAliveInitialDelay: 60_000 });
+  let settled = false;
+  const finish = (err: Error | null): void => {
+    if (settled) return;
+    settled = true;
+    clearTimeout(timer);
+    socket.removeListener('error', finish);
+    socket.removeListener('connect', onConnect);
+    if (err !== null) {
+      socket.destroy();
+      done(err, null);
+      return;
+    }
+    done(null, socket);
+  };
+  const onConnect = (): void => finish(null);
+  const timer = setTimeout(() => {
+    finish(new errors.ConnectTimeoutError(`connect to ${host}:${port} timed out after ${connectTimeoutMs} ms`));
+  }, connectTimeoutMs);
+  socket.once('connect', onConnect);
+  socket.once('error', finish);
 }

@@ -4,7 +4,7 @@ import { SynpoolError } from '../errors.js';
 import { checkCapabilities } from '../handshake/capabilities.js';
 import { parseEndpoint, type Endpoint } from '../handshake/endpoint.js';
 import { Handshaker } from '../handshake/handshaker.js';
-import { PoolManager } from '../pool/pool-manager.js';
+import { PoolManager, type EntryRef } from '../pool/pool-manager.js';
 import type { PoolSettings } from '../pool/pool-config.js';
 import type { ConnectionSource } from './connection-source.js';
 
@@ -77,6 +77,14 @@ export class PoolConnectionSource extends EventEmitter<PoolSourceEvents> impleme
     const socket = this.pool.acquire(target);
     if (socket) this.emit('handoff', { target, us: (performance.now() - t0) * 1000 });
     return socket;
+  }
+
+  /** acquire() as a bare descriptor for the keeper to pass on (see PoolManager.acquireFd); the caller closes `fd`. */
+  acquireFd(target: Endpoint): { fd: number; entry: EntryRef } | undefined {
+    const t0 = performance.now();
+    const got = this.pool.acquireFd(target);
+    if (got) this.emit('handoff', { target, us: (performance.now() - t0) * 1000 });
+    return got;
   }
 
   reachable(target: Endpoint): boolean {

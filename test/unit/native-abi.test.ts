@@ -10,7 +10,8 @@ import * as C from '../../native/constants.js';
 import { assertCCompiler } from '../helpers/prerequisites.js';
 import { koffiModule } from '../../native/libc.js';
 import {
-  SOCK_FILTER_SIZE, SOCK_FPROG_FILTER_OFFSET, SOCK_FPROG_SIZE, SOCKADDR_IN_SIZE, SOCKADDR_IN6_OFFSETS, SOCKADDR_IN6_SIZE, structTypes,
+  CMSGHDR_OFFSETS, CMSGHDR_SIZE, cmsgLen, cmsgSpace, IOVEC_OFFSETS, IOVEC_SIZE, MSGHDR_OFFSETS, MSGHDR_SIZE, SOCKADDR_UN_PATH_OFFSET,
+  SOCKADDR_UN_SIZE, SOCK_FILTER_SIZE, SOCK_FPROG_FILTER_OFFSET, SOCK_FPROG_SIZE, SOCKADDR_IN_SIZE, SOCKADDR_IN6_OFFSETS, SOCKADDR_IN6_SIZE, structTypes,
   TCP_INFO_OFFSETS, TCP_REPAIR_OPT_SIZE, TCP_REPAIR_WINDOW_OFFSETS, TCP_REPAIR_WINDOW_SIZE,
 } from '../../native/structs.js';
 
@@ -21,6 +22,8 @@ const PROGRAM = `
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/uio.h>
 #include <linux/filter.h>
 #include <linux/tcp.h>
 #include <linux/sock_diag.h>
@@ -40,6 +43,14 @@ int main(void) {
   O(tcp_info, tcpi_unacked) O(tcp_info, tcpi_rtt) O(tcp_info, tcpi_snd_cwnd) O(tcp_info, tcpi_advmss)
   O(tcp_info, tcpi_total_retrans) O(tcp_info, tcpi_bytes_acked) O(tcp_info, tcpi_bytes_received)
   O(tcp_info, tcpi_segs_out) O(tcp_info, tcpi_segs_in)
+  S(iovec) O(iovec, iov_base) O(iovec, iov_len)
+  S(msghdr) O(msghdr, msg_name) O(msghdr, msg_namelen) O(msghdr, msg_iov) O(msghdr, msg_iovlen) O(msghdr, msg_control)
+  O(msghdr, msg_controllen) O(msghdr, msg_flags)
+  S(cmsghdr) O(cmsghdr, cmsg_len) O(cmsghdr, cmsg_level) O(cmsghdr, cmsg_type)
+  S(sockaddr_un) O(sockaddr_un, sun_path)
+  K(CMSG_LEN(4)) K(CMSG_SPACE(4)) K(CMSG_SPACE(64))
+  printf("const CMSG_DATA_OFFSET %ld\\n", (long)CMSG_DATA((struct cmsghdr *)0));
+  K(AF_UNIX) K(SO_SNDTIMEO) K(SCM_RIGHTS) K(MSG_DONTWAIT) K(MSG_CTRUNC) K(MSG_NOSIGNAL) K(MSG_CMSG_CLOEXEC) K(SHUT_RDWR)
   K(AF_INET6) K(IPPROTO_IP) K(IPPROTO_IPV6) K(IP_MTU) K(IPV6_MTU) K(SKF_NET_OFF)
   K(AF_INET) K(SOCK_STREAM) K(SOCK_DGRAM) K(SOCK_NONBLOCK) K(SOCK_CLOEXEC) K(SOL_SOCKET) K(SO_REUSEADDR) K(SO_RCVBUF)
   K(SO_ATTACH_FILTER) K(SO_MEMINFO) K(SK_MEMINFO_DROPS) K(SK_MEMINFO_VARS) K(IPPROTO_TCP) K(TCP_NODELAY) K(TCP_MAXSEG) K(TCP_INFO) K(TCP_REPAIR) K(TCP_REPAIR_QUEUE) K(TCP_QUEUE_SEQ)
@@ -91,6 +102,24 @@ describe('struct layouts match <linux/tcp.h>, <linux/filter.h>, <netinet/in.h>',
     for (const f of Object.keys(TCP_REPAIR_WINDOW_OFFSETS)) {
       expect(k.offsetof(t.tcp_repair_window, f)).toBe(get(`offsetof tcp_repair_window.${f}`));
     }
+    for (const f of Object.keys(MSGHDR_OFFSETS)) expect(k.offsetof(t.msghdr, f)).toBe(get(`offsetof msghdr.${f}`));
+    for (const f of Object.keys(IOVEC_OFFSETS)) expect(k.offsetof(t.iovec, f)).toBe(get(`offsetof iovec.${f}`));
+    for (const f of Object.keys(CMSGHDR_OFFSETS)) expect(k.offsetof(t.cmsghdr, f)).toBe(get(`offsetof cmsghdr.${f}`));
+  });
+
+  it('the fd-passing layouts (msghdr, iovec, cmsghdr, CMSG_* macros, sockaddr_un)', () => {
+    expect(MSGHDR_SIZE).toBe(get('sizeof msghdr'));
+    for (const [f, off] of Object.entries(MSGHDR_OFFSETS)) expect(off, f).toBe(get(`offsetof msghdr.${f}`));
+    expect(IOVEC_SIZE).toBe(get('sizeof iovec'));
+    for (const [f, off] of Object.entries(IOVEC_OFFSETS)) expect(off, f).toBe(get(`offsetof iovec.${f}`));
+    expect(CMSGHDR_SIZE).toBe(get('sizeof cmsghdr'));
+    for (const [f, off] of Object.entries(CMSGHDR_OFFSETS)) expect(off, f).toBe(get(`offsetof cmsghdr.${f}`));
+    expect(cmsgLen(4)).toBe(get('const CMSG_LEN(4)'));
+    expect(cmsgSpace(4)).toBe(get('const CMSG_SPACE(4)'));
+    expect(cmsgSpace(4 * 16)).toBe(get('const CMSG_SPACE(64)'));
+    expect(CMSGHDR_SIZE).toBe(get('const CMSG_DATA_OFFSET'));
+    expect(SOCKADDR_UN_SIZE).toBe(get('sizeof sockaddr_un'));
+    expect(SOCKADDR_UN_PATH_OFFSET).toBe(get('offsetof sockaddr_un.sun_path'));
   });
 
   it('the sizes and offsets the hot path writes at', () => {
@@ -124,6 +153,8 @@ describe('constants match the headers', () => {
     ['TCP_REPAIR_ON', C.TCP_REPAIR_ON], ['TCP_REPAIR_OFF', C.TCP_REPAIR_OFF], ['TCP_REPAIR_OFF_NO_WP', C.TCP_REPAIR_OFF_NO_WP],
     ['TCP_RECV_QUEUE', C.TCP_RECV_QUEUE], ['TCP_SEND_QUEUE', C.TCP_SEND_QUEUE], ['CLONE_NEWNET', C.CLONE_NEWNET],
     ['O_RDONLY', C.O_RDONLY], ['O_CLOEXEC', C.O_CLOEXEC],
+    ['AF_UNIX', C.AF_UNIX], ['SO_SNDTIMEO', C.SO_SNDTIMEO], ['SCM_RIGHTS', C.SCM_RIGHTS], ['MSG_DONTWAIT', C.MSG_DONTWAIT],
+    ['MSG_CTRUNC', C.MSG_CTRUNC], ['MSG_NOSIGNAL', C.MSG_NOSIGNAL], ['MSG_CMSG_CLOEXEC', C.MSG_CMSG_CLOEXEC], ['SHUT_RDWR', C.SHUT_RDWR],
     ['BPF_LD', C.BPF.LD], ['BPF_LDX', C.BPF.LDX], ['BPF_ALU', C.BPF.ALU], ['BPF_JMP', C.BPF.JMP], ['BPF_RET', C.BPF.RET],
     ['BPF_W', C.BPF.W], ['BPF_H', C.BPF.H], ['BPF_B', C.BPF.B], ['BPF_ABS', C.BPF.ABS], ['BPF_IND', C.BPF.IND],
     ['BPF_MSH', C.BPF.MSH], ['BPF_AND', C.BPF.AND], ['BPF_JEQ', C.BPF.JEQ], ['BPF_JSET', C.BPF.JSET], ['BPF_K', C.BPF.K],

@@ -1,0 +1,183 @@
+// The keeper's local protocol, version 1: newline-delimited JSON over a Unix
+// stream socket (docs/keeper-protocol.md). This module is the pure codec:
+// lines in, typed messages out, and the replies' exact bytes. No I/O.
+
+export const PROTOCOL_VERSION = 1;
+/** Versions this keeper speaks, announced in the hello reply. */
+export const SUPPORTED_VERSIONS: readonly number[] = [PROTOCOL_VERSION];
+/** A line (without its newline) longer than this is refused and the connection closed: bytes. */
+export const MAX_LINE_BYTES = 4096;
+/** Client ids are echoed as given; bounded so every language holds them exactly. */
+export const MAX_ID = 0xffff_ffff;
+/** A host name or address text, at most (a DNS name is at most 253). */
+const MAX_HOST_CHARS = 255;
+
+/** Why a request failed: stable, part of the protocol. */
+export type KeeperErrorCode = 'UNKNOWN_TARGET' | 'POOL_EMPTY' | 'ACCEL_OFF' | 'BAD_REQUEST' | 'UNSUPPORTED_VERSION';
+export const KEEPER_ERROR_CODES: readonly KeeperErrorCode[] = ['UNKNOWN_TARGET', 'POOL_EMPTY', 'ACCEL_OFF', 'BAD_REQUEST', 'UNSUPPORTED_VERSION'];
+
+export interface ConnectRequest {
+  readonly op: 'connect';
+  readonly id: number;
+  /** IP text or a host name, as sent (the server canonicalises). */
+  readonly host: string;
+  readonly port: number;
+}
+export interface HelloRequest {
+  readonly op: 'hello';
+  /** Echoed when given. */
+  readonly id: number | undefined;
+}
+export interface DeadReport {
+  readonly op: 'dead';
+  readonly entry: number;
+}
+export type KeeperRequest = ConnectRequest | HelloRequest | DeadReport;
+
+/** A line that is not a valid request: reply with `code` (id null when the line had no usable id). */
+export interface ProtocolViolation {
+  readonly op: 'invalid';
+  readonly id: number | null;
+  readonly code: 'BAD_REQUEST' | 'UNSUPPORTED_VERSION';
+  readonly message: string;
+}
+
+function isId(x: unknown): x is number {
+  return typeof x === 'number' && Number.isInteger(x) && x >= 0 && x <= MAX_ID;
+}
+
+function isPort(x: unknown): x is number {
+  return typeof x === 'number' && Number.isInteger(x) && x >= 1 && x <= 65535;
+}
+
+/**
+ * One request line (without its newline) → a typed request, or the violation
+ * to answer. Unknown fields are ignored (a later minor addition must not break
+ * this keeper); missing or mistyped ones are BAD_REQUEST.
+ */
+export function parseRequest(line: string): KeeperRequest | ProtocolViolation {
+  let msg: unknown;
+  try {
+    msg = JSON.parse(line);
+  } catch {
+    return bad(null, 'not a JSON object');
+  }
+  if (typeof msg !== 'object' || msg === null || Array.isArray(msg)) return bad(null, 'not a JSON object');
+  const m = msg as Record<string, unknown>;
+  const id = isId(m.id) ? m.id : null;
+  if (m.v !== PROTOCOL_VERSION) {
+    if (typeof m.v === 'number') {
+      return { op: 'invalid', id, code: 'UNSUPPORTED_VERSION', message: `protocol version ${m.v} is not supported; this keeper speaks ${SUPPORTED_VERSIONS.join(', ')}` };
+    }
+    return bad(id, '"v" (the protocol version, 1) is missing or not a number');
+  }
+  switch (m.op) {
+    case 'connect': {
+      if (!isId(m.id)) return bad(null, `"id" must be an integer in 0..${MAX_ID}`);
+      if (typeof m.host !== 'string' || m.host.length === 0 || m.host.length > MAX_HOST_CHARS) {
+        return bad(m.id, `"host" must be a non-empty string of at most ${MAX_HOST_CHARS} characters`);
+      }
+      if (!isPort(m.port)) return bad(m.id, '"port" must be an integer in 1..65535');
+      return { op: 'connect', id: m.id, host: m.host, port: m.port };
+    }
+    case 'hello':
+      return { op: 'hello', id: id ?? undefined };
+    case 'dead':
+      if (!isId(m.entry)) return bad(id, `"entry" must be an integer in 0..${MAX_ID}`);
+      return { op: 'dead', entry: m.entry };
+    default:
+      return bad(id, `unknown "op" ${JSON.stringify(m.op) ?? 'undefined'}; expected "connect", "hello" or "dead"`);
+  }
+}
+
+function bad(id: number | null, message: string): ProtocolViolation {
+  return { op: 'invalid', id, code: 'BAD_REQUEST', message };
+}
+
+// Replies: one JSON object and its newline, in UTF-8.
+
+export interface ConnectSuccess {
+  readonly id: number;
+  /** The pool's entry id: what a `dead` report names. */
+  readonly entry: number;
+  /** The upstream address the socket is connected to (canonical) and its port. */
+  readonly address: string;
+  readonly port: number;
+}
+
+/** The success line; it travels with exactly one descriptor (SCM_RIGHTS) on the same sendmsg. */
+export function encodeConnectSuccess(s: ConnectSuccess): Buffer {
+  return line({ v: PROTOCOL_VERSION, id: s.id, ok: true, fd: true, entry: s.entry, address: s.address, port: s.port });
+}
+
+export function encodeFailure(id: number | null, code: KeeperErrorCode, message: string): Buffer {
+  return line({ v: PROTOCOL_VERSION, id, ok: false, code, message });
+}
+
+export interface HelloInfo {
+  readonly accelerated: boolean;
+  /** The served targets, as endpoint keys ("10.0.0.2:8080", "[fd00::2]:80"). */
+  readonly targets: readonly string[];
+}
+
+export function encodeHello(id: number | undefined, info: HelloInfo): Buffer {
+  return line({ v: PROTOCOL_VERSION, ...(id === undefined ? {} : { id }), ok: true, op: 'hello', versions: SUPPORTED_VERSIONS, accelerated: info.accelerated, targets: info.targets });
+}
+
+// Requests, for clients written in TypeScript (the worker's KeeperConnectionSource).
+
+export function encodeConnect(id: number, host: string, port: number): Buffer {
+  return line({ v: PROTOCOL_VERSION, op: 'connect', id, host, port });
+}
+
+export function encodeHelloRequest(id?: number): Buffer {
+  return line({ v: PROTOCOL_VERSION, op: 'hello', ...(id === undefined ? {} : { id }) });
+}
+
+export function encodeDead(entry: number): Buffer {
+  return line({ v: PROTOCOL_VERSION, op: 'dead', entry });
+}
+
+/** A reply as a client reads it. */
+export type KeeperReply =
+  | ({ readonly kind: 'connected' } & ConnectSuccess)
+  | { readonly kind: 'failed'; readonly id: number | null; readonly code: string; readonly message: string }
+  | ({ readonly kind: 'hello'; readonly id: number | undefined; readonly versions: readonly number[] } & HelloInfo);
+
+/**
+ * One reply line → a typed reply; undefined for a line this client cannot
+ * read (the stream can no longer be trusted: the caller disconnects).
+ * A `connected` reply takes the next received descriptor (fd FIFO).
+ */
+export function parseReply(text: string): KeeperReply | undefined {
+  let msg: unknown;
+  try {
+    msg = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (typeof msg !== 'object' || msg === null) return undefined;
+  const m = msg as Record<string, unknown>;
+  if (m.v !== PROTOCOL_VERSION) return undefined;
+  if (m.op === 'hello' && m.ok === true) {
+    if (!Array.isArray(m.versions) || typeof m.accelerated !== 'boolean' || !Array.isArray(m.targets)) return undefined;
+    return {
+      kind: 'hello',
+      id: isId(m.id) ? m.id : undefined,
+      versions: m.versions.filter((x): x is number => typeof x === 'number'),
+      accelerated: m.accelerated,
+      targets: m.targets.filter((x): x is string => typeof x === 'string'),
+    };
+  }
+  if (m.ok === true && m.fd === true && isId(m.id) && typeof m.entry === 'number' && typeof m.address === 'string' && isPort(m.port)) {
+    return { kind: 'connected', id: m.id, entry: m.entry, address: m.address, port: m.port };
+  }
+  if (m.ok === false && typeof m.code === 'string') {
+    return { kind: 'failed', id: isId(m.id) ? m.id : null, code: m.code, message: typeof m.message === 'string' ? m.message : '' };
+  }
+  return undefined;
+}
+
+function line(obj: object): Buffer {
+  return Buffer.from(`${JSON.stringify(obj)}\n`, 'utf8');
+}

@@ -1,0 +1,147 @@
+// The keeper protocol's codec: requests parsed from hostile lines never throw,
+// replies round-trip through the client's parser, lines are bounded.
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { LineReader, LineTooLongError } from '../../src/keeper/line-reader.js';
+import {
+  encodeConnect, encodeConnectSuccess, encodeDead, encodeFailure, encodeHello, encodeHelloRequest, KEEPER_ERROR_CODES, MAX_ID, MAX_LINE_BYTES,
+  parseReply, parseRequest,
+} from '../../src/keeper/protocol.js';
+
+const text = (b: Buffer): string => b.toString('utf8').replace(/\n$/, '');
+
+describe('parseRequest', () => {
+  it('reads connect, hello and dead; extra fields are ignored', () => {
+    expect(parseRequest('{"v":1,"op":"connect","id":7,"host":"10.0.0.2","port":8080,"extra":[1]}')).toEqual({ op: 'connect', id: 7, host: '10.0.0.2', port: 8080 });
+    expect(parseRequest('{"v":1,"op":"hello"}')).toEqual({ op: 'hello', id: undefined });
+    expect(parseRequest('{"v":1,"op":"hello","id":3}')).toEqual({ op: 'hello', id: 3 });
+    expect(parseRequest('{"v":1,"op":"dead","entry":12}')).toEqual({ op: 'dead', entry: 12 });
+  });
+
+  it('names what is wrong, with the id when there is a usable one', () => {
+    const cases: Array<[string, string, number | null, RegExp]> = [
+      ['garbage', 'BAD_REQUEST', null, /JSON object/],
+      ['[1,2]', 'BAD_REQUEST', null, /JSON object/],
+      ['null', 'BAD_REQUEST', null, /JSON object/],
+      ['{"op":"connect","id":1,"host":"a","port":1}', 'BAD_REQUEST', 1, /"v"/],
+      ['{"v":"1","op":"hello"}', 'BAD_REQUEST', null, /"v"/],
+      ['{"v":2,"op":"connect","id":5,"host":"a","port":1}', 'UNSUPPORTED_VERSION', 5, /version 2 .*speaks 1/],
+      ['{"v":1,"op":"connect","host":"a","port":1}', 'BAD_REQUEST', null, /"id"/],
+      ['{"v":1,"op":"connect","id":-1,"host":"a","port":1}', 'BAD_REQUEST', null, /"id"/],
+      ['{"v":1,"op":"connect","id":1.5,"host":"a","port":1}', 'BAD_REQUEST', null, /"id"/],
+      [`{"v":1,"op":"connect","id":${MAX_ID + 1},"host":"a","port":1}`, 'BAD_REQUEST', null, /"id"/],
+      ['{"v":1,"op":"connect","id":1,"host":"","port":1}', 'BAD_REQUEST', 1, /"host"/],
+      ['{"v":1,"op":"connect","id":1,"host":5,"port":1}', 'BAD_REQUEST', 1, /"host"/],
+      ['{"v":1,"op":"connect","id":1,"host":"a","port":0}', 'BAD_REQUEST', 1, /"port"/],
+      ['{"v":1,"op":"connect","id":1,"host":"a","port":65536}', 'BAD_REQUEST', 1, /"port"/],
+      ['{"v":1,"op":"connect","id":1,"host":"a","port":"80"}', 'BAD_REQUEST', 1, /"port"/],
+      ['{"v":1,"op":"dead","entry":"x"}', 'BAD_REQUEST', null, /"entry"/],
+      ['{"v":1,"op":"steal","id":4}', 'BAD_REQUEST', 4, /unknown "op" "steal"/],
+      ['{"v":1}', 'BAD_REQUEST', null, /unknown "op"/],
+    ];
+    for (const [line, code, id, message] of cases) {
+      const r = parseRequest(line);
+      expect(r, line).toMatchObject({ op: 'invalid', code, id });
+      expect((r as { message: string }).message, line).toMatch(message);
+    }
+  });
+
+  it('never throws, and anything accepted is well-typed (property: arbitrary text and JSON)', () => {
+    const check = (line: string): void => {
+      const r = parseRequest(line);
+      if (r.op === 'connect') {
+        expect(Number.isInteger(r.id) && r.id >= 0 && r.id <= MAX_ID).toBe(true);
+        expect(Number.isInteger(r.port) && r.port >= 1 && r.port <= 65535).toBe(true);
+        expect(typeof r.host).toBe('string');
+      } else if (r.op === 'invalid') {
+        expect(['BAD_REQUEST', 'UNSUPPORTED_VERSION']).toContain(r.code);
+        expect(r.message.length).toBeGreaterThan(0);
+      }
+    };
+    fc.assert(fc.property(fc.string({ maxLength: 300 }), check), { numRuns: 2000 });
+    fc.assert(fc.property(fc.json(), check), { numRuns: 2000 });
+    const field = fc.oneof(fc.integer(), fc.double(), fc.string(), fc.boolean(), fc.constant(null), fc.bigInt().map(String), fc.constant(1e308), fc.array(fc.integer()));
+    fc.assert(
+      fc.property(
+        fc.record({ v: fc.oneof(fc.constant(1), field), op: fc.oneof(fc.constantFrom('connect', 'hello', 'dead'), field), id: field, host: field, port: field, entry: field }, { requiredKeys: [] }),
+        (o) => check(JSON.stringify(o)),
+      ),
+      { numRuns: 3000 },
+    );
+  });
+});
+
+describe('replies', () => {
+  it('round-trip through parseReply', () => {
+    expect(parseReply(text(encodeConnectSuccess({ id: 9, entry: 44, address: '10.0.0.2', port: 8080 })))).toEqual({
+      kind: 'connected', id: 9, entry: 44, address: '10.0.0.2', port: 8080,
+    });
+    expect(parseReply(text(encodeFailure(9, 'UNKNOWN_TARGET', 'nope')))).toEqual({ kind: 'failed', id: 9, code: 'UNKNOWN_TARGET', message: 'nope' });
+    expect(parseReply(text(encodeFailure(null, 'BAD_REQUEST', 'x')))).toMatchObject({ kind: 'failed', id: null });
+    expect(parseReply(text(encodeHello(undefined, { accelerated: true, targets: ['10.0.0.2:8080'] })))).toEqual({
+      kind: 'hello', id: undefined, versions: [1], accelerated: true, targets: ['10.0.0.2:8080'],
+    });
+  });
+
+  it('the exact bytes of the success line (the documented wire format)', () => {
+    expect(encodeConnectSuccess({ id: 1, entry: 2, address: '10.0.0.2', port: 80 }).toString()).toBe(
+      '{"v":1,"id":1,"ok":true,"fd":true,"entry":2,"address":"10.0.0.2","port":80}\n',
+    );
+    expect(encodeConnect(1, '10.0.0.2', 80).toString()).toBe('{"v":1,"op":"connect","id":1,"host":"10.0.0.2","port":80}\n');
+    expect(encodeDead(3).toString()).toBe('{"v":1,"op":"dead","entry":3}\n');
+    expect(encodeHelloRequest().toString()).toBe('{"v":1,"op":"hello"}\n');
+  });
+
+  it('requests encoded by the client parse on the server', () => {
+    expect(parseRequest(text(encodeConnect(5, 'fd00::2', 443)))).toEqual({ op: 'connect', id: 5, host: 'fd00::2', port: 443 });
+    expect(parseRequest(text(encodeDead(8)))).toEqual({ op: 'dead', entry: 8 });
+  });
+
+  it('every error code is documented in docs/keeper-protocol.md', async () => {
+    const { readFileSync } = await import('node:fs');
+    const doc = readFileSync(new URL('../../docs/keeper-protocol.md', import.meta.url), 'utf8');
+    for (const code of KEEPER_ERROR_CODES) expect(doc, code).toContain(`\`${code}\``);
+  });
+
+  it('unreadable replies are undefined, never a throw', () => {
+    fc.assert(fc.property(fc.string({ maxLength: 200 }), (s) => {
+      parseReply(s);
+    }), { numRuns: 2000 });
+    expect(parseReply('{"v":1,"ok":true,"fd":true,"id":1}')).toBeUndefined();
+    expect(parseReply('{"v":2,"ok":false,"code":"X"}')).toBeUndefined();
+  });
+});
+
+describe('LineReader', () => {
+  it('splits across chunks, strips CR, keeps the tail', () => {
+    const r = new LineReader(64);
+    expect(r.push(Buffer.from('ab'))).toEqual([]);
+    expect(r.push(Buffer.from('c\r\nde\nf'))).toEqual(['abc', 'de']);
+    expect(r.push(Buffer.from('\n'))).toEqual(['f']);
+  });
+
+  it('a line past the limit throws, in one chunk or across many', () => {
+    expect(() => new LineReader(MAX_LINE_BYTES).push(Buffer.alloc(MAX_LINE_BYTES + 1, 0x61))).toThrow(LineTooLongError);
+    const r = new LineReader(10);
+    r.push(Buffer.from('123456'));
+    expect(() => r.push(Buffer.from('78901\n'))).toThrow(LineTooLongError);
+    expect(new LineReader(10).push(Buffer.from('1234567890\n'))).toEqual(['1234567890']);
+  });
+
+  it('property: any split of a byte stream gives the same lines', () => {
+    fc.assert(
+      fc.property(fc.array(fc.string({ maxLength: 20 }).map((s) => s.replace(/[\r\n]/g, '')), { maxLength: 10 }), fc.array(fc.nat(200), { maxLength: 8 }), (lines, cuts) => {
+        const whole = Buffer.from(lines.map((l) => `${l}\n`).join(''));
+        const r = new LineReader(1000);
+        const points = [...new Set(cuts.map((c) => c % (whole.length + 1)))].sort((a, b) => a - b);
+        const got: string[] = [];
+        let prev = 0;
+        for (const p of [...points, whole.length]) {
+          got.push(...r.push(whole.subarray(prev, p)));
+          prev = p;
+        }
+        expect(got).toEqual(lines);
+      }),
+    );
+  });
+});

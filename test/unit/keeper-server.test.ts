@@ -1,0 +1,264 @@
+// KeeperServer and KeeperConnectionSource over a real Unix socket and real
+// loopback TCP connections; the pool is a stand-in that hands out connected
+// sockets (test/integration/keeper-protocol.test.ts uses the real pool).
+import { once } from 'node:events';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import net, { type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { PooledConnectionResetError } from '../../src/errors.js';
+import type { Endpoint } from '../../src/handshake/endpoint.js';
+import { KeeperServer, type KeeperSource } from '../../src/keeper/keeper-server.js';
+import { KeeperConnectionSource } from '../../src/keeper/keeper-source.js';
+import { LineReader } from '../../src/keeper/line-reader.js';
+
+let dir: string;
+let upstream: net.Server;
+let target: Endpoint;
+const cleanups: (() => unknown)[] = [];
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'synpool-keeper-'));
+  upstream = net.createServer((s) => {
+    s.on('error', () => {});
+    s.on('data', (d) => s.write(`echo:${d.toString()}`));
+  });
+  await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
+  target = { address: '127.0.0.1', port: (upstream.address() as net.AddressInfo).port };
+});
+afterAll(() => {
+  upstream.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+/** A pool stand-in: `ready` connected sockets per target, entry ids counting up, dead reports recorded. */
+class FakePool implements KeeperSource {
+  accelerated = true;
+  ready: Socket[] = [];
+  dead: number[] = [];
+  #entry = 100;
+  readonly pool = {
+    upstreams: [{ key: `127.0.0.1:${0}`, target: { address: '127.0.0.1', port: 0 } }],
+    reportDead: (e: { id: number }): boolean => {
+      this.dead.push(e.id);
+      return true;
+    },
+  };
+  constructor(t: Endpoint) {
+    this.pool.upstreams = [{ key: `${t.address}:${t.port}`, target: t }];
+  }
+  async warm(n: number): Promise<void> {
+    for (let i = 0; i < n; i++) {
+      const s = net.connect(target.port, target.address);
+      await once(s, 'connect');
+      Object.assign(s, { entryId: this.#entry++ });
+      this.ready.push(s);
+    }
+  }
+  acquire(): Socket | undefined {
+    return this.ready.shift();
+  }
+}
+
+let seq = 0;
+async function startKeeper(source: KeeperSource, extra: Partial<ConstructorParameters<typeof KeeperServer>[0]> = {}): Promise<KeeperServer> {
+  const keeper = new KeeperServer({ path: join(dir, `k${seq++}.sock`), source, ...extra });
+  await keeper.listen();
+  cleanups.push(() => keeper.close());
+  return keeper;
+}
+
+/** A raw client with Node's own socket (no fds needed): send lines, read reply lines. */
+async function ask(path: string, lines: string[]): Promise<Record<string, unknown>[]> {
+  const c = net.connect(path);
+  await once(c, 'connect');
+  const reader = new LineReader(1 << 20);
+  const replies: Record<string, unknown>[] = [];
+  c.write(lines.map((l) => `${l}\n`).join(''));
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      c.destroy();
+      resolve(replies);
+    }, 200);
+    c.on('data', (d) => {
+      for (const l of reader.push(d)) replies.push(JSON.parse(l) as Record<string, unknown>);
+    });
+    c.on('close', () => {
+      clearTimeout(timer);
+      resolve(replies);
+    });
+  });
+}
+
+async function sourceFor(keeper: KeeperServer, options: Partial<ConstructorParameters<typeof KeeperConnectionSource>[0]> = {}): Promise<KeeperConnectionSource> {
+  const src = new KeeperConnectionSource({ path: keeper.path, ...options });
+  cleanups.push(() => src.close());
+  const ready = once(src, 'connected');
+  src.start();
+  await ready;
+  return src;
+}
+
+function acquire(src: KeeperConnectionSource, t: Endpoint): Promise<Socket | undefined> {
+  return new Promise((resolve) => src.acquireAsync(t, resolve));
+}
+
+describe('KeeperServer', () => {
+  it('listens with mode 0660 by default, replaces a stale socket file, refuses a regular file', async () => {
+    const pool = new FakePool(target);
+    const stale = join(dir, 'stale.sock');
+    const old = net.createServer();
+    await new Promise<void>((r) => old.listen(stale, r));
+    // A keeper that died leaves its file behind; close() without unlink mimics that.
+    await new Promise<void>((r) => {
+      (old as unknown as { _handle: { close(cb: () => void): void } })._handle.close(r);
+    });
+    const keeper = new KeeperServer({ path: stale, source: pool });
+    await keeper.listen();
+    cleanups.push(() => keeper.close());
+    expect(statSync(stale).mode & 0o777).toBe(0o660);
+    const regular = join(dir, 'regular');
+    writeFileSync(regular, 'x');
+    await expect(new KeeperServer({ path: regular, source: pool }).listen()).rejects.toThrow(/not a socket/);
+    await expect(new KeeperServer({ path: stale, source: pool }).listen()).rejects.toThrow(/in use/);
+  });
+
+  it('hello, refusals with codes, and a line too long closes the connection', async () => {
+    const pool = new FakePool(target);
+    const keeper = await startKeeper(pool);
+    const refused: string[] = [];
+    keeper.on('refused', (e) => refused.push(e.code));
+    const replies = await ask(keeper.path, [
+      '{"v":1,"op":"hello","id":1}',
+      '{"v":1,"op":"connect","id":2,"host":"10.9.9.9","port":80}',
+      `{"v":1,"op":"connect","id":3,"host":"${target.address}","port":${target.port}}`,
+      '{"v":1,"op":"connect","id":4,"host":"example.com","port":80}',
+      '{"v":9,"op":"hello","id":5}',
+      'nonsense',
+    ]);
+    expect(replies[0]).toEqual({ v: 1, id: 1, ok: true, op: 'hello', versions: [1], accelerated: true, targets: [`127.0.0.1:${target.port}`] });
+    expect(replies[1]).toMatchObject({ id: 2, ok: false, code: 'UNKNOWN_TARGET' });
+    expect(replies[1]!.message).toMatch(/10\.9\.9\.9:80 is not a configured upstream.*only configured upstreams/);
+    expect(replies[2]).toMatchObject({ id: 3, ok: false, code: 'POOL_EMPTY' });
+    expect(replies[3]).toMatchObject({ id: 4, ok: false, code: 'UNKNOWN_TARGET' });
+    expect(replies[4]).toMatchObject({ id: 5, ok: false, code: 'UNSUPPORTED_VERSION' });
+    expect(replies[5]).toMatchObject({ id: null, ok: false, code: 'BAD_REQUEST' });
+    expect(refused).toEqual(['UNKNOWN_TARGET', 'POOL_EMPTY', 'UNKNOWN_TARGET', 'UNSUPPORTED_VERSION', 'BAD_REQUEST']);
+    const long = await ask(keeper.path, ['x'.repeat(5000)]);
+    expect(long).toEqual([expect.objectContaining({ code: 'BAD_REQUEST', message: expect.stringMatching(/longer than 4096/) as string })]);
+    expect(keeper.stats().refused.BAD_REQUEST).toBe(2);
+  });
+
+  it('ACCEL_OFF when the source is not accelerated; targetsFor serves a name', async () => {
+    const off = await startKeeper({ accelerated: false, disabledReason: 'missing CAP_NET_RAW', acquire: () => undefined }, { targetsFor: () => [target] });
+    const [r] = await ask(off.path, ['{"v":1,"op":"connect","id":1,"host":"up.example","port":80}']);
+    expect(r).toMatchObject({ code: 'ACCEL_OFF', message: expect.stringMatching(/missing CAP_NET_RAW/) as string });
+    const pool = new FakePool(target);
+    await pool.warm(1);
+    const named = await startKeeper(pool, { targetsFor: (host, port) => (host === 'up.example' && port === 80 ? [target] : undefined) });
+    const src = await sourceFor(named);
+    const [ok] = await ask(named.path, ['{"v":1,"op":"connect","id":1,"host":"up.example","port":80}']);
+    expect(ok).toMatchObject({ ok: true, fd: true, entry: 100, address: '127.0.0.1', port: target.port });
+    expect(src.accelerated).toBe(true);
+  });
+});
+
+describe('KeeperConnectionSource', () => {
+  it('receives a working socket; a reset on first use is reported dead for that entry only', async () => {
+    const pool = new FakePool(target);
+    await pool.warm(2);
+    const keeper = await startKeeper(pool);
+    const served: number[] = [];
+    keeper.on('served', (e) => served.push(e.entry));
+    const src = await sourceFor(keeper);
+    expect(src.accelerated).toBe(true);
+    const s = await acquire(src, target);
+    expect(s).toBeDefined();
+    s!.write('hi');
+    const [reply] = (await once(s!, 'data')) as [Buffer];
+    expect(reply.toString()).toBe('echo:hi');
+    s!.destroy();
+    expect(served).toEqual([100]);
+    const s2 = await acquire(src, target);
+    const dead = once(keeper, 'dead');
+    s2!.on('error', () => {});
+    s2!.destroy(new PooledConnectionResetError('127.0.0.1'));
+    const [ev] = (await dead) as [{ entry: number; counted: boolean }];
+    expect(ev).toMatchObject({ entry: 101, counted: true });
+    expect(pool.dead).toEqual([101]);
+    // Empty now: undefined, counted by code.
+    expect(await acquire(src, target)).toBeUndefined();
+    expect(src.stats().refused.POOL_EMPTY).toBe(1);
+  });
+
+  it('a dead report for an entry this connection was not handed is ignored', async () => {
+    const pool = new FakePool(target);
+    const keeper = await startKeeper(pool);
+    const dead = once(keeper, 'dead');
+    await ask(keeper.path, ['{"v":1,"op":"dead","entry":100}']);
+    expect((await dead)[0]).toMatchObject({ entry: 100, target: undefined, counted: false });
+    expect(pool.dead).toEqual([]);
+  });
+
+  it('keeper down: undefined at once; reconnects when a keeper is back; close() ends the loop', async () => {
+    const path = join(dir, 'later.sock');
+    const src = new KeeperConnectionSource({ path, reconnectMinMs: 20, reconnectMaxMs: 50 });
+    cleanups.push(() => src.close());
+    src.start();
+    const t0 = performance.now();
+    expect(await acquire(src, target)).toBeUndefined();
+    expect(performance.now() - t0).toBeLessThan(20);
+    expect(src.accelerated).toBe(false);
+    const pool = new FakePool(target);
+    await pool.warm(1);
+    const keeper = new KeeperServer({ path, source: pool });
+    const connected = once(src, 'connected');
+    await keeper.listen();
+    await connected;
+    expect(src.accelerated).toBe(true);
+    const s = await acquire(src, target);
+    expect(s).toBeDefined();
+    s!.destroy();
+    const gone = once(src, 'disconnected');
+    await keeper.close();
+    await gone;
+    expect(src.accelerated).toBe(false);
+    expect(await acquire(src, target)).toBeUndefined();
+    const back = new KeeperServer({ path, source: pool });
+    const again = once(src, 'connected');
+    await back.listen();
+    cleanups.push(() => back.close());
+    await again;
+    expect(src.accelerated).toBe(true);
+  });
+
+  it('a keeper that does not answer: the request times out to undefined; a late fd is closed', async () => {
+    const path = join(dir, 'mute.sock');
+    let conn: Socket | undefined;
+    const mute = net.createServer((c) => {
+      conn = c;
+      c.on('data', () => {
+        // answer hello only
+        if (conn !== undefined) conn.write('{"v":1,"ok":true,"op":"hello","versions":[1],"accelerated":true,"targets":[]}\n');
+        conn = undefined;
+      });
+    });
+    await new Promise<void>((r) => mute.listen(path, r));
+    cleanups.push(() => new Promise((r) => mute.close(r)));
+    const src = new KeeperConnectionSource({ path, requestTimeoutMs: 30 });
+    cleanups.push(() => src.close());
+    const ready = once(src, 'connected');
+    src.start();
+    await ready;
+    const t0 = performance.now();
+    expect(await acquire(src, target)).toBeUndefined();
+    const waited = performance.now() - t0;
+    expect(waited).toBeGreaterThanOrEqual(25);
+    expect(waited).toBeLessThan(200);
+    expect(src.stats().timeouts).toBe(1);
+  });
+});
