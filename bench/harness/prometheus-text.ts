@@ -40,6 +40,8 @@ export interface ProxyCounters {
   fallbacks: Record<string, number>;
   /** synpool_tls_handshake_duration_seconds: sum (s) and count, every label together (https upstreams). */
   tlsHandshakeSeconds: { sum: number; count: number } | undefined;
+  /** synpool_acceleration_enabled (1 with a pool, 0 with plain connects); with --workers the keeper's. */
+  accelerationEnabled?: number | undefined;
 }
 
 function sumWhere(samples: readonly Sample[], test: (name: string) => boolean): number | undefined {
@@ -66,7 +68,8 @@ function byLabel(samples: readonly Sample[], test: (name: string) => boolean, la
 
 export function readProxyCounters(text: string): ProxyCounters {
   const samples = parsePrometheusText(text).filter((s) => s.name.startsWith('synpool_'));
-  const isPool = (n: string): boolean => n.includes('pool');
+  // After the prefix: every name starts with synPOOL_, and synpool_processes_ready is no pool's.
+  const isPool = (n: string): boolean => n.slice('synpool_'.length).includes('pool');
   return {
     // synpool_request_duration_seconds_count{connection=…} (a histogram's count) or a *_requests_total counter.
     requestsBySource: byLabel(samples, (n) => n.includes('request') && (n.endsWith('_count') || n.endsWith('_total')), ['connection', 'source', 'connection_source']),
@@ -76,6 +79,7 @@ export function readProxyCounters(text: string): ProxyCounters {
     poolReady: sumWhere(samples, (n) => isPool(n) && /_ready(_entries)?$/.test(n)),
     fallbacks: byLabel(samples, (n) => /fallbacks?_total$/.test(n), ['reason']),
     tlsHandshakeSeconds: histogramTotals(samples, 'synpool_tls_handshake_duration_seconds'),
+    ...(samples.some((x) => x.name === 'synpool_acceleration_enabled') ? { accelerationEnabled: sumWhere(samples, (n) => n === 'synpool_acceleration_enabled') } : {}),
   };
 }
 
@@ -112,4 +116,10 @@ export function counterDelta(before: ProxyCounters, after: ProxyCounters): Proxy
         ? undefined
         : { sum: after.tlsHandshakeSeconds.sum - (before.tlsHandshakeSeconds?.sum ?? 0), count: after.tlsHandshakeSeconds.count - (before.tlsHandshakeSeconds?.count ?? 0) },
   };
+}
+
+/** synpool --workers: workers serving now (synpool_processes_ready{role="worker"}); undefined without that metric. */
+export function readyWorkers(text: string): number | undefined {
+  const s = parsePrometheusText(text).find((x) => x.name === 'synpool_processes_ready' && x.labels['role'] === 'worker');
+  return s?.value;
 }

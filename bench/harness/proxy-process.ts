@@ -12,8 +12,8 @@ import { captureStderr, describeExit, hasExited, stopChild } from '../topology/c
 import { childrenOf, signalQuietly } from '../topology/process-table.js';
 import type { Topology } from '../topology/index.js';
 import { nginxConfig } from '../upstream/nginx-config.js';
-import { processCpuMs } from './proc-cpu.js';
-import { readProxyCounters, type ProxyCounters } from './prometheus-text.js';
+import { processCpuMs, processTreeCpuMs } from './proc-cpu.js';
+import { readProxyCounters, readyWorkers, type ProxyCounters } from './prometheus-text.js';
 import type { UpstreamTls } from './upstream-set.js';
 
 /** Built CLI, next to this file in dist/: dist/bench/harness → dist/src/cli.js. */
@@ -75,6 +75,12 @@ export interface SynpoolProcessOptions {
   tls?: UpstreamTls | undefined;
   /** Another build's dist/src/cli.js (to compare builds in one run); default: this one. */
   cli?: string;
+  /**
+   * `--workers N|auto`: a supervisor, a keeper and N HTTP workers. Ready once /metrics
+   * reports N workers serving (synpool_processes_ready{role="worker"}), not at the first
+   * /readyz (one worker answers it while another may still be starting).
+   */
+  workers?: number | 'auto';
 }
 
 let synpoolCounter = 0;
@@ -84,6 +90,7 @@ export async function startSynpool(topo: Topology, o: SynpoolProcessOptions): Pr
   const args = [o.cli ?? SYNPOOL_CLI, ...upstreams, '--listen', `127.0.0.1:${o.port}`, '--metrics-listen', `127.0.0.1:${o.metricsPort}`, '--log-level', 'warn'];
   if (!o.accel) args.push('--no-accel');
   if (o.poolSize !== undefined) args.push('--pool-size', String(o.poolSize));
+  if (o.workers !== undefined) args.push('--workers', String(o.workers));
   if (o.tls !== undefined) {
     const conf = join(topo.dir, `synpool-${process.pid}-${synpoolCounter++}.json`);
     writeFileSync(conf, JSON.stringify({ tls: { ca: o.tls.caFile, servername: o.tls.servername } }));
@@ -97,6 +104,13 @@ export async function startSynpool(topo: Topology, o: SynpoolProcessOptions): Pr
   const what = `synpool ${o.label} (${args.slice(1).join(' ')})`;
   try {
     await waitReady(child, what, async () => (await httpGetText(o.metricsPort, '/readyz', 500)).status === 200);
+    if (typeof o.workers === 'number') {
+      const want = o.workers;
+      await waitReady(child, `${what}: ${want} worker(s) serving`, async () => {
+        const res = await httpGetText(o.metricsPort, '/metrics', 1_000);
+        return res.status === 200 && (readyWorkers(res.body) ?? 0) >= want;
+      });
+    }
   } catch (err) {
     await stopChild(child, 2_000);
     if (err instanceof Error && stdoutTail.trim()) err.message += `; stdout: ${stdoutTail.trim().slice(-1000)}`;
@@ -109,7 +123,8 @@ export async function startSynpool(topo: Topology, o: SynpoolProcessOptions): Pr
     port: o.port,
     pid,
     accelerated: () => (o.accel ? !stdoutTail.includes(NO_POOL_WARNING) : false),
-    cpuMs: () => processCpuMs(pid),
+    // With --workers: the supervisor, the keeper and the workers (its direct children).
+    cpuMs: () => processTreeCpuMs(pid),
     counters: async () => {
       const res = await httpGetText(o.metricsPort, '/metrics', 2_000);
       if (res.status !== 200) throw new Error(`${what}: /metrics answered ${res.status}`);
@@ -135,14 +150,14 @@ function nginxProxySslDirectives(tls: UpstreamTls | undefined): string {
 }
 
 /** nginx as the reference reverse proxy: an upstream keep-alive pool, HTTP/1.1 to the upstream (https: see nginxProxySslDirectives). */
-function nginxProxyConfig(prefix: string, port: number, servers: ReadonlyArray<{ host: string; port: number }>, tls: UpstreamTls | undefined): string {
+function nginxProxyConfig(prefix: string, port: number, servers: ReadonlyArray<{ host: string; port: number }>, tls: UpstreamTls | undefined, workers = 1, keepalive = 32): string {
   return nginxConfig(
     prefix,
     `  upstream backend {
-${servers.map((s) => `    server ${s.host.includes(':') ? `[${s.host}]` : s.host}:${s.port};\n`).join('')}    keepalive 32;
+${servers.map((s) => `    server ${s.host.includes(':') ? `[${s.host}]` : s.host}:${s.port};\n`).join('')}    keepalive ${keepalive};
   }
   server {
-    listen 127.0.0.1:${port} backlog=511;
+    listen 127.0.0.1:${port} backlog=511${workers > 1 ? ' reuseport' : ''};
     location / {
       proxy_pass ${tls === undefined ? 'http' : 'https'}://backend;
       proxy_http_version 1.1;
@@ -150,16 +165,32 @@ ${servers.map((s) => `    server ${s.host.includes(':') ? `[${s.host}]` : s.host
     }
   }`,
     4096,
+    workers,
   );
 }
 
 let nginxCounter = 0;
 
-export async function startNginxProxy(topo: Topology, o: { label: string; servers: ReadonlyArray<{ host: string; port: number }>; port: number; tls?: UpstreamTls | undefined }): Promise<ProxyProcess> {
+export interface NginxProxyOptions {
+  label: string;
+  servers: ReadonlyArray<{ host: string; port: number }>;
+  port: number;
+  tls?: UpstreamTls | undefined;
+  /**
+   * worker_processes (default 1). Above 1 the listener gets `reuseport`: one socket and
+   * accept queue per worker, connections spread by the kernel's hash, as synpool's
+   * workers share the front port.
+   */
+  workers?: number;
+  /** `keepalive` of the upstream block: idle upstream connections each worker keeps (default 32). */
+  upstreamKeepalive?: number;
+}
+
+export async function startNginxProxy(topo: Topology, o: NginxProxyOptions): Promise<ProxyProcess> {
   const prefix = join(topo.dir, `nginx-proxy-${process.pid}-${nginxCounter++}`);
   for (const d of ['', 'tmp']) mkdirSync(join(prefix, d), { recursive: true, mode: 0o755 });
   const conf = join(prefix, 'nginx.conf');
-  writeFileSync(conf, nginxProxyConfig(prefix, o.port, o.servers, o.tls));
+  writeFileSync(conf, nginxProxyConfig(prefix, o.port, o.servers, o.tls, o.workers ?? 1, o.upstreamKeepalive ?? 32));
   const child = topo.spawn('client', NGINX_BIN, ['-c', conf, '-p', prefix, '-e', join(prefix, 'error.log')], { stdio: ['ignore', 'ignore', 'pipe'] });
   captureStderr(child);
   const master = child.pid!;
@@ -171,7 +202,7 @@ export async function startNginxProxy(topo: Topology, o: { label: string; server
     for (const w of all) signalQuietly(w, 'SIGKILL');
   };
   try {
-    await waitReady(child, `nginx proxy (${conf})`, async () => (await httpGetText(o.port, '/', 1_000)).status > 0);
+    await waitReady(child, `nginx proxy (${conf})`, async () => (await httpGetText(o.port, '/', 1_000)).status > 0 && childrenOf(master).length >= (o.workers ?? 1));
     workers = childrenOf(master);
   } catch (err) {
     await stop();

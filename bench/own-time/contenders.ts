@@ -21,6 +21,8 @@ export interface RunningContender {
   readonly proxies: boolean;
   /** synpool: ready pool entries now (undefined for the others). */
   poolReady(): Promise<number | undefined>;
+  /** CPU of the contender's processes so far, ms (synpool and nginx; undefined for the others). */
+  cpuMs?(): number | undefined;
   stop(): Promise<void>;
 }
 
@@ -67,12 +69,12 @@ export async function startOwnTimeContender(name: ContenderName, ctx: ContenderC
         const deadline = Date.now() + POOL_FILL_DEADLINE_MS;
         while (Date.now() < deadline && ((await poolReady().catch(() => 0)) ?? 0) < POOL_SIZE) await sleep(50);
       }
-      return { name, port, proxies: true, poolReady: accel ? poolReady : none, stop: () => p.stop() };
+      return { name, port, proxies: true, poolReady: accel ? poolReady : none, cpuMs: () => p.cpuMs(), stop: () => p.stop() };
     }
     case 'nginx': {
       const port = ctx.port();
       const p = await startNginxProxy(ctx.topo, { label: 'nginx', servers: [{ host: ctx.upstreamHost, port: ctx.upstreamPort }], port });
-      return { name, port, proxies: true, poolReady: none, stop: () => p.stop() };
+      return { name, port, proxies: true, poolReady: none, cpuMs: () => p.cpuMs(), stop: () => p.stop() };
     }
     case 'node proxy':
     case 'node:http floor': {

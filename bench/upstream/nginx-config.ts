@@ -5,11 +5,11 @@ import { join } from 'node:path';
  * temp paths), around the given `http { … }` body: used for nginx as an
  * upstream and as the reference reverse proxy.
  */
-export function nginxConfig(prefix: string, httpBody: string, workerConnections = 1024): string {
+export function nginxConfig(prefix: string, httpBody: string, workerConnections = 1024, workerProcesses = 1): string {
   const tmp = join(prefix, 'tmp');
   return `daemon off;
 master_process on;
-worker_processes 1;
+worker_processes ${workerProcesses};
 pid ${join(prefix, 'nginx.pid')};
 error_log ${join(prefix, 'error.log')} warn;
 events { worker_connections ${workerConnections}; }

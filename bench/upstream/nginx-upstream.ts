@@ -17,6 +17,8 @@ export interface NginxUpstreamOptions {
   tls?: { certFile: string; keyFile: string; protocols?: string };
   /** Address to listen on (default the topology's server address); IPv6 without brackets. */
   host?: string;
+  /** worker_processes (default 1); above 1 the listener gets `reuseport` (one accept queue per worker). */
+  workers?: number;
 }
 
 /** Served at /bytes. */
@@ -40,13 +42,15 @@ function config(prefix: string, addr: string, opts: NginxUpstreamOptions): strin
     `  keepalive_timeout ${opts.keepaliveTimeoutS ?? 75}s;
   default_type application/octet-stream;
   server {
-    listen ${addr.includes(':') ? `[${addr}]` : addr}:${opts.port} backlog=511${opts.tls === undefined ? '' : ' ssl'};
+    listen ${addr.includes(':') ? `[${addr}]` : addr}:${opts.port} backlog=511${(opts.workers ?? 1) > 1 ? ' reuseport' : ''}${opts.tls === undefined ? '' : ' ssl'};
 ${tlsDirectives(opts)}
     root ${join(prefix, 'www')};
     location = / { default_type text/plain; return 200 "ok\\n"; }
     location /own-time/ { default_type text/plain; return 200 "ok\\n"; }
     location = /bytes { }
   }`,
+    1024,
+    opts.workers ?? 1,
   );
 }
 
