@@ -168,9 +168,9 @@ export async function runThroughput(topo: Topology, contenders: readonly Through
       if (machine !== undefined) res.machineCpuPercent = machine;
       const src = recordDelta(src0, src1);
       if (src !== undefined) res.requestsBySource = src;
+      res.wallMs = Math.round(wallMs);
       if (cpu0 !== undefined && cpu1 !== undefined) {
         res.cpuMs = cpu1 - cpu0;
-        res.wallMs = Math.round(wallMs);
         const by = recordDelta(by0, by1);
         if (by !== undefined) res.cpuByProcessMs = by;
       }
