@@ -1,57 +1,104 @@
 // The keeper's IPC handoff, timed from the worker's side: acquireAsync() called
 // → the pooled socket received (SCM_RIGHTS) and wrapped as a net.Socket. The
-// keeper is a separate process, as in production: a real PoolManager over a
-// Handshaker to a loopback listener of its own, serving a KeeperServer.
+// keeper is a separate process, as in production, with a loopback listener of
+// its own as the upstream. Two keepers:
+//   stock — entries established before each burst, outside the timed window (the
+//           in-process 'hot' variant's conditions): the IPC handoff itself;
+//   pool  — a real PoolManager (PoolConnectionSource) that refills while the
+//           burst runs: what a request meets when the keeper's loop also refills.
+// Beside them, the floor: an echo between the same two processes over a Unix socket.
 import { fork, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import net, { type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Endpoint } from '../../src/handshake/endpoint.js';
+import { awaitEstablished } from '../../src/handshake/await-established.js';
+import { endpointKey, type Endpoint } from '../../src/handshake/endpoint.js';
+import type { HalfOpen } from '../../src/handshake/half-open.js';
 import { Handshaker } from '../../src/handshake/handshaker.js';
-import { KeeperServer } from '../../src/keeper/keeper-server.js';
+import { KeeperServer, type KeeperSource } from '../../src/keeper/keeper-server.js';
 import { KeeperConnectionSource } from '../../src/keeper/keeper-source.js';
 import { PoolManager } from '../../src/pool/pool-manager.js';
 import { PoolConnectionSource } from '../../src/proxy/pool-source.js';
 import { quantile } from '../../src/util/stats.js';
 
 export const KEEPER_CHILD_FLAG = '--keeper-child';
-/** Ready entries the keeper keeps: more than the client takes between two refills. */
+export type KeeperMode = 'stock' | 'pool';
+/** Ready entries the pool keeps: more than a burst takes. */
 const POOL_SIZE = 32;
-/** Requests per burst: fewer than the pool holds, so a burst never meets an empty pool. */
+/** Requests per burst, back to back. */
 const BURST = 16;
-/** The pause between bursts, ms: the pool refills (loopback round trips) and both loops go idle. */
+/** The pause between bursts, ms: entries are made ready, both loops go idle. */
 const IDLE_MS = 30;
 
-type ChildMessage = { ready: true; target: Endpoint } | { servedUs: number[]; acquireUs: number[] };
+type ChildMessage = { ready: true; target: Endpoint } | { refilled: number } | { servedUs: number[]; acquireUs: number[] };
+type ParentMessage = { report: true } | { refill: number };
 
-/** The keeper process: `node run.js --keeper-child PATH`. Exits when the parent goes. */
-export async function runKeeperChild(path: string): Promise<void> {
+/** The keeper process: `node run.js --keeper-child PATH MODE`. Exits when the parent goes. */
+export async function runKeeperChild(path: string, mode: KeeperMode): Promise<void> {
   const server = net.createServer((s) => s.on('error', () => {}).destroy());
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', 1024, r));
   const target = { address: '127.0.0.1', port: (server.address() as net.AddressInfo).port };
   const hs = Handshaker.create({ targets: [target] });
-  const pool = new PoolManager({
-    driver: hs,
-    upstreams: [{ target, sizing: 'fixed', targetSize: POOL_SIZE, maxSize: POOL_SIZE, synRatePerSec: 4000, synBurst: POOL_SIZE, maxOpensPerTick: POOL_SIZE }],
-  });
-  const source = new PoolConnectionSource(hs, pool);
-  const keeper = new KeeperServer({ path, source });
-  const servedUs: number[] = [];
   const acquireUs: number[] = [];
+  let source: KeeperSource;
+  let close: () => void;
+  let refill: (n: number) => Promise<number>;
+  if (mode === 'pool') {
+    const pool = new PoolManager({
+      driver: hs,
+      upstreams: [{ target, sizing: 'fixed', targetSize: POOL_SIZE, maxSize: POOL_SIZE, synRatePerSec: 4000, synBurst: POOL_SIZE, maxOpensPerTick: POOL_SIZE }],
+    });
+    const pooled = new PoolConnectionSource(hs, pool);
+    pooled.on('handoff', (e) => acquireUs.push(e.us));
+    pooled.start();
+    source = pooled;
+    close = () => pooled.close();
+    refill = async () => {
+      while (pool.snapshot()[0]!.ready < POOL_SIZE) await new Promise((r) => setTimeout(r, 5));
+      return POOL_SIZE;
+    };
+  } else {
+    const stock: HalfOpen[] = [];
+    source = {
+      accelerated: true,
+      acquire: () => undefined,
+      acquireFd: () => {
+        const t0 = performance.now();
+        const e = stock.shift();
+        if (e === undefined) return undefined;
+        const fd = hs.handoffFd(e);
+        acquireUs.push((performance.now() - t0) * 1000);
+        return { fd, entry: { id: e.id, target: e.target } };
+      },
+      pool: { upstreams: [{ key: endpointKey(target), target }], reportDead: () => false },
+    };
+    close = () => hs.close();
+    refill = async (n) => {
+      const entries = Array.from({ length: n }, () => hs.open(target));
+      const settled = await Promise.allSettled(entries.map((e) => awaitEstablished(hs, e, 1000)));
+      entries.forEach((e, i) => (settled[i]!.status === 'fulfilled' ? stock.push(e) : hs.release(e)));
+      return stock.length;
+    };
+  }
+  const keeper = new KeeperServer({ path, source });
+  // The floor: a plain echo between the same two processes over a Unix socket (libuv on both sides).
+  const echo = net.createServer((c) => c.on('data', (d) => c.write(d)).on('error', () => {}));
+  await new Promise<void>((r) => echo.listen(`${path}.echo`, r));
+  const servedUs: number[] = [];
   keeper.on('served', (e) => servedUs.push(e.us));
-  source.on('handoff', (e) => acquireUs.push(e.us));
-  source.start();
   await keeper.listen();
-  while (pool.snapshot()[0]!.ready < POOL_SIZE) await new Promise((r) => setTimeout(r, 10));
+  await refill(BURST);
   process.send!({ ready: true, target } satisfies ChildMessage);
-  process.on('message', (m: { report?: boolean }) => {
-    if (m.report) process.send!({ servedUs, acquireUs } satisfies ChildMessage);
+  process.on('message', (m: ParentMessage) => {
+    if ('report' in m) process.send!({ servedUs, acquireUs } satisfies ChildMessage);
+    else void refill(m.refill).then((n) => process.send!({ refilled: n } satisfies ChildMessage));
   });
   process.once('disconnect', () => {
     void keeper.close().then(() => {
-      source.close();
+      echo.close();
+      close();
       server.close();
       process.exit(0);
     });
@@ -59,26 +106,33 @@ export async function runKeeperChild(path: string): Promise<void> {
 }
 
 export interface IpcHandoffResult {
-  /** acquireAsync → socket in hand, in the worker process, back to back (warm): µs. */
+  /** acquireAsync → socket in hand, in the worker process, back to back within a burst: µs. */
   readonly roundTrip: number[];
-  /** The same for the first request after IDLE_MS of idleness (both processes' loops asleep): µs. */
+  /** The same for a burst's first request, after IDLE_MS of idleness (both loops asleep): µs. */
   readonly afterIdle: number[];
-  /** In the keeper: request line parsed → sendmsg returned (pool take + repair + send): µs. */
+  /** In the keeper: request line parsed → sendmsg returned (take + repair + send), every recorded request: µs. */
   readonly keeperSide: number[];
-  /** Of which the pool's acquire (take + repair handoff + net.Socket): µs. */
-  readonly poolAcquire: number[];
-  /** Requests answered POOL_EMPTY (the pool was refilling), retried and not timed. */
+  /** Of which the repair handoff (pool take + TCP_REPAIR steps): µs. */
+  readonly acquire: number[];
+  /** The floor on this machine: a 64-byte echo between the same two processes over a Unix socket, libuv on both sides: µs. */
+  readonly echo: number[];
+  /** Requests answered POOL_EMPTY (not timed). */
   readonly empty: number;
 }
 
-/** Starts the keeper process, takes `warmup` + `count` sockets through it one at a time. */
-export async function measureIpcHandoff(script: string, count: number, warmup: number, deadlineMs: number): Promise<IpcHandoffResult> {
+/** Starts a keeper process of `mode`, takes `warmup` + `count` sockets through it in bursts. */
+export async function measureIpcHandoff(script: string, mode: KeeperMode, count: number, warmup: number, deadlineMs: number): Promise<IpcHandoffResult> {
   const dir = mkdtempSync(join(tmpdir(), 'synpool-bench-keeper-'));
   const path = join(dir, 'keeper.sock');
   let child: ChildProcess | undefined;
   let src: KeeperConnectionSource | undefined;
   try {
-    child = fork(script, [KEEPER_CHILD_FLAG, path], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    child = fork(script, [KEEPER_CHILD_FLAG, path, mode], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const ask = async (m: ParentMessage): Promise<ChildMessage> => {
+      const reply = once(child!, 'message') as Promise<[ChildMessage]>;
+      child!.send(m);
+      return (await reply)[0];
+    };
     const [first] = (await once(child, 'message')) as [ChildMessage];
     if (!('ready' in first)) throw new Error('the keeper process did not start');
     const target = first.target;
@@ -91,10 +145,10 @@ export async function measureIpcHandoff(script: string, count: number, warmup: n
     const afterIdle: number[] = [];
     let empty = 0;
     let taken = 0;
+    let burst = 0;
     const deadline = performance.now() + deadlineMs;
-    // Bursts of BURST requests back to back (warm: the keeper's and our loops are busy),
-    // then a pause that lets the pool refill; a burst's first request meets idle loops.
     while (roundTrip.length < count && performance.now() < deadline) {
+      if (burst++ > 0) await ask({ refill: BURST });
       await new Promise((r) => setTimeout(r, IDLE_MS));
       for (let j = 0; j < BURST && roundTrip.length < count; j++) {
         const t0 = performance.now();
@@ -108,13 +162,13 @@ export async function measureIpcHandoff(script: string, count: number, warmup: n
         if (taken++ >= warmup) (j === 0 ? afterIdle : roundTrip).push(us);
       }
     }
-    child.send({ report: true });
-    const [report] = (await once(child, 'message')) as [ChildMessage];
-    // The keeper's own timings of the recorded requests (all but the warm-up), warm and after idle together.
+    const echo = await measureEcho(`${path}.echo`, count, warmup);
+    const report = await ask({ report: true });
+    // The keeper's own timings of the recorded requests (all but the warm-up).
     const recorded = roundTrip.length + afterIdle.length;
     const keeperSide = 'servedUs' in report ? report.servedUs.slice(-recorded) : [];
-    const poolAcquire = 'acquireUs' in report ? report.acquireUs.slice(-recorded) : [];
-    return { roundTrip, afterIdle, keeperSide, poolAcquire, empty };
+    const acquire = 'acquireUs' in report ? report.acquireUs.slice(-recorded) : [];
+    return { roundTrip, afterIdle, keeperSide, acquire, echo, empty };
   } finally {
     await src?.close();
     if (child !== undefined && child.connected) {
@@ -126,7 +180,26 @@ export async function measureIpcHandoff(script: string, count: number, warmup: n
   }
 }
 
+/** Echo round trips, back to back in bursts like the handoffs (a burst's first one not recorded). */
+async function measureEcho(path: string, count: number, warmup: number): Promise<number[]> {
+  const c = net.connect(path);
+  await once(c, 'connect');
+  const payload = Buffer.alloc(64, 0x61);
+  const out: number[] = [];
+  for (let i = 0; out.length < count; i++) {
+    if (i % BURST === 0) await new Promise((r) => setTimeout(r, IDLE_MS));
+    const t0 = performance.now();
+    c.write(payload);
+    let got = 0;
+    while (got < payload.length) got += ((await once(c, 'data')) as [Buffer])[0].length;
+    if (i >= warmup && i % BURST !== 0) out.push((performance.now() - t0) * 1000);
+  }
+  c.destroy();
+  return out;
+}
+
 export function summarize(xs: number[]): { n: number; p50Us: number; p99Us: number; maxUs: number } {
   const r = (x: number): number => Math.round(x * 10) / 10;
+  if (xs.length === 0) return { n: 0, p50Us: NaN, p99Us: NaN, maxUs: NaN };
   return { n: xs.length, p50Us: r(quantile(xs, 0.5)), p99Us: r(quantile(xs, 0.99)), maxUs: r(Math.max(...xs)) };
 }

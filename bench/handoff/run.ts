@@ -16,10 +16,10 @@ import { parseArgs } from 'node:util';
 import { awaitEstablished } from '../../src/handshake/await-established.js';
 import { Handshaker } from '../../src/handshake/handshaker.js';
 import { quantile } from '../../src/util/stats.js';
-import { KEEPER_CHILD_FLAG, measureIpcHandoff, runKeeperChild, summarize } from './ipc-handoff.js';
+import { KEEPER_CHILD_FLAG, measureIpcHandoff, runKeeperChild, summarize, type IpcHandoffResult, type KeeperMode } from './ipc-handoff.js';
 
 if (process.argv[2] === KEEPER_CHILD_FLAG) {
-  await runKeeperChild(process.argv[3]!);
+  await runKeeperChild(process.argv[3]!, process.argv[4] as KeeperMode);
 } else {
   await main();
 }
@@ -76,7 +76,20 @@ async function main(): Promise<void> {
   for (const hs of Object.values(variants)) hs.close();
   server.close();
 
-  const ipc = values['no-ipc'] ? undefined : await measureIpcHandoff(process.argv[1]!, count, WARMUP, 120_000);
+  const ipcSummary = (r: IpcHandoffResult) => ({
+    ...summarize(r.roundTrip),
+    afterIdle: summarize(r.afterIdle),
+    keeperSide: summarize(r.keeperSide),
+    repairHandoff: summarize(r.acquire),
+    unixEcho: summarize(r.echo),
+    emptyAnswers: r.empty,
+  });
+  const ipc = values['no-ipc']
+    ? undefined
+    : {
+        stock: ipcSummary(await measureIpcHandoff(process.argv[1]!, 'stock', count, WARMUP, 120_000)),
+        pool: ipcSummary(await measureIpcHandoff(process.argv[1]!, 'pool', count, WARMUP, 120_000)),
+      };
 
   const summary = (xs: number[]) => ({ n: xs.length, p50Us: round(quantile(xs, 0.5)), p99Us: round(quantile(xs, 0.99)), maxUs: round(Math.max(...xs)) });
   const result = {
@@ -87,7 +100,7 @@ async function main(): Promise<void> {
     full: summary(samples.full),
     hot: summary(samples.hot),
     unansweredSyns: unanswered,
-    ...(ipc === undefined ? {} : { ipc: { ...summarize(ipc.roundTrip), afterIdle: summarize(ipc.afterIdle), keeperSide: summarize(ipc.keeperSide), poolAcquire: summarize(ipc.poolAcquire), emptyRetries: ipc.empty } }),
+    ...(ipc === undefined ? {} : { ipc }),
   };
   function round(x: number): number {
     return Math.round(x * 10) / 10;
@@ -103,12 +116,14 @@ async function main(): Promise<void> {
     console.log(`  hot  (prepared at SYN-ACK, the default): p50 ${result.hot.p50Us} µs  p99 ${result.hot.p99Us} µs  max ${result.hot.maxUs} µs`);
     console.log(`  full (every repair step + net.Socket):    p50 ${result.full.p50Us} µs  p99 ${result.full.p99Us} µs  max ${result.full.maxUs} µs`);
     if (result.ipc !== undefined) {
-      const k = result.ipc.keeperSide;
-      const i = result.ipc.afterIdle;
-      console.log(`  ipc  (worker: acquireAsync → fd received, warm): p50 ${result.ipc.p50Us} µs  p99 ${result.ipc.p99Us} µs  max ${result.ipc.maxUs} µs  (n ${result.ipc.n})`);
-      console.log(`       after 30 ms idle (first of a burst):      p50 ${i.p50Us} µs  p99 ${i.p99Us} µs  (n ${i.n})`);
-      const a = result.ipc.poolAcquire;
-      console.log(`       of which in the keeper (parse → sendmsg): p50 ${k.p50Us} µs  p99 ${k.p99Us} µs; the pool's acquire in it: p50 ${a.p50Us} µs  p99 ${a.p99Us} µs`);
+      for (const [name, r] of Object.entries(result.ipc)) {
+        const label = name === 'stock' ? 'ipc, entries ready (the handoff itself)' : 'ipc, keeper with a refilling PoolManager';
+        console.log(`  ${label}: worker acquireAsync → fd received`);
+        console.log(`       back to back:          p50 ${r.p50Us} µs  p99 ${r.p99Us} µs  max ${r.maxUs} µs  (n ${r.n})`);
+        console.log(`       after 30 ms idle:      p50 ${r.afterIdle.p50Us} µs  p99 ${r.afterIdle.p99Us} µs  (n ${r.afterIdle.n})`);
+        console.log(`       in the keeper (parse → sendmsg): p50 ${r.keeperSide.p50Us} µs  p99 ${r.keeperSide.p99Us} µs; its repair handoff: p50 ${r.repairHandoff.p50Us} µs  p99 ${r.repairHandoff.p99Us} µs`);
+        console.log(`       floor, 64-byte echo between the same processes: p50 ${r.unixEcho.p50Us} µs  p99 ${r.unixEcho.p99Us} µs`);
+      }
     }
   }
 }

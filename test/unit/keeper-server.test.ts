@@ -12,6 +12,8 @@ import type { Endpoint } from '../../src/handshake/endpoint.js';
 import { KeeperServer, type KeeperSource } from '../../src/keeper/keeper-server.js';
 import { KeeperConnectionSource } from '../../src/keeper/keeper-source.js';
 import { LineReader } from '../../src/keeper/line-reader.js';
+import { MSG_NOSIGNAL } from '../../native/constants.js';
+import { sendWithFd } from '../../native/fd-passing.js';
 
 let dir: string;
 let upstream: net.Server;
@@ -260,5 +262,49 @@ describe('KeeperConnectionSource', () => {
     expect(waited).toBeGreaterThanOrEqual(25);
     expect(waited).toBeLessThan(200);
     expect(src.stats().timeouts).toBe(1);
+  });
+
+  it('a reply with a descriptor after the timeout: the descriptor is closed (the upstream sees the connection end)', async () => {
+    const path = join(dir, 'slow.sock');
+    const upstreamClosed = new Promise<void>((resolve) => {
+      const watch = net.createServer((s) => s.on('end', () => resolve()).on('error', () => resolve()).resume());
+      cleanups.push(() => new Promise((r) => watch.close(r)));
+      watch.listen(0, '127.0.0.1', () => {
+        const port = (watch.address() as net.AddressInfo).port;
+        const slow = net.createServer((c) => {
+          const reader = new LineReader(4096);
+          c.on('data', (d) => {
+            for (const l of reader.push(d)) {
+              const req = JSON.parse(l) as { op: string; id: number };
+              const cfd = (c as unknown as { _handle: { fd: number } })._handle.fd;
+              if (req.op === 'hello') {
+                sendWithFd(cfd, Buffer.from('{"v":1,"ok":true,"op":"hello","versions":[1],"accelerated":true,"targets":[]}\n'), undefined, MSG_NOSIGNAL);
+                continue;
+              }
+              const up = net.connect(port, '127.0.0.1', () => {
+                setTimeout(() => {
+                  const line = `{"v":1,"id":${req.id},"ok":true,"fd":true,"entry":1,"address":"127.0.0.1","port":${port}}\n`;
+                  sendWithFd(cfd, Buffer.from(line), (up as unknown as { _handle: { fd: number } })._handle.fd, MSG_NOSIGNAL);
+                  up.destroy(); // the keeper's copy goes; the client's is the last
+                }, 60);
+              });
+            }
+          });
+        });
+        slow.listen(path, () => undefined);
+        cleanups.push(() => new Promise((r) => slow.close(r)));
+      });
+    });
+    await new Promise((r) => setTimeout(r, 20));
+    const src = new KeeperConnectionSource({ path, requestTimeoutMs: 20 });
+    cleanups.push(() => src.close());
+    const ready = once(src, 'connected');
+    src.start();
+    await ready;
+    const late = once(src, 'late');
+    expect(await acquire(src, target)).toBeUndefined();
+    await late;
+    await upstreamClosed;
+    expect(src.stats()).toMatchObject({ timeouts: 1, late: 1, served: 0 });
   });
 });
