@@ -10,6 +10,7 @@ import { ScrapeRequests, onMessage, send } from './ipc-channel.js';
 import type { ParentMessage, StartMessage } from './messages.js';
 import { SharedLineDestination } from '../observability/logger.js';
 import { checkWorkerPrivileges } from './worker-guard.js';
+import { attachKeeperClientObservers } from '../observability/keeper-observers.js';
 
 /** A scrape waits this long for the aggregate before it fails (Prometheus's default timeout is 10 s). */
 const SCRAPE_TIMEOUT_MS = 5_000;
@@ -53,6 +54,7 @@ export async function runWorker(start: StartMessage): Promise<void> {
   process.on('disconnect', () => void (running?.shutdown('supervisor gone') ?? Promise.resolve()).then(() => process.exit(0)));
 
   const source = new KeeperConnectionSource({ path: start.keeperSocket });
+  attachKeeperClientObservers(logger, registry, source);
   running = await serve(config, {
     logger,
     registry,
