@@ -17,6 +17,7 @@ import { attachHealthMetrics } from './observability/health-metrics.js';
 import { pauseEjectedPools } from './proxy/ejection-pause.js';
 import { diffConfig } from './config/config-diff.js';
 import { attachResolveLog } from './observability/resolve-log.js';
+import { logReloadOutcome } from './observability/reload-log.js';
 import { createResolveMetrics } from './observability/resolve-metrics.js';
 import { DEFAULT_UPSTREAM } from './config/upstream-groups.js';
 import { CONFIG_SCHEMA, parseHostPort, type ConfigInput, type SynpoolConfig } from './config/schema.js';
@@ -366,16 +367,8 @@ export async function serve(initial: SynpoolConfig, options: ServeOptions = {}):
         const error = err instanceof SynpoolError || err instanceof ConfigError ? err.message : String(err);
         outcome = { ok: false, error };
       }
-      if (options.logReload === false) {
-        // The caller (a worker's supervisor) reports the outcome.
-      } else if (outcome.ok) {
-        logger.info({ changed: outcome.changed, restartNeeded: outcome.restartNeeded }, 'configuration reloaded');
-        if (outcome.restartNeeded.length > 0) {
-          logger.warn({ keys: outcome.restartNeeded }, `changed keys that only a restart applies: ${outcome.restartNeeded.join(', ')}`);
-        }
-      } else {
-        logger.error({ error: outcome.error }, 'reload refused; still serving with the previous configuration');
-      }
+      // A worker's supervisor reports the outcome of all its processes' reloads, once.
+      if (options.logReload !== false) logReloadOutcome(logger, outcome);
       return outcome;
     })().finally(() => (reloading = undefined));
     return reloading;

@@ -13,7 +13,7 @@ import { canonicalAddress, endpointKey, formatEndpoint, type Endpoint } from '..
 import type { EntryRef } from '../pool/pool-manager.js';
 import { LineReader, LineTooLongError } from './line-reader.js';
 import {
-  encodeConnectSuccess, encodeFailure, encodeHello, MAX_LINE_BYTES, parseRequest, type ConnectRequest, type KeeperErrorCode,
+  encodeConnectSuccess, encodeFailure, encodeHello, encodeUnreachable, MAX_LINE_BYTES, parseRequest, type ConnectRequest, type KeeperErrorCode,
 } from './protocol.js';
 
 /** What the keeper needs of its pools: a PoolConnectionSource, or createPoolSource's plain fallback. */
@@ -25,6 +25,8 @@ export interface KeeperSource {
   acquire(target: Endpoint): Socket | undefined;
   /** Preferred when present: the handed-off descriptor itself (no net.Socket made and closed again); the keeper closes it. */
   acquireFd?(target: Endpoint): { fd: number; entry: EntryRef } | undefined;
+  /** Optional: no SYN toward `target` while paused (a client's passive health has its server out). */
+  pauseTarget?(target: Endpoint, paused: boolean): void;
   readonly pool?: {
     readonly upstreams: ReadonlyArray<{ readonly key: string; readonly target: Endpoint }>;
     reportDead(entry: EntryRef): boolean;
@@ -112,6 +114,9 @@ export class KeeperServer extends EventEmitter<KeeperServerEvents> {
   readonly #targetsFor: (host: string, port: number) => readonly Endpoint[] | undefined;
   readonly #server: net.Server;
   readonly #connections = new Set<Socket>();
+  readonly #clients = new Set<ClientState>();
+  readonly #byConnection = new Map<Socket, ClientState>();
+  #unreachable: string[] = [];
   readonly #stats: KeeperServerStats = {
     connections: 0,
     served: 0,
@@ -186,7 +191,15 @@ export class KeeperServer extends EventEmitter<KeeperServerEvents> {
     const client = new ClientState(fd);
     const reader = new LineReader(MAX_LINE_BYTES);
     conn.on('error', () => {}); // a client leaving mid-reply is normal; 'close' cleans up
-    conn.once('close', () => this.#connections.delete(conn));
+    conn.once('close', () => {
+      this.#connections.delete(conn);
+      this.#clients.delete(client);
+      this.#byConnection.delete(conn);
+      // A client that goes takes its pauses with it: a restarted worker says again what it knows.
+      for (const key of client.paused.keys()) this.#applyPause(key, client.paused.get(key)!);
+    });
+    this.#clients.add(client);
+    this.#byConnection.set(conn, client);
     conn.on('data', (chunk: Buffer) => {
       let lines: string[];
       try {
@@ -213,6 +226,10 @@ export class KeeperServer extends EventEmitter<KeeperServerEvents> {
         return;
       case 'hello':
         this.#send(conn, client, encodeHello(req.id, { accelerated: this.#source.accelerated, targets: this.#servedKeys() }), undefined, undefined);
+        if (req.watch && !client.watching) {
+          client.watching = true;
+          this.#send(conn, client, encodeUnreachable(this.#unreachable), undefined, undefined);
+        }
         return;
       case 'dead':
         this.#dead(client, req.entry);
@@ -220,7 +237,38 @@ export class KeeperServer extends EventEmitter<KeeperServerEvents> {
       case 'connect':
         this.#connect(conn, client, req, t0);
         return;
+      case 'pause':
+        this.#pause(client, req.host, req.port, req.paused);
+        return;
     }
+  }
+
+  /**
+   * The pooled targets that answer no SYN now (endpoint keys): watching clients (the
+   * workers) are told when the set changes, and pass those addresses over.
+   */
+  setUnreachable(keys: readonly string[]): void {
+    const next = [...keys].sort();
+    if (next.join(' ') === this.#unreachable.join(' ')) return;
+    this.#unreachable = next;
+    const notice = encodeUnreachable(next);
+    for (const [conn, client] of this.#byConnection) if (client.watching) this.#send(conn, client, notice, undefined, undefined);
+  }
+
+  /** Records one client's word on a server's addresses (only configured ones count) and applies the union. */
+  #pause(client: ClientState, host: string, port: number, paused: boolean): void {
+    for (const target of this.#targetsFor(host, port) ?? []) {
+      const key = endpointKey(target);
+      if (paused) client.paused.set(key, target);
+      else client.paused.delete(key);
+      this.#applyPause(key, target);
+    }
+  }
+
+  /** Paused while any connected client has the address out. */
+  #applyPause(key: string, target: Endpoint): void {
+    const paused = [...this.#clients].some((c) => c.paused.has(key));
+    this.#source.pauseTarget?.(target, paused);
   }
 
   #connect(conn: Socket, client: ClientState, req: ConnectRequest, t0: number): void {
@@ -336,6 +384,10 @@ interface Handed {
 /** Per connection: its fd (for sendmsg) and the entries handed to it, for `dead` reports. */
 class ClientState {
   readonly fd: number;
+  /** Asked for `unreachable` notices in its hello. */
+  watching = false;
+  /** Addresses this client's passive health has out (a `pause` report), by endpoint key. */
+  readonly paused = new Map<string, Endpoint>();
   readonly #handed = new Map<number, Endpoint>();
 
   constructor(fd: number) {

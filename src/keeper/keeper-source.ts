@@ -13,11 +13,11 @@ import { FdReceiver, sendBytes, shutdownSocket, type Received } from '../../nati
 import { getLibc } from '../../native/libc.js';
 import { connectUnixStream } from '../../native/socket-ops.js';
 import { InvalidArgumentError, PooledConnectionResetError } from '../errors.js';
-import type { Endpoint } from '../handshake/endpoint.js';
+import { endpointKey, type Endpoint } from '../handshake/endpoint.js';
 import { RepairedSocket } from '../handshake/repaired-socket.js';
 import type { ConnectionSource } from '../proxy/connection-source.js';
 import { LineReader } from './line-reader.js';
-import { encodeConnect, encodeDead, encodeHelloRequest, MAX_LINE_BYTES, MAX_ID, parseReply, type KeeperReply } from './protocol.js';
+import { encodeConnect, encodeDead, encodeHelloRequest, encodePause, MAX_LINE_BYTES, MAX_ID, parseReply, type KeeperReply } from './protocol.js';
 
 export interface KeeperConnectionSourceOptions {
   /** The keeper's socket path. */
@@ -94,6 +94,10 @@ export class KeeperConnectionSource extends EventEmitter<KeeperConnectionSourceE
   readonly #o: { readonly [K in keyof typeof KEEPER_SOURCE_DEFAULTS]: number };
   #session: Session | undefined;
   #nextId = 1;
+  /** What this worker's passive health has out now, by endpoint key (re-sent to a new keeper). */
+  readonly #paused = new Map<string, Endpoint>();
+  /** What the keeper last said answers no SYN (cleared with the session: then nothing is known). */
+  #unreachable = new Set<string>();
   #retryMs: number;
   #retryTimer: NodeJS.Timeout | undefined;
   #closed = false;
@@ -125,6 +129,31 @@ export class KeeperConnectionSource extends EventEmitter<KeeperConnectionSourceE
     if (this.#started || this.#closed) return;
     this.#started = true;
     this.#connect();
+  }
+
+  /** False for an address the keeper's pool finds unreachable (a name's other addresses take its requests). */
+  reachable(target: Endpoint): boolean {
+    return !this.#unreachable.has(endpointKey(target));
+  }
+
+  /**
+   * This worker's passive health has `target`'s server out (or back): the keeper sends it
+   * no SYN while any of its clients says so. Said again after a reconnect.
+   */
+  pauseTarget(target: Endpoint, paused: boolean): void {
+    const key = endpointKey(target);
+    if (paused) this.#paused.set(key, target);
+    else this.#paused.delete(key);
+    const s = this.#session;
+    if (s !== undefined && s.helloDone && !s.closing) this.#sendPause(s, target, paused);
+  }
+
+  #sendPause(s: Session, target: Endpoint, paused: boolean): void {
+    try {
+      sendBytes(s.fd, encodePause(target.address, target.port, paused), MSG_DONTWAIT | MSG_NOSIGNAL);
+    } catch {
+      // The keeper is gone or not reading: the next session says it again.
+    }
   }
 
   /** Synchronous acquire never has a socket: the keeper answers asynchronously (see acquireAsync). */
@@ -210,7 +239,7 @@ export class KeeperConnectionSource extends EventEmitter<KeeperConnectionSourceE
     this.#session = s;
     this.#read(s);
     try {
-      sendBytes(fd, encodeHelloRequest(), MSG_DONTWAIT | MSG_NOSIGNAL);
+      sendBytes(fd, encodeHelloRequest(undefined, true), MSG_DONTWAIT | MSG_NOSIGNAL);
     } catch {
       this.#end(s, 'hello could not be sent');
     }
@@ -269,7 +298,11 @@ export class KeeperConnectionSource extends EventEmitter<KeeperConnectionSourceE
         s.helloDone = true;
         s.accelerated = reply.accelerated && reply.versions.includes(1);
         this.#retryMs = this.#o.reconnectMinMs;
+        for (const target of this.#paused.values()) this.#sendPause(s, target, true);
         this.emit('connected', { accelerated: s.accelerated, targets: reply.targets });
+        return;
+      case 'unreachable':
+        this.#unreachable = new Set(reply.targets);
         return;
       case 'failed': {
         if (reply.id === null) return;
@@ -342,6 +375,7 @@ export class KeeperConnectionSource extends EventEmitter<KeeperConnectionSourceE
       clearTimeout(p.timer);
       process.nextTick(p.callback, undefined);
     }
+    this.#unreachable = new Set();
     this.emit('disconnected', { reason });
     try {
       shutdownSocket(s.fd, SHUT_RDWR);

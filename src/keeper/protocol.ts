@@ -27,12 +27,25 @@ export interface HelloRequest {
   readonly op: 'hello';
   /** Echoed when given. */
   readonly id: number | undefined;
+  /** The client wants `unreachable` notices (a worker steering requests); others never get an unasked line. */
+  readonly watch: boolean;
 }
 export interface DeadReport {
   readonly op: 'dead';
   readonly entry: number;
 }
-export type KeeperRequest = ConnectRequest | HelloRequest | DeadReport;
+/**
+ * A client's passive health took a server out (`paused: true`) or back: the keeper
+ * sends that address no SYN while any connected client says it is out. No reply.
+ * It can only ever lower what the keeper sends.
+ */
+export interface PauseReport {
+  readonly op: 'pause';
+  readonly host: string;
+  readonly port: number;
+  readonly paused: boolean;
+}
+export type KeeperRequest = ConnectRequest | HelloRequest | DeadReport | PauseReport;
 
 /** A line that is not a valid request: reply with `code` (id null when the line had no usable id). */
 export interface ProtocolViolation {
@@ -81,12 +94,19 @@ export function parseRequest(line: string): KeeperRequest | ProtocolViolation {
       return { op: 'connect', id: m.id, host: m.host, port: m.port };
     }
     case 'hello':
-      return { op: 'hello', id: id ?? undefined };
+      return { op: 'hello', id: id ?? undefined, watch: m.watch === true };
     case 'dead':
       if (!isId(m.entry)) return bad(id, `"entry" must be an integer in 0..${MAX_ID}`);
       return { op: 'dead', entry: m.entry };
+    case 'pause':
+      if (typeof m.host !== 'string' || m.host.length === 0 || m.host.length > MAX_HOST_CHARS) {
+        return bad(id, `"host" must be a non-empty string of at most ${MAX_HOST_CHARS} characters`);
+      }
+      if (!isPort(m.port)) return bad(id, '"port" must be an integer in 1..65535');
+      if (typeof m.paused !== 'boolean') return bad(id, '"paused" must be true or false');
+      return { op: 'pause', host: m.host, port: m.port, paused: m.paused };
     default:
-      return bad(id, `unknown "op" ${JSON.stringify(m.op) ?? 'undefined'}; expected "connect", "hello" or "dead"`);
+      return bad(id, `unknown "op" ${JSON.stringify(m.op) ?? 'undefined'}; expected "connect", "hello", "dead" or "pause"`);
   }
 }
 
@@ -130,8 +150,17 @@ export function encodeConnect(id: number, host: string, port: number): Buffer {
   return line({ v: PROTOCOL_VERSION, op: 'connect', id, host, port });
 }
 
-export function encodeHelloRequest(id?: number): Buffer {
-  return line({ v: PROTOCOL_VERSION, op: 'hello', ...(id === undefined ? {} : { id }) });
+export function encodeHelloRequest(id?: number, watch = false): Buffer {
+  return line({ v: PROTOCOL_VERSION, op: 'hello', ...(id === undefined ? {} : { id }), ...(watch ? { watch: true } : {}) });
+}
+
+/** To a watching client: the pooled targets that answer no SYN now (every notice is the whole set). */
+export function encodeUnreachable(targets: readonly string[]): Buffer {
+  return line({ v: PROTOCOL_VERSION, op: 'unreachable', targets });
+}
+
+export function encodePause(host: string, port: number, paused: boolean): Buffer {
+  return line({ v: PROTOCOL_VERSION, op: 'pause', host, port, paused });
 }
 
 export function encodeDead(entry: number): Buffer {
@@ -142,7 +171,8 @@ export function encodeDead(entry: number): Buffer {
 export type KeeperReply =
   | ({ readonly kind: 'connected' } & ConnectSuccess)
   | { readonly kind: 'failed'; readonly id: number | null; readonly code: string; readonly message: string }
-  | ({ readonly kind: 'hello'; readonly id: number | undefined; readonly versions: readonly number[] } & HelloInfo);
+  | ({ readonly kind: 'hello'; readonly id: number | undefined; readonly versions: readonly number[] } & HelloInfo)
+  | { readonly kind: 'unreachable'; readonly targets: readonly string[] };
 
 /**
  * One reply line → a typed reply; undefined for a line this client cannot
@@ -168,6 +198,9 @@ export function parseReply(text: string): KeeperReply | undefined {
       accelerated: m.accelerated,
       targets: m.targets.filter((x): x is string => typeof x === 'string'),
     };
+  }
+  if (m.op === 'unreachable' && Array.isArray(m.targets)) {
+    return { kind: 'unreachable', targets: m.targets.filter((x): x is string => typeof x === 'string') };
   }
   if (m.ok === true && m.fd === true && isId(m.id) && typeof m.entry === 'number' && typeof m.address === 'string' && isPort(m.port)) {
     return { kind: 'connected', id: m.id, entry: m.entry, address: m.address, port: m.port };

@@ -9,6 +9,8 @@ import type { PassiveHealth } from '../routing/passive-health.js';
 export function attachHealthMetrics(registry: Registry, health: PassiveHealth, router: () => RequestRouter): () => void {
   new Gauge({
     name: 'synpool_server_available',
+    // Each worker judges its servers alone: the aggregate says 0 while any of them has one ejected.
+    aggregator: 'min',
     help: 'Whether a server takes requests: 1, or 0 while passive health has it ejected',
     labelNames: ['upstream', 'server'] as const,
     registers: [registry],

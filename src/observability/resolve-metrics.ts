@@ -17,6 +17,8 @@ export function createResolveMetrics(registry: Registry): ResolveMetrics {
   const followed = new Set<UpstreamAddresses>();
   new Gauge({
     name: 'synpool_upstream_addresses',
+    // Every process (the keeper, each worker) reports the same set: the aggregate takes one, not the sum.
+    aggregator: 'max',
     help: 'Addresses the upstream name resolves to and requests are spread over (each has its own pool)',
     labelNames,
     registers: [registry],

@@ -47,6 +47,13 @@ export async function runKeeper(start: StartMessage): Promise<void> {
     targetsFor: (host, port) => pools.targetsFor(host, port),
   });
   detach.push(attachKeeperLog(logger, server), attachKeeperMetrics(registry, server));
+  if (source instanceof PoolConnectionSource) {
+    // The workers pass over an address its pool finds unreachable, as the single process does.
+    const pool = source.pool;
+    const onState = (): void => server.setUnreachable(pool.upstreams.filter((u) => pool.reachable(u.target) === false).map((u) => u.key));
+    pool.on('upstream-state', onState);
+    detach.push(() => pool.off('upstream-state', onState));
+  }
   await server.listen();
   source.start?.();
   pools.start();

@@ -15,6 +15,7 @@ import { diffConfig } from '../config/config-diff.js';
 import type { SynpoolConfig } from '../config/schema.js';
 import { ConfigError, ProcessStartError } from '../errors.js';
 import { createLogger, SharedLineDestination, type Logger } from '../observability/logger.js';
+import { logReloadOutcome } from '../observability/reload-log.js';
 import { resolveServers } from '../proxy/routing-builder.js';
 import { upstreamTlsOptions } from '../config/upstream-tls-options.js';
 import { systemLookup, type AddressLookup } from '../resolve/address-lookup.js';
@@ -248,12 +249,7 @@ export async function runSupervisor(initial: SynpoolConfig, options: SupervisorO
       } catch (err) {
         outcome = { ok: false, error: err instanceof Error ? err.message : String(err) };
       }
-      if (outcome.ok) {
-        logger.info({ changed: outcome.changed, restartNeeded: outcome.restartNeeded }, 'configuration reloaded');
-        if (outcome.restartNeeded.length > 0) logger.warn({ keys: outcome.restartNeeded }, `changed keys that only a restart applies: ${outcome.restartNeeded.join(', ')}`);
-      } else {
-        logger.error({ error: outcome.error }, 'reload refused; still serving with the previous configuration');
-      }
+      logReloadOutcome(logger, outcome);
       return outcome;
     })().finally(() => (reloading = undefined));
     return reloading;

@@ -130,6 +130,10 @@ describe('an upstream name with several addresses', () => {
     expect(await synRecv()).toContain(`${second}:${port}`);
     writeHosts([first]);
     await waitUntil('one address left', async () => metricValue(await synpool!.metrics(), 'synpool_upstream_addresses', { hostname: NAME }) === 1, 5_000, 50);
+    // The keeper (pools) and the worker (requests) each follow the name, within one resolve interval of each other.
+    const workerSaw = (key: 'added' | 'removed'): boolean =>
+      synpool!.log.lines().some((l) => l.msg === 'upstream addresses changed' && l.worker !== undefined && (l[key] as string[] | undefined)?.includes(poolKey(second)) === true);
+    await waitUntil('the worker dropped the address', () => workerSaw('removed'), 5_000, 50);
     const changed = synpool!.log.lines().find((l) => l.msg === 'upstream addresses changed');
     expect(changed).toMatchObject({ hostname: NAME, removed: [poolKey(second)] });
     // Released with RSTs: the server holds no request socket for the old address any more.
@@ -152,6 +156,7 @@ describe('an upstream name with several addresses', () => {
       5_000,
       50,
     );
+    await waitUntil('the worker uses the address again', () => workerSaw('added'), 5_000, 50);
     const again = await spread(4);
     expect(again.get(second)).toBe(2);
   });

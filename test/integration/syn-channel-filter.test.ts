@@ -64,7 +64,12 @@ describe('the SYN channel filter', () => {
     for (let i = 0; i < 20; i++) expect(await plainConnect(closed)).toBe('ECONNREFUSED');
     // Answers to plain connects would have been read by now (no added delay): give them a moment anyway.
     await new Promise((r) => setTimeout(r, 200));
-    expect(h.channelStats.received, JSON.stringify(h.stats)).toBe(0);
+    // A kernel-chosen ISN carries the pool's 12-bit tag by chance 1 time in 4 096: the 320
+    // answers let through 0.08 on average (so about one run in 13 sees one, counted as
+    // unmatched and dropped). More than 3 would mean the filter is not doing its job.
+    const stray = h.channelStats.received;
+    expect(stray, JSON.stringify(h.stats)).toBeLessThanOrEqual(3);
+    expect(h.stats.unmatched).toBe(stray);
 
     // The pool's own: SYN-ACKs from the open port, RST+ACK from the closed one.
     const entries: HalfOpen[] = [];
@@ -73,8 +78,8 @@ describe('the SYN channel filter', () => {
     await waitUntil('5 SYN-ACKs and one refusal', () => h.stats.synAcks === 5 && h.stats.refused === 1, 3_000);
     expect(entries.every((e) => e.state === 'established')).toBe(true);
     expect(refusedEntry.state).toBe('released');
-    expect(h.stats.unmatched).toBe(0);
-    expect(h.channelStats.received).toBe(6);
+    expect(h.stats.unmatched).toBe(stray);
+    expect(h.channelStats.received).toBe(6 + stray);
     expect(h.channelDrops() - dropsBefore).toBe(0);
     for (const e of entries) h.release(e);
     h.close();

@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { LineReader, LineTooLongError } from '../../src/keeper/line-reader.js';
 import {
-  encodeConnect, encodeConnectSuccess, encodeDead, encodeFailure, encodeHello, encodeHelloRequest, KEEPER_ERROR_CODES, MAX_ID, MAX_LINE_BYTES,
+  encodeConnect, encodeConnectSuccess, encodeDead, encodePause, encodeUnreachable, encodeFailure, encodeHello, encodeHelloRequest, KEEPER_ERROR_CODES, MAX_ID, MAX_LINE_BYTES,
   parseReply, parseRequest,
 } from '../../src/keeper/protocol.js';
 
@@ -13,9 +13,16 @@ const text = (b: Buffer): string => b.toString('utf8').replace(/\n$/, '');
 describe('parseRequest', () => {
   it('reads connect, hello and dead; extra fields are ignored', () => {
     expect(parseRequest('{"v":1,"op":"connect","id":7,"host":"10.0.0.2","port":8080,"extra":[1]}')).toEqual({ op: 'connect', id: 7, host: '10.0.0.2', port: 8080 });
-    expect(parseRequest('{"v":1,"op":"hello"}')).toEqual({ op: 'hello', id: undefined });
-    expect(parseRequest('{"v":1,"op":"hello","id":3}')).toEqual({ op: 'hello', id: 3 });
+    expect(parseRequest('{"v":1,"op":"hello"}')).toEqual({ op: 'hello', id: undefined, watch: false });
+    expect(parseRequest('{"v":1,"op":"hello","id":3,"watch":true}')).toEqual({ op: 'hello', id: 3, watch: true });
     expect(parseRequest('{"v":1,"op":"dead","entry":12}')).toEqual({ op: 'dead', entry: 12 });
+    expect(parseRequest('{"v":1,"op":"pause","host":"10.0.0.3","port":8080,"paused":true}')).toEqual({ op: 'pause', host: '10.0.0.3', port: 8080, paused: true });
+  });
+
+  it('refuses a pause without a host, a port or a boolean paused', () => {
+    expect(parseRequest('{"v":1,"op":"pause","port":8080,"paused":true}')).toMatchObject({ op: 'invalid', code: 'BAD_REQUEST', message: expect.stringMatching(/"host"/) });
+    expect(parseRequest('{"v":1,"op":"pause","host":"a","port":0,"paused":true}')).toMatchObject({ op: 'invalid', message: expect.stringMatching(/"port"/) });
+    expect(parseRequest('{"v":1,"op":"pause","host":"a","port":80,"paused":"yes"}')).toMatchObject({ op: 'invalid', message: expect.stringMatching(/"paused"/) });
   });
 
   it('names what is wrong, with the id when there is a usable one', () => {
@@ -63,7 +70,7 @@ describe('parseRequest', () => {
     const field = fc.oneof(fc.integer(), fc.double(), fc.string(), fc.boolean(), fc.constant(null), fc.bigInt().map(String), fc.constant(1e308), fc.array(fc.integer()));
     fc.assert(
       fc.property(
-        fc.record({ v: fc.oneof(fc.constant(1), field), op: fc.oneof(fc.constantFrom('connect', 'hello', 'dead'), field), id: field, host: field, port: field, entry: field }, { requiredKeys: [] }),
+        fc.record({ v: fc.oneof(fc.constant(1), field), op: fc.oneof(fc.constantFrom('connect', 'hello', 'dead', 'pause'), field), id: field, host: field, port: field, entry: field, paused: field }, { requiredKeys: [] }),
         (o) => check(JSON.stringify(o)),
       ),
       { numRuns: 3000 },
@@ -90,11 +97,14 @@ describe('replies', () => {
     expect(encodeConnect(1, '10.0.0.2', 80).toString()).toBe('{"v":1,"op":"connect","id":1,"host":"10.0.0.2","port":80}\n');
     expect(encodeDead(3).toString()).toBe('{"v":1,"op":"dead","entry":3}\n');
     expect(encodeHelloRequest().toString()).toBe('{"v":1,"op":"hello"}\n');
+    expect(encodeHelloRequest(undefined, true).toString()).toBe('{"v":1,"op":"hello","watch":true}\n');
+    expect(parseReply(text(encodeUnreachable(['10.0.0.3:8080'])))).toEqual({ kind: 'unreachable', targets: ['10.0.0.3:8080'] });
   });
 
   it('requests encoded by the client parse on the server', () => {
     expect(parseRequest(text(encodeConnect(5, 'fd00::2', 443)))).toEqual({ op: 'connect', id: 5, host: 'fd00::2', port: 443 });
     expect(parseRequest(text(encodeDead(8)))).toEqual({ op: 'dead', entry: 8 });
+    expect(parseRequest(text(encodePause('10.0.0.3', 80, false)))).toEqual({ op: 'pause', host: '10.0.0.3', port: 80, paused: false });
   });
 
   it('every error code is documented in docs/keeper-protocol.md', async () => {

@@ -169,6 +169,51 @@ describe('KeeperServer', () => {
   });
 });
 
+describe('pause reports', () => {
+  /** The fake pool, recording the keeper's pauseTarget calls as "key=paused". */
+  function pausing(): FakePool & { calls: string[] } {
+    const pool = Object.assign(new FakePool(target), { calls: [] as string[] });
+    (pool as unknown as KeeperSource).pauseTarget = (t: Endpoint, paused: boolean) => void pool.calls.push(`${t.address}:${t.port}=${paused}`);
+    return pool;
+  }
+  const key = (): string => `${target.address}:${target.port}`;
+  const settle = (): Promise<void> => new Promise((r) => setTimeout(r, 50));
+
+  it('pause while any client has the server out; a client that leaves takes its pause along', async () => {
+    const pool = pausing();
+    const keeper = await startKeeper(pool);
+    const a = await sourceFor(keeper);
+    const b = await sourceFor(keeper);
+    a.pauseTarget(target, true);
+    b.pauseTarget(target, true);
+    await settle();
+    a.pauseTarget(target, false);
+    await settle();
+    expect(pool.calls).toEqual([`${key()}=true`, `${key()}=true`, `${key()}=true`]);
+    await b.close();
+    await settle();
+    expect(pool.calls.at(-1)).toBe(`${key()}=false`);
+  });
+
+  it('a worker says its pauses again to a new keeper; an unconfigured host is ignored', async () => {
+    const first = pausing();
+    const keeper = await startKeeper(first);
+    const src = await sourceFor(keeper, { reconnectMinMs: 20, reconnectMaxMs: 50 });
+    src.pauseTarget(target, true);
+    src.pauseTarget({ address: '10.9.9.9', port: 80 }, true);
+    await settle();
+    expect(first.calls).toEqual([`${key()}=true`]);
+    await keeper.close();
+    const second = pausing();
+    const again = new KeeperServer({ path: keeper.path, source: second });
+    await again.listen();
+    cleanups.push(() => again.close());
+    await once(src, 'connected');
+    await settle();
+    expect(second.calls).toEqual([`${key()}=true`]);
+  });
+});
+
 describe('KeeperConnectionSource', () => {
   it('receives a working socket; a reset on first use is reported dead for that entry only', async () => {
     const pool = new FakePool(target);
