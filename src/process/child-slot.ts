@@ -8,6 +8,13 @@ import type { ChildMessage, ChildRole, MetricsJson, ParentMessage, StartMessage 
 import type { ReloadOutcome } from '../cli.js';
 
 const RESTART_MIN_MS = 100;
+/**
+ * A keeper that dies leaves its half-open entries on the upstream until the server's next
+ * SYN-ACK retransmit meets the freed port (our kernel resets it: seconds, for young
+ * entries). Its restarts start slower, so a keeper that keeps dying cannot stack fresh
+ * pools on top of those into the upstream's backlog.
+ */
+const KEEPER_RESTART_MIN_MS = 1_000;
 const RESTART_MAX_MS = 5_000;
 /** A child that lived this long starts the backoff over when it dies. */
 const STABLE_MS = 10_000;
@@ -162,7 +169,8 @@ export class ChildSlot extends EventEmitter<ChildSlotEvents> {
     let restartInMs: number | null = null;
     if (!this.#stopping && this.#everReady) {
       if (performance.now() - this.#startedAt > STABLE_MS) this.#failures = 0;
-      restartInMs = Math.min(RESTART_MAX_MS, RESTART_MIN_MS * 2 ** this.#failures);
+      const min = this.role === 'keeper' ? KEEPER_RESTART_MIN_MS : RESTART_MIN_MS;
+      restartInMs = Math.min(RESTART_MAX_MS, min * 2 ** this.#failures);
       this.#failures++;
       this.#timer = setTimeout(() => {
         this.#restarts++;

@@ -66,8 +66,8 @@ describe('deploy/synpool.service', () => {
     expect(service.has('DynamicUser')).toBe(false);
   });
 
-  it('starts the CLI with the /etc config and --workers auto; reload is SIGHUP; stop drains first', () => {
-    expect(one('ExecStart')).toBe('/usr/bin/synpool --config /etc/synpool/synpool.yaml --workers auto');
+  it('starts the CLI with the /etc config, --workers auto and the keeper socket in /run/synpool; reload is SIGHUP; stop drains first', () => {
+    expect(one('ExecStart')).toBe('/usr/bin/synpool --config /etc/synpool/synpool.yaml --workers auto --keeper-socket /run/synpool/keeper.sock');
     expect(one('ExecReload')).toBe('/bin/kill -HUP $MAINPID');
     expect(one('KillSignal')).toBe('SIGTERM');
     expect(one('Restart')).toBe('on-failure');
