@@ -63,6 +63,8 @@ export function attachKeeperClientObservers(logger: Logger, registry: Registry, 
     lost = false;
   };
   const onDisconnected = (e: { reason: string }): void => {
+    // 'closed': this worker closed it itself (shutdown), nothing was lost.
+    if (e.reason === 'closed') return;
     if (!lost) logger.warn(e, 'keeper connection lost: plain connects until it is back');
     lost = true;
   };

@@ -12,6 +12,8 @@ import { isTlsUpstream } from './tls-label.js';
  */
 export function attachRequestLog(logger: Logger, proxy: ProxyServer, agent?: AcceleratedAgent): () => void {
   const onRequest = (r: RequestRecord): void => {
+    // At warn and above only 5xx lines are written: no line object for the others.
+    if (r.status < 500 && !logger.isLevelEnabled('info')) return;
     const line = { ...r, tls: isTlsUpstream(r), durationMs: Math.round(r.durationMs * 1000) / 1000 };
     if (r.status >= 500) logger.warn(line, 'request');
     else logger.info(line, 'request');
