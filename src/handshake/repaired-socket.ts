@@ -16,9 +16,10 @@ export class RepairedSocket extends Socket {
   readonly entryId: number;
   readonly #fd: number;
 
-  constructor(fd: number, target: Endpoint, entryId: number) {
-    super({ fd, readable: true, writable: true });
-    this.#fd = fd;
+  /** `fd`, or a TCP handle libuv already wraps it in (a descriptor received over an IPC pipe). */
+  constructor(fd: number | { readonly fd: number }, target: Endpoint, entryId: number) {
+    super(typeof fd === 'number' ? { fd, readable: true, writable: true } : ({ handle: fd, readable: true, writable: true } as never));
+    this.#fd = typeof fd === 'number' ? fd : fd.fd;
     this.target = target;
     this.entryId = entryId;
   }

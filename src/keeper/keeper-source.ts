@@ -17,6 +17,7 @@ import { endpointKey, type Endpoint } from '../handshake/endpoint.js';
 import { RepairedSocket } from '../handshake/repaired-socket.js';
 import type { ConnectionSource } from '../proxy/connection-source.js';
 import { LineReader } from './line-reader.js';
+import { IpcPipeReader, ipcPipeAvailable, type PassedHandle } from './ipc-pipe-reader.js';
 import { encodeConnect, encodeDead, encodeHelloRequest, encodePause, MAX_LINE_BYTES, MAX_ID, parseReply, type KeeperReply } from './protocol.js';
 
 export interface KeeperConnectionSourceOptions {
@@ -72,10 +73,12 @@ interface Pending {
 /** One connection to the keeper: its fd, the reading loop's state, the requests in flight. */
 interface Session {
   readonly fd: number;
-  readonly receiver: FdReceiver;
+  /** The event-loop reader (Node's IPC pipe), or undefined: recvmsg on the threadpool with `receiver`. */
+  pipe: IpcPipeReader | undefined;
+  readonly receiver: FdReceiver | undefined;
   readonly lines: LineReader;
-  /** Descriptors received and not yet claimed by a reply with "fd":true, in arrival order. */
-  readonly fds: number[];
+  /** Descriptors received and not yet claimed by a reply with "fd":true, in arrival order (a bare fd, or libuv's handle of one). */
+  readonly fds: Array<number | PassedHandle>;
   readonly pending: Map<number, Pending>;
   accelerated: boolean;
   helloDone: boolean;
@@ -226,9 +229,11 @@ export class KeeperConnectionSource extends EventEmitter<KeeperConnectionSourceE
       this.#scheduleReconnect();
       return;
     }
+    const onLoop = ipcPipeAvailable();
     const s: Session = {
       fd,
-      receiver: new FdReceiver(65_536, 16),
+      pipe: undefined,
+      receiver: onLoop ? undefined : new FdReceiver(65_536, 16),
       lines: new LineReader(MAX_LINE_BYTES),
       fds: [],
       pending: new Map(),
@@ -237,7 +242,18 @@ export class KeeperConnectionSource extends EventEmitter<KeeperConnectionSourceE
       closing: false,
     };
     this.#session = s;
-    this.#read(s);
+    if (onLoop) {
+      try {
+        s.pipe = new IpcPipeReader(fd, (bytes, handle) => this.#onReceived(s, { bytes, fds: handle === undefined ? [] : [handle], truncated: false }), (reason) => void this.#finish(s, reason));
+      } catch {
+        getLibc().close(fd);
+        this.#session = undefined;
+        this.#scheduleReconnect();
+        return;
+      }
+    } else {
+      this.#read(s);
+    }
     try {
       sendBytes(fd, encodeHelloRequest(undefined, true), MSG_DONTWAIT | MSG_NOSIGNAL);
     } catch {
@@ -255,7 +271,7 @@ export class KeeperConnectionSource extends EventEmitter<KeeperConnectionSourceE
   }
 
   #read(s: Session): void {
-    s.receiver.recvAsync(s.fd, MSG_CMSG_CLOEXEC, (err, received) => {
+    s.receiver!.recvAsync(s.fd, MSG_CMSG_CLOEXEC, (err, received) => {
       if (err !== undefined || received === undefined || received.bytes.length === 0) {
         if (received !== undefined) for (const fd of received.fds) getLibc().close(fd);
         this.#finish(s, err === undefined ? 'the keeper closed the connection' : err.message);
@@ -266,7 +282,7 @@ export class KeeperConnectionSource extends EventEmitter<KeeperConnectionSourceE
     });
   }
 
-  #onReceived(s: Session, r: Received): void {
+  #onReceived(s: Session, r: { readonly bytes: Buffer; readonly fds: ReadonlyArray<number | PassedHandle>; readonly truncated: boolean }): void {
     s.fds.push(...r.fds);
     if (s.closing) return;
     if (r.truncated) {
@@ -323,7 +339,7 @@ export class KeeperConnectionSource extends EventEmitter<KeeperConnectionSourceE
         const p = s.pending.get(reply.id);
         if (p === undefined) {
           // Timed out already: the request went plain. Closing our only reference ends the connection.
-          getLibc().close(fd);
+          closePassed(fd);
           this.#stats.late += 1;
           this.emit('late', { id: reply.id });
           return;
@@ -335,7 +351,7 @@ export class KeeperConnectionSource extends EventEmitter<KeeperConnectionSourceE
         try {
           socket = new RepairedSocket(fd, target, reply.entry);
         } catch {
-          getLibc().close(fd);
+          closePassed(fd);
           p.callback(undefined);
           return;
         }
@@ -387,9 +403,10 @@ export class KeeperConnectionSource extends EventEmitter<KeeperConnectionSourceE
   /** The reading loop ended: nothing uses the fd or the receiver's memory any more. */
   #finish(s: Session, reason: string): void {
     this.#end(s, reason);
-    for (const fd of s.fds.splice(0)) getLibc().close(fd);
-    getLibc().close(s.fd);
-    s.receiver.free();
+    for (const fd of s.fds.splice(0)) closePassed(fd);
+    if (s.pipe !== undefined) void s.pipe.close();
+    else getLibc().close(s.fd);
+    s.receiver?.free();
     if (this.#session === s) this.#session = undefined;
     if (this.#closed) {
       for (const w of this.#closedWaiters.splice(0)) w();
@@ -397,6 +414,12 @@ export class KeeperConnectionSource extends EventEmitter<KeeperConnectionSourceE
     }
     this.#scheduleReconnect();
   }
+}
+
+/** A received descriptor nobody claimed: closing our only reference ends that connection. */
+function closePassed(passed: number | PassedHandle): void {
+  if (typeof passed === 'number') getLibc().close(passed);
+  else passed.close();
 }
 
 function stripUndefined<T extends object>(o: T): Partial<T> {
