@@ -31,6 +31,8 @@ export interface KeeperConnectionSourceOptions {
   readonly reconnectMaxMs?: number;
   /** Longest a connect() to the keeper may block when its backlog is full, ms. Default 100. */
   readonly connectTimeoutMs?: number;
+  /** Read replies with recvmsg on libuv's threadpool even where the event-loop reader works (the fallback; tests, benchmarks). */
+  readonly threadpoolReceive?: boolean;
 }
 
 export const KEEPER_SOURCE_DEFAULTS = {
@@ -97,6 +99,7 @@ export class KeeperConnectionSource extends EventEmitter<KeeperConnectionSourceE
   readonly #o: { readonly [K in keyof typeof KEEPER_SOURCE_DEFAULTS]: number };
   #session: Session | undefined;
   #nextId = 1;
+  readonly #threadpoolReceive: boolean;
   /** What this worker's passive health has out now, by endpoint key (re-sent to a new keeper). */
   readonly #paused = new Map<string, Endpoint>();
   /** What the keeper last said answers no SYN (cleared with the session: then nothing is known). */
@@ -111,7 +114,8 @@ export class KeeperConnectionSource extends EventEmitter<KeeperConnectionSourceE
   constructor(options: KeeperConnectionSourceOptions) {
     super();
     if (typeof options.path !== 'string' || options.path.length === 0) throw new InvalidArgumentError('KeeperConnectionSource: path is required');
-    const o = { ...KEEPER_SOURCE_DEFAULTS, ...stripUndefined(options) };
+    this.#threadpoolReceive = options.threadpoolReceive === true;
+    const o = { ...KEEPER_SOURCE_DEFAULTS, ...stripUndefined({ requestTimeoutMs: options.requestTimeoutMs, reconnectMinMs: options.reconnectMinMs, reconnectMaxMs: options.reconnectMaxMs, connectTimeoutMs: options.connectTimeoutMs }) };
     for (const k of Object.keys(KEEPER_SOURCE_DEFAULTS) as (keyof typeof KEEPER_SOURCE_DEFAULTS)[]) {
       if (!Number.isFinite(o[k]) || o[k] <= 0) throw new InvalidArgumentError(`KeeperConnectionSource: ${k} must be a positive number of ms, got ${o[k]}`);
     }
@@ -229,7 +233,7 @@ export class KeeperConnectionSource extends EventEmitter<KeeperConnectionSourceE
       this.#scheduleReconnect();
       return;
     }
-    const onLoop = ipcPipeAvailable();
+    const onLoop = !this.#threadpoolReceive && ipcPipeAvailable();
     const s: Session = {
       fd,
       pipe: undefined,

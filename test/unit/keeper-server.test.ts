@@ -242,6 +242,22 @@ describe('KeeperConnectionSource', () => {
     expect(src.stats().refused.POOL_EMPTY).toBe(1);
   });
 
+
+  it('the threadpool receive (the fallback where the event-loop reader is missing) hands over a working socket too', async () => {
+    const pool = new FakePool(target);
+    await pool.warm(2);
+    const keeper = await startKeeper(pool);
+    const src = await sourceFor(keeper, { threadpoolReceive: true });
+    for (let i = 0; i < 2; i++) {
+      const socket = await acquire(src, target);
+      expect(socket).toBeDefined();
+      socket!.write('ping');
+      const [reply] = (await once(socket!, 'data')) as [Buffer];
+      expect(reply.toString()).toBe('echo:ping');
+      socket!.destroy();
+    }
+    expect(await acquire(src, target)).toBeUndefined();
+  });
   it('a dead report for an entry this connection was not handed is ignored', async () => {
     const pool = new FakePool(target);
     const keeper = await startKeeper(pool);
