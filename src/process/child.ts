@@ -30,6 +30,8 @@ async function run(): Promise<void> {
       const { runKeeper } = await import('./keeper-main.js');
       await runKeeper(start);
     } else {
+      const { dropAllCapabilities } = await import('./privileges.js');
+      dropAllCapabilities();
       const { runWorker } = await import('./worker-main.js');
       await runWorker(start);
     }

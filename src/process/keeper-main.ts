@@ -5,8 +5,7 @@
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import type { SynpoolConfig } from '../config/schema.js';
 import { KeeperServer } from '../keeper/keeper-server.js';
-import { createLogger } from '../observability/logger.js';
-import { SharedLineDestination } from '../observability/logger.js';
+import { createLogger, SharedLineDestination } from '../observability/logger.js';
 import { attachPoolLog } from '../observability/pool-log.js';
 import { attachPoolMetrics, registerAccelerationGauge } from '../observability/pool-metrics.js';
 import { attachResolveLog } from '../observability/resolve-log.js';

@@ -69,7 +69,7 @@ export function dropPrivileges(user: PasswdEntry | undefined): DroppedPrivileges
   clearAmbient();
   setNoNewPrivs();
   return {
-    user: user?.name ?? String(process.getuid?.() ?? ''),
+    user: user?.name ?? (process.getuid?.() === 0 ? 'root' : String(process.getuid?.() ?? '')),
     uid: process.getuid?.() ?? -1,
     gid: process.getgid?.() ?? -1,
     keeperCaps: KEEPER_CAPS.filter((c) => (kept >> BigInt(c)) & 1n),
@@ -102,5 +102,19 @@ export function withAmbientCaps<T>(caps: readonly number[], fork: () => T): T {
 export function settleKeeperCapabilities(): void {
   const { permitted } = getCapabilities();
   setCapabilities({ effective: permitted & KEEPER_MASK, permitted: permitted & KEEPER_MASK, inheritable: 0n });
+  clearAmbient();
+}
+
+/**
+ * A worker, first thing: whatever it was started with goes. Started as uid 0 (a
+ * container without CAP_SETUID, or code the service user cannot read), exec gives
+ * root the bounding set (CAP_NET_RAW, CAP_NET_ADMIN) back; dropping them is always
+ * allowed, and no_new_privs keeps any later exec from regaining them. Threads the
+ * runtime creates from now on (libuv's pool) inherit the empty sets.
+ */
+export function dropAllCapabilities(): void {
+  const now = getCapabilities();
+  if (now.effective === 0n && now.permitted === 0n && now.inheritable === 0n) return;
+  setCapabilities({ effective: 0n, permitted: 0n, inheritable: 0n });
   clearAmbient();
 }

@@ -5,10 +5,9 @@ import { Registry, collectDefaultMetrics } from 'prom-client';
 import { serve, type RunningSynpool } from '../cli.js';
 import type { SynpoolConfig } from '../config/schema.js';
 import { KeeperConnectionSource } from '../keeper/keeper-source.js';
-import { createLogger } from '../observability/logger.js';
+import { createLogger, SharedLineDestination } from '../observability/logger.js';
 import { ScrapeRequests, onMessage, send } from './ipc-channel.js';
 import type { ParentMessage, StartMessage } from './messages.js';
-import { SharedLineDestination } from '../observability/logger.js';
 import { checkWorkerPrivileges } from './worker-guard.js';
 import { attachKeeperClientObservers } from '../observability/keeper-observers.js';
 

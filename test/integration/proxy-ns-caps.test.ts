@@ -97,4 +97,21 @@ describe('the CLI in the client namespace', () => {
     // Still exactly one warning after serving.
     expect(cli.log.lines().filter((l) => l.level === 40)).toHaveLength(1);
   });
+
+  it('as uid 0 with only CAP_NET_RAW + CAP_NET_ADMIN (a container that drops ALL and adds those two): stays uid 0, says so once, the keeper keeps the two, the workers drop them, requests come from the pool', async () => {
+    const cli = await start(['setpriv', '--bounding-set=-all,+net_raw,+net_admin', '--inh-caps=-all']);
+    const pids = cli.log.lines().find((l) => l.msg === 'synpool serving')!.pids as Record<string, number>;
+    expect(effectiveCaps(pids.keeper!)).toBe((1n << CAP_NET_RAW) | (1n << CAP_NET_ADMIN));
+    for (const worker of [pids.worker1!]) {
+      const status = readFileSync(`/proc/${worker}/status`, 'utf8');
+      expect(/^CapPrm:\s*0+$/m.test(status), status).toBe(true);
+      expect(effectiveCaps(worker)).toBe(0n);
+    }
+    const warnings = cli.log.lines().filter((l) => l.level === 40);
+    expect(warnings.map((l) => l.msg)).toEqual(['cannot become nobody (no CAP_SETUID/CAP_SETGID): every process stays uid 0, the workers still with no capability']);
+    await waitUntil('pool filled', async () => metricValue(await cli.metrics(), 'synpool_pool_ready') >= 4, 5_000, 50);
+    await getOk(cli, 3);
+    await waitUntil('3 request lines', () => cli.log.requests().length >= 3, 2_000);
+    expect(cli.log.requests().map((l) => l.connection)).toEqual(['pool', 'pool', 'pool']);
+  });
 });
