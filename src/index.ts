@@ -69,5 +69,22 @@ export { serve, main, parseCliArgs, type ServeOptions, type RunningSynpool, type
 export { diffConfig, RELOAD_EFFECT, type ConfigDiff, type ReloadEffect } from './config/config-diff.js';
 export { ServerRuntime, type ServerRuntimeOptions } from './proxy/server-runtime.js';
 
+export {
+  KeeperServer,
+  KEEPER_SERVER_DEFAULTS,
+  type KeeperServerOptions,
+  type KeeperServerEvents,
+  type KeeperServerStats,
+  type KeeperSource,
+} from './keeper/keeper-server.js';
+export {
+  KeeperConnectionSource,
+  KEEPER_SOURCE_DEFAULTS,
+  type KeeperConnectionSourceOptions,
+  type KeeperConnectionSourceEvents,
+  type KeeperSourceStats,
+} from './keeper/keeper-source.js';
+export { PROTOCOL_VERSION as KEEPER_PROTOCOL_VERSION, KEEPER_ERROR_CODES, type KeeperErrorCode } from './keeper/protocol.js';
+
 export * from './errors.js';
 export type { Endpoint } from './handshake/endpoint.js';
