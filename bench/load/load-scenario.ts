@@ -51,7 +51,15 @@ export interface LoadResult {
   readonly rawDrops: number | null;
   /** synpool_syn_channel_drops_total during the run; null when the build has no such metric. */
   readonly channelDrops: number | null;
-  readonly sequential: { readonly count: number; readonly ok: number; readonly poolHits: number };
+  readonly sequential: {
+    readonly count: number;
+    readonly ok: number;
+    readonly poolHits: number;
+    /** Requests the pool had no entry for (synpool_pool_misses_total). */
+    readonly poolMisses: number;
+    /** Requests whose worker gave up waiting for the keeper (synpool_keeper_request_timeouts_total): they connected plainly. */
+    readonly keeperTimeouts: number;
+  };
 }
 
 const SCRAPE_TIMEOUT_MS = 5_000;
@@ -154,6 +162,12 @@ export async function runLoadScenario(topo: Topology, side: Side, target: LoadTa
     missedSamples,
     rawDrops: rawBefore === undefined || rawAfter === undefined ? null : rawAfter - rawBefore,
     channelDrops: dropsBefore === null || dropsAfter === null ? null : dropsAfter - dropsBefore,
-    sequential: { count: o.sequential, ok, poolHits: delta(after, final, 'synpool_pool_hits_total') },
+    sequential: {
+      count: o.sequential,
+      ok,
+      poolHits: delta(after, final, 'synpool_pool_hits_total'),
+      poolMisses: delta(after, final, 'synpool_pool_misses_total'),
+      keeperTimeouts: delta(after, final, 'synpool_keeper_request_timeouts_total'),
+    },
   };
 }
