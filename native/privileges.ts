@@ -13,7 +13,8 @@ import { check, koffiModule } from './libc.js';
 
 export const CAP_NET_ADMIN = 12;
 export const CAP_NET_RAW = 13;
-export const CAP_SETPCAP = 8;
+export const CAP_SETGID = 6;
+export const CAP_SETUID = 7;
 
 const PR_SET_KEEPCAPS = 8;
 const PR_CAPBSET_READ = 23;

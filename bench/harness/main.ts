@@ -5,7 +5,8 @@
 //   node dist/bench/harness/main.js --quick
 //   node dist/bench/harness/main.js --rtt 10,40,100
 //   node dist/bench/harness/main.js --sweep pool-size --sweep-sizes 1,2,4,8,16
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { abortOnSignals, writeResultFile } from '../interrupt.js';
+import { writeFileSync } from 'node:fs';
 import { release } from 'node:os';
 import { join } from 'node:path';
 import { BENCH_HELP, BenchUsageError, parseBenchArgs, type BenchOptions } from './bench-args.js';
@@ -18,8 +19,7 @@ import { leaveClientNamespace, runCompare, runSweep, SWEEP_TARGET_HIT_RATIO, typ
 const QUANTILES = 'exact quantiles (nearest rank) over every successful request';
 
 function writeJson(path: string, value: unknown): void {
-  mkdirSync(join(path, '..'), { recursive: true });
-  writeFileSync(path, `${JSON.stringify(value, null, 2)}\n`);
+  writeResultFile(path, `${JSON.stringify(value, null, 2)}\n`);
 }
 
 function header(o: BenchOptions, argv: readonly string[], elapsedMs: number): Record<string, unknown> {
@@ -112,18 +112,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     return 2;
   }
 
-  const abort = new AbortController();
-  let signals = 0;
-  // Registered before any topology exists, so it runs before bench/topology's own exit hook.
-  const onSignal = (signal: NodeJS.Signals): void => {
-    leaveClientNamespace();
-    signals++;
-    if (signals > 1) process.exit(130);
-    process.stderr.write(`\nbench: ${signal}: stopping, cleaning up (again to quit at once)\n`);
-    abort.abort();
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  const abort = abortOnSignals('bench', leaveClientNamespace);
 
   const progress = new Progress(0);
   const started = performance.now();
@@ -146,8 +135,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     process.stderr.write(`bench: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
     return 1;
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    abort.dispose();
   }
 }
 

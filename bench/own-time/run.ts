@@ -4,9 +4,8 @@
 // in the same run. Method: docs/own-time.md. Run as root, after npm run build.
 //   node dist/bench/own-time/run.js --quick
 //   node dist/bench/own-time/run.js [--requests 50] [--rtt-ms 40] [--seconds 10] [--rounds 3] [--json] [--out FILE]
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { abortOnSignals, writeResultFile } from '../interrupt.js';
 import os from 'node:os';
-import { dirname } from 'node:path';
 import { startNginxUpstream, type UpstreamServer } from '../upstream/index.js';
 import { createTopology, enterNamespace, type Topology, type TopologyOptions } from '../topology/index.js';
 import { isOnPath } from '../topology/run-command.js';
@@ -107,11 +106,6 @@ async function throughputPart(o: OwnTimeOptions, names: readonly ContenderName[]
   });
 }
 
-function writeFile(path: string, text: string): void {
-  mkdirSync(dirname(path), { recursive: true });
-  writeFileSync(path, text);
-}
-
 export async function main(argv: readonly string[]): Promise<number> {
   let o: OwnTimeOptions;
   try {
@@ -139,18 +133,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   const names = CONTENDER_NAMES.filter((n) => n !== 'nginx' || nginxAvailable());
   if (names.length < CONTENDER_NAMES.length) note('nginx not found: running without the nginx contender');
 
-  const abort = new AbortController();
-  let signals = 0;
-  // Registered before any topology exists, so it runs before bench/topology's own exit hook.
-  const onSignal = (signal: NodeJS.Signals): void => {
-    leaveClientNamespace();
-    signals++;
-    if (signals > 1) process.exit(130);
-    process.stderr.write(`\nown-time: ${signal}: stopping, cleaning up (again to quit at once)\n`);
-    abort.abort();
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  const abort = abortOnSignals('own-time', leaveClientNamespace);
 
   const started = performance.now();
   // The machine's load when the run began: figures from a busy machine are not comparable with a quiet one's.
@@ -211,9 +194,9 @@ export async function main(argv: readonly string[]): Promise<number> {
       verdicts: { ...v, lines: undefined },
       problems: [...problems, ...drops],
     };
-    writeFile(o.out, `${JSON.stringify(result, null, 2)}\n`);
+    writeResultFile(o.out, `${JSON.stringify(result, null, 2)}\n`);
     const mdPath = o.out.replace(/\.json$/, '') + '.md';
-    writeFile(mdPath, table);
+    writeResultFile(mdPath, table);
     process.stdout.write(o.json ? `${JSON.stringify(result)}\n` : table);
     note(`wrote ${o.out} and ${mdPath}`);
     if (problems.length > 0) {
@@ -226,8 +209,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     process.stderr.write(`own-time: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
     return 1;
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    abort.dispose();
   }
 }
 

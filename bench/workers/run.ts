@@ -5,9 +5,8 @@
 // Method: docs/own-time.md ("Workers"). Run as root, after npm run build.
 //   node dist/bench/workers/run.js --quick
 //   node dist/bench/workers/run.js [--workers N|auto] [--seconds 10] [--rounds 3] [--connections 64] [--json] [--out FILE]
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { abortOnSignals, writeResultFile } from '../interrupt.js';
 import os from 'node:os';
-import { dirname } from 'node:path';
 import { startNginxProxy, startSynpool, type ProxyProcess } from '../harness/proxy-process.js';
 import { startNginxUpstream } from '../upstream/index.js';
 import { createTopology, enterNamespace, type Topology } from '../topology/index.js';
@@ -100,11 +99,6 @@ async function run(o: WorkersOptions, signal: AbortSignal): Promise<{ rows: Thro
   }
 }
 
-function writeFile(path: string, text: string): void {
-  mkdirSync(dirname(path), { recursive: true });
-  writeFileSync(path, text);
-}
-
 export async function main(argv: readonly string[]): Promise<number> {
   let o: WorkersOptions;
   try {
@@ -130,18 +124,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     return 2;
   }
 
-  const abort = new AbortController();
-  let signals = 0;
-  // Registered before any topology exists, so it runs before bench/topology's own exit hook.
-  const onSignal = (sig: NodeJS.Signals): void => {
-    leaveClientNamespace();
-    signals++;
-    if (signals > 1) process.exit(130);
-    process.stderr.write(`\nworkers: ${sig}: stopping, cleaning up (again to quit at once)\n`);
-    abort.abort();
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  const abort = abortOnSignals('workers', leaveClientNamespace);
 
   const started = performance.now();
   // The machine's load when the run began: figures from a busy machine are not comparable with a quiet one's.
@@ -184,9 +167,9 @@ export async function main(argv: readonly string[]): Promise<number> {
       throughput: rows,
       verdicts: { ...v, lines: undefined },
     };
-    writeFile(o.out, `${JSON.stringify(result, null, 2)}\n`);
+    writeResultFile(o.out, `${JSON.stringify(result, null, 2)}\n`);
     const mdPath = `${o.out.replace(/\.json$/, '')}.md`;
-    writeFile(mdPath, text);
+    writeResultFile(mdPath, text);
     process.stdout.write(o.json ? `${JSON.stringify(result)}\n` : text);
     note(`wrote ${o.out} and ${mdPath}`);
     return rows.some((r) => r.rounds.length === 0) ? 1 : 0;
@@ -195,8 +178,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     process.stderr.write(`workers: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
     return 1;
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    abort.dispose();
   }
 }
 

@@ -33,7 +33,7 @@ export type ParentMessage =
   | { readonly type: 'drain'; readonly reason: string }
   /** Send your registry's metrics (for the aggregate one worker's /metrics answers with). */
   | { readonly type: 'collect'; readonly id: number }
-  | { readonly type: 'metrics'; readonly id: number; readonly text: string; readonly contentType: string };
+  | { readonly type: 'metrics'; readonly id: number; readonly text: string };
 
 export type ChildMessage =
   | { readonly type: 'ready'; readonly listen?: string; readonly metrics?: string | null; readonly accelerated?: boolean }

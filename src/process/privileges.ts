@@ -10,7 +10,7 @@
 // capabilities around its fork only.
 import { ConfigError, SyscallError } from '../errors.js';
 import {
-  becomeUser, CAP_NET_ADMIN, CAP_NET_RAW, capMask, clearAmbient, getCapabilities, limitBoundingSet, lookupUser, raiseAmbient,
+  becomeUser, CAP_NET_ADMIN, CAP_NET_RAW, CAP_SETGID, CAP_SETUID, capMask, clearAmbient, getCapabilities, limitBoundingSet, lookupUser, raiseAmbient,
   setCapabilities, setKeepCaps, setNoNewPrivs, type PasswdEntry,
 } from '../../native/privileges.js';
 
@@ -26,9 +26,6 @@ export interface DroppedPrivileges {
   /** The subset of KEEPER_CAPS this process still has as permitted: what the keeper can get. */
   readonly keeperCaps: readonly number[];
 }
-
-const CAP_SETGID = 6;
-const CAP_SETUID = 7;
 
 /** Whether this process may change its uid and groups (root in a container may not). */
 export function canChangeUser(): boolean {

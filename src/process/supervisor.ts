@@ -182,7 +182,7 @@ export async function runSupervisor(initial: SynpoolConfig, options: SupervisorO
     slot.on('ready', () => {
       if (slot.restarts > 0) logger.info({ ...who, pid: slot.pid }, `${slot.role === 'keeper' ? 'keeper' : `worker ${slot.id}`} restarted`);
     });
-    slot.on('scrape', (id) => void aggregate().then((text) => slot.send({ type: 'metrics', id, text, contentType: registry.contentType })));
+    slot.on('scrape', (id) => void aggregate().then((text) => slot.send({ type: 'metrics', id, text })));
   }
   let collectId = 1;
   const aggregate = async (): Promise<string> => {
