@@ -46,6 +46,7 @@ export function attachPoolMetrics(registry: Registry, pool: PoolManager, source?
   gauge('synpool_pool_pending', 'SYNs sent, SYN-ACK not yet received', (s) => s.pending);
   gauge('synpool_pool_target', 'Ready entries the pool refills to (computed from demand, clamped)', (s) => s.targetReady);
   gauge('synpool_pool_demand_per_second', 'Measured rate of pool requests', (s) => s.demandPerSec);
+  gauge('synpool_pool_burst_peak', 'Largest burst of pool requests within one refill time remembered (pool.burstMemoryMs): demand sizing keeps at least this many', (s) => s.burstPeak);
   gauge('synpool_pool_effective_ttl_seconds', 'Entry lifetime in use (learned from the upstream)', (s) => s.effectiveTtlMs / 1000);
   gauge('synpool_pool_retransmits_trusted', '1 while a missing SYN-ACK retransmit counts as a dead entry (the upstream was seen retransmitting); 0 e.g. against SYN cookies', (s) => (s.retransmitsTrusted ? 1 : 0));
   new Counter({

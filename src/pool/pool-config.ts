@@ -34,6 +34,7 @@ export interface UpstreamPoolConfig {
   refillMarginMs?: number;
   safetyFactor?: number;
   burstEntries?: number;
+  burstMemoryMs?: number;
   ttlLearnFactor?: number;
   ttlFloorMs?: number;
   ttlLearnMinSamples?: number;
@@ -81,6 +82,9 @@ export const POOL_DEFAULTS: Readonly<PoolDefaults> = Object.freeze({
   refillMarginMs: 100,
   safetyFactor: 2,
   burstEntries: 2,
+  // Demand sizing keeps the largest burst of takes (within one refill time) seen this long:
+  // bursts that recur within it find the pool ready for them.
+  burstMemoryMs: 30_000,
   ttlLearnFactor: 0.8,
   ttlFloorMs: 2_000,
   ttlLearnMinSamples: 2,
@@ -153,6 +157,7 @@ const RULES: { [K in keyof PoolDefaults]: Rule } = {
   refillMarginMs: { kind: 'int', min: 0, max: 60_000, unit: 'ms' },
   safetyFactor: { kind: 'number', min: 0, max: 1_000, unit: '' },
   burstEntries: { kind: 'int', min: 0, max: 4096, unit: 'entries' },
+  burstMemoryMs: { kind: 'int', min: 0, max: MS_DAY, unit: 'ms (0: bursts are not remembered)' },
   ttlLearnFactor: { kind: 'number', min: 0, max: 1, unit: '', minExclusive: true },
   ttlFloorMs: { kind: 'int', min: 1, max: 60_000, unit: 'ms' },
   ttlLearnMinSamples: { kind: 'int', min: 1, max: 64, unit: 'observations' },

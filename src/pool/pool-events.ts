@@ -56,6 +56,8 @@ export interface PoolSnapshot {
   readonly cap: number;
   /** Measured take() rate (EWMA), per second. */
   readonly demandPerSec: number;
+  /** The largest burst of takes within one refill time in the last burstMemoryMs (demand sizing keeps at least this many). */
+  readonly burstPeak: number;
   readonly hits: number;
   /** Hits that had to hand out an entry past maxSynAckRetransmits (nothing younger was ready). */
   readonly agedHits: number;

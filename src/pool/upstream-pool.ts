@@ -7,7 +7,7 @@ import type { ResolvedPoolConfig } from './pool-config.js';
 import type { OpenPurpose, PoolEmit, PoolEvents, PoolSnapshot, SynFailure } from './pool-events.js';
 import { PoolStats, type EvictReason } from './pool-stats.js';
 import { RetransmitEvidence, retransmitTrustWindowMs } from './retransmit-evidence.js';
-import { clampTarget, DemandMeter, demandTarget } from './sizing.js';
+import { BurstMeter, clampTarget, DemandMeter, demandTarget, refillWindowMs } from './sizing.js';
 import { TokenBucket } from './token-bucket.js';
 import { TtlLearner, type TtlChange } from './ttl-learner.js';
 
@@ -45,6 +45,15 @@ const TAKEN_MEMORY = 256;
 const OVERDUE_GRACE_MIN_MS = 1_000;
 /** Ticks re-armed by the pool itself are at least this far apart. */
 const MIN_TICK_SPACING_MS = 1;
+/**
+ * Refills wait until takes have paused this long (or REFILL_DEFER_MAX_MS after the first
+ * one): a burst's handoffs run first. Opening an entry (a reserving socket, its filter, a
+ * raw SYN) costs the keeper more CPU than handing one off, and interleaved with a burst of
+ * 32 handoffs it took the cores the burst's requests were waiting for. A replacement is a
+ * round trip away anyway; this adds at most REFILL_DEFER_MAX_MS to it (refillMarginMs covers it).
+ */
+const REFILL_QUIET_MS = 2;
+const REFILL_DEFER_MAX_MS = 15;
 /** If a listener throws inside a tick, try again after this long. */
 const TICK_RETRY_MS = 1_000;
 /**
@@ -76,6 +85,7 @@ export class UpstreamPool {
   private readonly backoff: Backoff;
   private readonly learner: TtlLearner;
   private readonly demand: DemandMeter;
+  private readonly bursts = new BurstMeter();
   private readonly retransmits: RetransmitEvidence;
   private readonly stats = new PoolStats();
   /**
@@ -84,6 +94,9 @@ export class UpstreamPool {
    * taken and in flight), so their deaths teach nothing new.
    */
   private deathCutoff = -Infinity;
+  /** First take since the last refill opened entries, and the latest take (refill deferral). */
+  private takesSince: number | undefined;
+  private lastTakeAt = -Infinity;
 
   private timer: TimerHandle | undefined;
   private timerAt = Infinity;
@@ -173,7 +186,14 @@ export class UpstreamPool {
   take(countDemand = true): HalfOpen | undefined {
     if (this.closed) return undefined;
     const now = this.deps.clock.now();
-    if (countDemand) this.demand.record(now);
+    // A take after a pause starts a new run (an earlier run's start must not cut this one's deferral short).
+    if (this.takesSince === undefined || now - this.lastTakeAt >= REFILL_QUIET_MS) this.takesSince = now;
+    this.lastTakeAt = now;
+    if (countDemand) {
+      this.demand.record(now);
+      const c = this.config;
+      this.bursts.record(now, refillWindowMs(this.stats.rttMs, c.refillMarginMs), c.burstMemoryMs, c.cap);
+    }
     const ttl = this.learner.ttlMs;
     const aging = this.agingApplies(now);
     let chosen: Slot | undefined;
@@ -203,12 +223,12 @@ export class UpstreamPool {
       this.stats.hits += 1;
       if (!fullWindow) this.stats.agedHits += 1;
       this.emitFor('hit', { id: slot.entry.id, ageMs: now - slot.openedAt, synAcks: slot.synAcks, fullWindow });
-      this.arm(now);
+      this.armRefillAfterTake(now);
       return slot.entry;
     }
     this.stats.misses += 1;
     this.emitFor('miss', { reason: 'empty' });
-    this.arm(now);
+    this.armRefillAfterTake(now);
     return undefined;
   }
 
@@ -355,6 +375,7 @@ export class UpstreamPool {
       targetReady: this.clamp(computedTarget),
       cap: this.config.cap,
       demandPerSec: this.demand.ratePerSec(now),
+      burstPeak: this.bursts.peak(now, this.config.burstMemoryMs),
       hits: s.hits,
       agedHits: s.agedHits,
       misses: s.misses,
@@ -384,6 +405,7 @@ export class UpstreamPool {
       refillMarginMs: c.refillMarginMs,
       safetyFactor: c.safetyFactor,
       burstEntries: c.burstEntries,
+      burstPeak: this.bursts.peak(now, c.burstMemoryMs),
     });
   }
 
@@ -392,6 +414,17 @@ export class UpstreamPool {
   }
 
   // ---- the tick ------------------------------------------------------------
+
+  /** When a refill may open entries: now, or after the current run of takes (REFILL_QUIET_MS, at most REFILL_DEFER_MAX_MS). */
+  private refillAt(now: number): number {
+    if (this.takesSince === undefined) return now;
+    const at = Math.min(this.lastTakeAt + REFILL_QUIET_MS, this.takesSince + REFILL_DEFER_MAX_MS);
+    return at > now ? at : now;
+  }
+
+  private armRefillAfterTake(now: number): void {
+    this.arm(this.refillAt(now));
+  }
 
   private arm(at: number): void {
     if (this.closed || !this.started || at >= this.timerAt) return;
@@ -463,7 +496,10 @@ export class UpstreamPool {
       this.evict(oldest, 'refreshed', now);
       return true;
     };
-    if (need() > 0 && !this.paused) {
+    const refillAt = this.refillAt(now);
+    const deferred = refillAt > now;
+    if (need() > 0 && !this.paused && !deferred) {
+      this.takesSince = undefined;
       if (this.backoff.state === 'ok') {
         for (let opens = 0; need() > 0 && this.backoff.state === 'ok'; opens++) {
           if (opens >= c.maxOpensPerTick) {
@@ -496,7 +532,8 @@ export class UpstreamPool {
       const staleAt = this.staleAt(slot, ttl, aging);
       if (staleAt > now) next = Math.min(next, staleAt);
     }
-    if (need() > 0 && !this.paused) {
+    if (deferred && need() > 0 && !this.paused) next = Math.min(next, refillAt);
+    else if (need() > 0 && !this.paused) {
       if (this.backoff.state !== 'ok') {
         if (this.pending.size === 0) next = Math.min(next, Math.max(this.backoff.nextAttemptAt, now + this.bucket.msUntilToken(now)));
       } else if (blockedOnToken) {

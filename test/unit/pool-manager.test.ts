@@ -304,6 +304,84 @@ describe('PoolManager', () => {
     expect(snap().ready).toBe(2);
   });
 
+  it('remembers a burst: the next one finds the pool its size; after burstMemoryMs it is forgotten', () => {
+    const { driver, mgr, snap, run } = setup({ synRatePerSec: 200, synBurst: 50, maxOpensPerTick: 50, burstEntries: 2, burstMemoryMs: 30_000 });
+    driver.behaviour = { ...answer, rttMs: 40 };
+    mgr.start();
+    run(2_000, 50);
+    expect(snap().ready).toBe(2);
+    const burst = (): number => {
+      let hits = 0;
+      for (let i = 0; i < 32; i++) if (mgr.take(A) !== undefined) hits++;
+      return hits;
+    };
+    // The first burst meets the idle pool: 2 hits, 30 misses. All 32 count.
+    expect(burst()).toBe(2);
+    expect(snap().burstPeak).toBe(32);
+    expect(snap().computedTarget).toBe(32);
+    run(2_500, 50);
+    expect(snap().ready).toBe(32);
+    // A burst every 2.5 s: the rate alone (~13/s) would keep ceil(13 × 0.14 × 2) + 2 = 6.
+    for (let k = 0; k < 4; k++) {
+      expect(burst()).toBe(32);
+      run(2_500, 50);
+    }
+    expect(snap().ready).toBe(32);
+    // No burst for longer than the memory: the target falls back and the extra entries go at their
+    // refresh (this setup keeps entries to their TTL: refreshed ~45 s after their SYN-ACK).
+    run(60_000, 100);
+    expect(snap().burstPeak).toBe(0);
+    expect(snap().computedTarget).toBe(2);
+    expect(snap().ready).toBeLessThanOrEqual(2 + 1);
+    // burstMemoryMs 0: nothing remembered.
+    const off = setup({ burstMemoryMs: 0 });
+    off.driver.behaviour = answer;
+    off.mgr.start();
+    off.run(2_000, 50);
+    for (let i = 0; i < 32; i++) off.mgr.take(A);
+    expect(off.snap().burstPeak).toBe(0);
+    expect(off.snap().computedTarget).toBeLessThan(32);
+  });
+
+  it('a burst of takes is handed out before any refill opens: refills wait for a 2 ms pause, at most 15 ms', () => {
+    const { driver, mgr, snap, clock } = setup({ sizing: 'fixed', targetSize: 8, maxOpensPerTick: 50, synBurst: 50 });
+    driver.behaviour = answer;
+    mgr.start();
+    clock.advance(1_000);
+    expect(snap().ready).toBe(8);
+    const opened = driver.openCalls.length;
+    // Eight takes 1 ms apart: no SYN while they keep coming.
+    for (let i = 0; i < 8; i++) {
+      expect(mgr.take(A)).toBeDefined();
+      clock.advance(1);
+      expect(driver.openCalls.length).toBe(opened);
+    }
+    clock.advance(1); // 2 ms after the last take
+    expect(driver.openCalls.length).toBe(opened + 8);
+    // Takes that never pause are deferred at most 15 ms after the first.
+    clock.advance(1_000);
+    const before = driver.openCalls.length;
+    const firstTakeAt = clock.now();
+    let refilledAt: number | undefined;
+    for (let i = 0; i < 40 && refilledAt === undefined; i++) {
+      mgr.take(A);
+      clock.advance(1);
+      if (driver.openCalls.length > before) refilledAt = clock.now();
+    }
+    expect(refilledAt).toBeDefined();
+    expect(refilledAt! - firstTakeAt).toBeLessThanOrEqual(16);
+    expect(refilledAt! - firstTakeAt).toBeGreaterThanOrEqual(15);
+    // A later burst, after the pool is full again and nothing needed refilling in between, is deferred again.
+    clock.advance(1_000);
+    expect(snap().ready).toBe(8);
+    const again = driver.openCalls.length;
+    for (let i = 0; i < 4; i++) {
+      mgr.take(A);
+      clock.advance(1);
+      expect(driver.openCalls.length).toBe(again);
+    }
+  });
+
   it('caps the target at maxSize and at a quarter of the upstream backlog', () => {
     const { driver, mgr, snap, run } = setup({ sizing: 'fixed', targetSize: 500, upstreamBacklog: 40 });
     driver.behaviour = answer;
@@ -351,7 +429,8 @@ describe('PoolManager', () => {
     const e1 = mgr.take(A)!;
     expect(mgr.reportDead(e1)).toBe(true);
     expect(snap().effectiveTtlMs).toBe(50_000); // one observation is not enough
-    clock.advance(12_000); // a new generation of entries, 12 s old when the next one is taken
+    // A new generation of entries (opened REFILL_QUIET_MS = 2 ms after the take), 12 s old when the next one is taken.
+    clock.advance(12_002);
     const e2 = mgr.take(A)!;
     expect(e2.sentAt).toBeGreaterThan(e1.sentAt);
     expect(mgr.reportDead(e2)).toBe(true);
