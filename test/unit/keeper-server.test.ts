@@ -368,4 +368,49 @@ describe('KeeperConnectionSource', () => {
     await upstreamClosed;
     expect(src.stats()).toMatchObject({ timeouts: 1, late: 1, served: 0 });
   });
+
+  it('a reply already in is read between two requests of one turn, not after the next poll phase', async () => {
+    const path = join(dir, 'drain.sock');
+    let cfd = -1;
+    const requests: number[] = [];
+    let onRequest: (() => void) | undefined;
+    const keeper = net.createServer((c) => {
+      cfd = (c as unknown as { _handle: { fd: number } })._handle.fd;
+      const reader = new LineReader(4096);
+      c.on('data', (d) => {
+        for (const l of reader.push(d)) {
+          const req = JSON.parse(l) as { op: string; id: number };
+          if (req.op === 'hello') sendWithFd(cfd, Buffer.from('{"v":1,"ok":true,"op":"hello","versions":[1],"accelerated":true,"targets":[]}\n'), undefined, MSG_NOSIGNAL);
+          else requests.push(req.id);
+          onRequest?.();
+        }
+      });
+    });
+    await new Promise<void>((r) => keeper.listen(path, r));
+    cleanups.push(() => new Promise((r) => keeper.close(r)));
+    const up = net.connect(target.port, target.address);
+    await once(up, 'connect');
+    cleanups.push(() => up.destroy());
+    const src = new KeeperConnectionSource({ path, requestTimeoutMs: 5_000 });
+    cleanups.push(() => src.close());
+    const ready = once(src, 'connected');
+    src.start();
+    await ready;
+
+    let first: Socket | undefined | null = null;
+    const firstAsked = new Promise<void>((r) => (onRequest = r));
+    src.acquireAsync(target, (s) => (first = s));
+    await firstAsked;
+    onRequest = undefined;
+    // One macrotask: the keeper's reply to the first request lands, then the worker asks again.
+    const seenAfterSecond = await new Promise<Socket | undefined | null>((resolve) => {
+      const line = `{"v":1,"id":${requests[0]},"ok":true,"fd":true,"entry":7,"address":"${target.address}","port":${target.port}}\n`;
+      sendWithFd(cfd, Buffer.from(line), (up as unknown as { _handle: { fd: number } })._handle.fd, MSG_NOSIGNAL);
+      src.acquireAsync(target, () => undefined);
+      // Queued after the drain's tick: libuv has not polled since the reply landed.
+      process.nextTick(() => resolve(first));
+    });
+    expect(seenAfterSecond).toBeInstanceOf(net.Socket);
+    (seenAfterSecond as Socket).destroy();
+  });
 });
