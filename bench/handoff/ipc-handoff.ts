@@ -1,7 +1,9 @@
 // The keeper's IPC handoff, timed from the worker's side: acquireAsync() called
 // → the pooled socket received (SCM_RIGHTS) and wrapped as a net.Socket. The
-// keeper is a separate process, as in production, with a loopback listener of
-// its own as the upstream. Two keepers:
+// keeper is a separate process, as in production; the upstream is a loopback
+// listener in a third process (in the keeper's own, accepting and closing every
+// handed-off connection ran on the keeper's event loop, inside the measured
+// window: not the keeper's work). Two keepers:
 //   stock — entries established before each burst, outside the timed window (the
 //           in-process 'hot' variant's conditions): the IPC handoff itself;
 //   pool  — a real PoolManager (PoolConnectionSource) that refills while the
@@ -24,6 +26,7 @@ import { PoolConnectionSource } from '../../src/proxy/pool-source.js';
 import { quantile } from '../../src/util/stats.js';
 
 export const KEEPER_CHILD_FLAG = '--keeper-child';
+export const UPSTREAM_CHILD_FLAG = '--upstream-child';
 export type KeeperMode = 'stock' | 'pool';
 /** Ready entries the pool keeps: more than a burst takes. */
 const POOL_SIZE = 32;
@@ -35,11 +38,17 @@ const IDLE_MS = 30;
 type ChildMessage = { ready: true; target: Endpoint } | { refilled: number } | { servedUs: number[]; acquireUs: number[] };
 type ParentMessage = { report: true } | { refill: number };
 
-/** The keeper process: `node run.js --keeper-child PATH MODE`. Exits when the parent goes. */
-export async function runKeeperChild(path: string, mode: KeeperMode): Promise<void> {
+/** The upstream: `node run.js --upstream-child`, a listener that closes what it accepts; says its port, exits with the parent. */
+export async function runUpstreamChild(): Promise<void> {
   const server = net.createServer((s) => s.on('error', () => {}).destroy());
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', 1024, r));
-  const target = { address: '127.0.0.1', port: (server.address() as net.AddressInfo).port };
+  process.send!({ port: (server.address() as net.AddressInfo).port });
+  process.once('disconnect', () => process.exit(0));
+}
+
+/** The keeper process: `node run.js --keeper-child PATH MODE PORT`. Exits when the parent goes. */
+export async function runKeeperChild(path: string, mode: KeeperMode, upstreamPort: number): Promise<void> {
+  const target = { address: '127.0.0.1', port: upstreamPort };
   const hs = Handshaker.create({ targets: [target] });
   const acquireUs: number[] = [];
   let source: KeeperSource;
@@ -99,7 +108,6 @@ export async function runKeeperChild(path: string, mode: KeeperMode): Promise<vo
     void keeper.close().then(() => {
       echo.close();
       close();
-      server.close();
       process.exit(0);
     });
   });
@@ -125,9 +133,12 @@ export async function measureIpcHandoff(script: string, mode: KeeperMode, count:
   const dir = mkdtempSync(join(tmpdir(), 'synpool-bench-keeper-'));
   const path = join(dir, 'keeper.sock');
   let child: ChildProcess | undefined;
+  let upstream: ChildProcess | undefined;
   let src: KeeperConnectionSource | undefined;
   try {
-    child = fork(script, [KEEPER_CHILD_FLAG, path, mode], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    upstream = fork(script, [UPSTREAM_CHILD_FLAG], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const [{ port }] = (await once(upstream, 'message')) as [{ port: number }];
+    child = fork(script, [KEEPER_CHILD_FLAG, path, mode, String(port)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     const ask = async (m: ParentMessage): Promise<ChildMessage> => {
       const reply = once(child!, 'message') as Promise<[ChildMessage]>;
       child!.send(m);
@@ -174,6 +185,11 @@ export async function measureIpcHandoff(script: string, mode: KeeperMode, count:
     if (child !== undefined && child.connected) {
       const exited = once(child, 'exit');
       child.disconnect();
+      await exited;
+    }
+    if (upstream !== undefined && upstream.connected) {
+      const exited = once(upstream, 'exit');
+      upstream.disconnect();
       await exited;
     }
     rmSync(dir, { recursive: true, force: true });

@@ -8,7 +8,8 @@
 //           + net.Socket.
 // Then the keeper's IPC handoff (ipc-handoff.ts): a keeper process with a real
 // pool, and this process as a worker timing acquireAsync → socket received.
-// Usage: node dist/bench/handoff/run.js [--count N] [--json] [--out FILE] [--no-ipc]
+// Usage: node dist/bench/handoff/run.js [--count N] [--json] [--out FILE] [--no-ipc] [--worker-batch] [--help]
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import net from 'node:net';
@@ -16,18 +17,49 @@ import { parseArgs } from 'node:util';
 import { awaitEstablished } from '../../src/handshake/await-established.js';
 import { Handshaker } from '../../src/handshake/handshaker.js';
 import { quantile } from '../../src/util/stats.js';
-import { KEEPER_CHILD_FLAG, measureIpcHandoff, runKeeperChild, summarize, type IpcHandoffResult, type KeeperMode } from './ipc-handoff.js';
+import { KEEPER_CHILD_FLAG, measureIpcHandoff, runKeeperChild, runUpstreamChild, summarize, UPSTREAM_CHILD_FLAG, type IpcHandoffResult, type KeeperMode } from './ipc-handoff.js';
+
+const HELP = `Usage: node dist/bench/handoff/run.js [flags]   (root: raw sockets and TCP_REPAIR)
+
+The repair handoff in one process (hot: prepared at SYN-ACK, full: every step), then the
+keeper's IPC handoff timed from a worker process (keeper with ready entries, and with a
+refilling pool), beside a Unix-socket echo between the same processes (the floor).
+
+  --count N        handoffs per variant (default 2000)
+  --no-ipc         only the in-process repair handoff
+  --worker-batch   run the worker side (this process) as SCHED_BATCH: it no longer preempts the
+                   keeper on wake-up, which separates the keeper's own time from the worker's
+  --json           print the JSON result
+  --out FILE       write the JSON result to FILE
+  --help`;
 
 if (process.argv[2] === KEEPER_CHILD_FLAG) {
-  await runKeeperChild(process.argv[3]!, process.argv[4] as KeeperMode);
+  await runKeeperChild(process.argv[3]!, process.argv[4] as KeeperMode, Number(process.argv[5]));
+} else if (process.argv[2] === UPSTREAM_CHILD_FLAG) {
+  await runUpstreamChild();
 } else {
   await main();
 }
 
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { count: { type: 'string', default: '2000' }, json: { type: 'boolean', default: false }, out: { type: 'string' }, 'no-ipc': { type: 'boolean', default: false } },
+    options: {
+      count: { type: 'string', default: '2000' },
+      json: { type: 'boolean', default: false },
+      out: { type: 'string' },
+      'no-ipc': { type: 'boolean', default: false },
+      'worker-batch': { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
+    },
   });
+  if (values.help) {
+    console.log(HELP);
+    return;
+  }
+  // The experiment behind docs/own-time.md "IPC handoff": the worker (this process) in SCHED_BATCH does
+  // not preempt the keeper when the keeper's reply wakes it, so the keeper's own time is its own work.
+  if (values['worker-batch']) execFileSync('chrt', ['--batch', '--pid', '0', String(process.pid)]);
   const count = Number(values.count);
   if (!Number.isInteger(count) || count < 10 || count > 100_000) throw new Error('--count must be an integer in 10..100000');
   const BATCH = 50;
@@ -100,6 +132,7 @@ async function main(): Promise<void> {
     full: summary(samples.full),
     hot: summary(samples.hot),
     unansweredSyns: unanswered,
+    workerSchedBatch: values['worker-batch'],
     ...(ipc === undefined ? {} : { ipc }),
   };
   function round(x: number): number {

@@ -33,7 +33,7 @@ export interface BenchOptions {
   upstreamServer: UpstreamServerKind;
   link: LinkChoice;
   /** Pool size of the accelerated contender (--pool-size). */
-  poolSize: number;
+  poolSize: number | 'demand';
   /** Sequential scenarios (sequential-idle, connection-close, https-close, ipv6-close, https6-close, three-servers): requests per contender. */
   requests: number;
   /** sequential-idle and burst: gap between two requests (bursts) of one contender, ms; wider than the upstream idle timeout. */
@@ -83,7 +83,8 @@ Usage: node dist/bench/harness/main.js [flags]
   --contenders LIST       ${CONTENDERS.join(',')} (default: all; nginx only if /usr/sbin/nginx exists)
   --upstream-server KIND  ${UPSTREAM_SERVERS.join(', ')}                             (default node)
   --link KIND             auto (netem where the kernel has it, else vde), vde, netem (default auto)
-  --pool-size N           pool size of the accelerated synpool           (default 8)
+  --pool-size N|demand    pool size of the accelerated synpool           (default 8; demand: synpool's default
+                          demand sizing, which learns the rate and remembers bursts)
   --requests N            requests per contender, sequential scenarios   (default 20; quick 6)
   --idle-gap-ms N         gap between requests in sequential-idle/burst  (default 2500)
   --rate N                poisson arrivals per second per contender      (default 20)
@@ -191,7 +192,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
     contenders: values.contenders !== undefined ? choiceList('--contenders', values.contenders, CONTENDERS) : quick ? [...QUICK_CONTENDERS] : [...CONTENDERS],
     upstreamServer: values['upstream-server'] !== undefined ? choice('--upstream-server', values['upstream-server'], UPSTREAM_SERVERS) : 'node',
     link: values.link !== undefined ? choice('--link', values.link, LINKS) : 'auto',
-    poolSize: values['pool-size'] !== undefined ? intIn('--pool-size', values['pool-size'], 1, 1024) : 8,
+    poolSize: values['pool-size'] === 'demand' ? 'demand' : values['pool-size'] !== undefined ? intIn('--pool-size', values['pool-size'], 1, 1024) : 8,
     requests: values.requests !== undefined ? intIn('--requests', values.requests, 1, 10_000) : quick ? 6 : 20,
     idleGapMs: values['idle-gap-ms'] !== undefined ? intIn('--idle-gap-ms', values['idle-gap-ms'], 100, 60_000) : 2_500,
     upstreamIdleTimeoutMs: 1_000,

@@ -15,6 +15,7 @@ export interface Contender {
   readonly kind: 'direct' | 'synpool' | 'nginx';
   readonly target: Target;
   readonly proxy: ProxyProcess | undefined;
+  /** Ready entries to wait for before a scenario: the fixed pool size, 1 under demand sizing; undefined without a pool. */
   readonly poolSize: number | undefined;
   /** direct to an https upstream: connections its Agent opened so far. */
   readonly connectionsOpened?: () => number;
@@ -96,8 +97,8 @@ export interface StartContenderOptions {
   ports: PortAllocator;
   scenario: ScenarioName;
   name: ContenderName;
-  /** The accelerated contender's pool size. */
-  poolSize: number;
+  /** The accelerated contender's pool size, or 'demand' (synpool's own demand sizing). */
+  poolSize: number | 'demand';
   /** The table's name (sweep: `accel pool=N`); default `name`. */
   label?: Contender['name'];
   /** Override the upstream variant (sweep). */
@@ -127,11 +128,12 @@ export async function startContender(o: StartContenderOptions): Promise<Contende
         port,
         metricsPort: o.ports.take(),
         accel,
-        poolSize: accel ? o.poolSize : undefined,
+        poolSize: accel && o.poolSize !== 'demand' ? o.poolSize : undefined,
         tls: upstream.tls,
         cli: o.cli,
       });
-      return { name, kind: 'synpool', target: { host: '127.0.0.1', port, path }, proxy, poolSize: accel ? o.poolSize : undefined };
+      const waitFor = o.poolSize === 'demand' ? 1 : o.poolSize;
+      return { name, kind: 'synpool', target: { host: '127.0.0.1', port, path }, proxy, poolSize: accel ? waitFor : undefined };
     }
     case 'nginx': {
       const port = o.ports.take();

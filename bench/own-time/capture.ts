@@ -43,10 +43,13 @@ export async function startCapture(topo: Topology, side: Side, filter: string): 
   // --immediate-mode: without it the kernel hands packets over in blocks (TPACKET_V3) that retire only
   // when full or after libpcap's timeout, and whatever sits in the last block when tcpdump is stopped
   // is lost (seen: the last requests of a run missing from the file). -U: write each packet as it comes;
-  // -n: no name lookups; full packets (the payloads are small, and the
-  // decoder checks the IP total length); nanosecond timestamps; a 16 MiB kernel buffer against drops;
-  // -Z root: keep writing as root into the topology's root-owned directory.
-  const args = ['-i', 'any', '-n', '-U', '--immediate-mode', '-Z', 'root', '-B', '16384', '--time-stamp-precision=nano', '-w', file, filter];
+  // -n: no name lookups; nanosecond timestamps; -Z root: keep writing as root into the topology's
+  // root-owned directory. -s 4096 with a 64 MiB buffer: in immediate mode the kernel ring holds
+  // buffer / snaplen frames, and with the default snaplen (256 KiB) 16 MiB was 64 frames: a burst of
+  // 32 requests through five contenders overflowed it (thousands of drops). The segments here are
+  // small (requests and answers of a few hundred bytes); a longer one would be cut, and the decoder,
+  // which checks the IP total length, counts it as truncated (reported as a problem).
+  const args = ['-i', 'any', '-n', '-U', '--immediate-mode', '-Z', 'root', '-s', '4096', '-B', '65536', '--time-stamp-precision=nano', '-w', file, filter];
   const child = topo.spawn(side, 'tcpdump', args, { stdio: ['ignore', 'ignore', 'pipe'] });
   captureStderr(child);
   await waitListening(child, `tcpdump ${args.join(' ')}`);

@@ -2,16 +2,20 @@
 // contender while tcpdump records both sides, then the own time per request.
 //   idle:  one request per contender in turn (the first rotates), then `gapMs`
 //          of silence: each contender has been idle ≥ gapMs before each request;
-//   tight: `batch` requests back to back per contender, contenders in turn.
+//   tight: `batch` requests back to back per contender, contenders in turn;
+//   burst: `burst` requests at once (each on its own connection) per contender after
+//          `gapMs` of silence, contenders in turn (the first rotates); rounds until
+//          `requests` are sent, rounded up to whole bursts.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Topology } from '../topology/index.js';
 import { startCapture, type CaptureResult } from './capture.js';
 import type { RunningContender } from './contenders.js';
 import { computeOwnTime, missingIds, type Endpoint, type OwnTimeRecord, type Unmatched } from './own-time.js';
+import type { ColdModeName } from './own-time-args.js';
 import { summarize, type OwnTimeSummary } from './own-time-summary.js';
 import { ownTimeRequest, type ClientOutcome } from './request-client.js';
 
-export type ColdMode = 'idle' | 'tight';
+export type ColdMode = ColdModeName;
 
 export interface ColdRunOptions {
   mode: ColdMode;
@@ -19,6 +23,8 @@ export interface ColdRunOptions {
   gapMs: number;
   /** tight: requests per contender per turn. */
   batch: number;
+  /** burst: simultaneous requests per contender per round. */
+  burst: number;
   warmup: number;
   /** Keep the pcap files here (undefined: delete them). */
   keepPcapDir: string | undefined;
@@ -47,6 +53,13 @@ let nextId = 1;
 export async function runColdMode(topo: Topology, upstream: Endpoint, contenders: readonly RunningContender[], o: ColdRunOptions): Promise<ColdRunResult> {
   // Unrecorded warm-up (JIT, the proxies' first connections), outside the capture.
   for (const c of contenders) for (let i = 0; i < o.warmup; i++) await ownTimeRequest(c.port, nextId++);
+  // A burst runs code a sequential request never reaches (queued requests, many sockets at once): one unrecorded burst each.
+  if (o.mode === 'burst') {
+    for (const c of contenders) {
+      await Promise.all(Array.from({ length: o.burst }, () => ownTimeRequest(c.port, nextId++)));
+      await sleep(o.gapMs, undefined, { signal: o.signal }).catch(() => undefined);
+    }
+  }
 
   const ports = contenders.map((c) => `port ${c.port}`).join(' or ');
   const capture = await startCapture(topo, 'client', `tcp and (${ports} or (host ${upstream.addr} and port ${upstream.port}))`);
@@ -62,6 +75,17 @@ export async function runColdMode(topo: Topology, upstream: Endpoint, contenders
         if (o.signal.aborted) break;
         for (let k = 0; k < contenders.length; k++) await send(contenders[(round + k) % contenders.length]!);
         if ((round + 1) % 5 === 0 || round + 1 === o.requests) o.note(`own-time idle: ${round + 1}/${o.requests} rounds`);
+      }
+    } else if (o.mode === 'burst') {
+      const rounds = Math.ceil(o.requests / o.burst);
+      for (let round = 0; round < rounds && !o.signal.aborted; round++) {
+        for (let k = 0; k < contenders.length && !o.signal.aborted; k++) {
+          await sleep(o.gapMs, undefined, { signal: o.signal }).catch(() => undefined);
+          if (o.signal.aborted) break;
+          const c = contenders[(round + k) % contenders.length]!;
+          await Promise.all(Array.from({ length: o.burst }, () => send(c)));
+        }
+        o.note(`own-time burst: ${round + 1}/${rounds} bursts of ${o.burst} per contender`);
       }
     } else {
       for (let done = 0, turn = 0; done < o.requests && !o.signal.aborted; done += o.batch, turn++) {
@@ -90,7 +114,7 @@ export async function runColdMode(topo: Topology, upstream: Endpoint, contenders
     return {
       contender: c.name,
       mode: o.mode,
-      summary: summarize(records, sent.length, sent.length - clientErrors.length),
+      summary: summarize(records, sent.length, sent.length - clientErrors.length, sent.filter((s) => s.error === undefined && s.status === 200).map((s) => s.ms)),
       unmatched,
       clientErrors,
       records,

@@ -28,8 +28,6 @@ export interface RunningContender {
 
 const PLAIN_PROXY = fileURLToPath(new URL('../proxy/plain-proxy.js', import.meta.url));
 const FLOOR_SERVER = fileURLToPath(new URL('./floor-server.js', import.meta.url));
-/** synpool's fixed pool: ahead of one request per round trip with room to spare. */
-export const POOL_SIZE = 8;
 const POOL_FILL_DEADLINE_MS = 5_000;
 
 export interface ContenderContext {
@@ -37,6 +35,10 @@ export interface ContenderContext {
   upstreamUrl: string;
   upstreamHost: string;
   upstreamPort: number;
+  /** synpool's fixed pool size (--pool-size): as large as a burst, or ahead of one request per round trip. */
+  poolSize: number;
+  /** Another build's cli.js for the synpool contenders (--synpool-cli), or undefined. */
+  synpoolCli: string | undefined;
   /** Two consecutive free ports in the client namespace per call. */
   port(): number;
 }
@@ -58,7 +60,8 @@ export async function startOwnTimeContender(name: ContenderName, ctx: ContenderC
         port,
         metricsPort: ctx.port(),
         accel,
-        poolSize: accel ? POOL_SIZE : undefined,
+        poolSize: accel ? ctx.poolSize : undefined,
+        cli: ctx.synpoolCli,
       });
       const poolReady = async (): Promise<number | undefined> => (await p.counters())?.poolReady;
       if (accel) {
@@ -67,7 +70,7 @@ export async function startOwnTimeContender(name: ContenderName, ctx: ContenderC
           throw new Error('synpool started without its pool (no CAP_NET_RAW/CAP_NET_ADMIN?): the accelerated contender would measure plain connects');
         }
         const deadline = Date.now() + POOL_FILL_DEADLINE_MS;
-        while (Date.now() < deadline && ((await poolReady().catch(() => 0)) ?? 0) < POOL_SIZE) await sleep(50);
+        while (Date.now() < deadline && ((await poolReady().catch(() => 0)) ?? 0) < ctx.poolSize) await sleep(50);
       }
       return { name, port, proxies: true, poolReady: accel ? poolReady : none, cpuMs: () => p.cpuMs(), stop: () => p.stop() };
     }

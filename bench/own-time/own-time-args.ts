@@ -2,6 +2,13 @@
 import { parseArgs } from 'node:util';
 import { intFlag } from '../int-flag.js';
 
+/** --contenders ids, in the order of CONTENDER_NAMES (contenders.ts). */
+export const CONTENDER_IDS = ['synpool', 'no-accel', 'node-proxy', 'nginx', 'floor'] as const;
+export type ContenderId = (typeof CONTENDER_IDS)[number];
+
+export const COLD_MODES = ['idle', 'tight', 'burst'] as const;
+export type ColdModeName = (typeof COLD_MODES)[number];
+
 export interface OwnTimeOptions {
   quick: boolean;
   /** Requests per contender in each cold mode (idle, tight). */
@@ -16,6 +23,16 @@ export interface OwnTimeOptions {
   json: boolean;
   /** JSON file; the markdown table goes beside it (.md). */
   out: string;
+  /** The cold-path modes to run, in this order. */
+  modes: ColdModeName[];
+  /** burst mode: simultaneous requests per contender per round. */
+  burst: number;
+  /** synpool's fixed pool size. */
+  poolSize: number;
+  /** Another build's dist/src/cli.js (or a wrapper) for the two synpool contenders; undefined: this build. */
+  synpoolCli: string | undefined;
+  /** Contender ids to run (CONTENDER_IDS), in the table's order. */
+  contenders: ContenderId[];
   /** Keep the cold-path pcap files in this directory. */
   keepPcap: string | undefined;
   help: boolean;
@@ -25,17 +42,23 @@ export const OWN_TIME_HELP = `Usage: node dist/bench/own-time/run.js [flags]    
 
 The proxy's own time per request, from packet captures on both sides of it
 (p50/p99, request path and response path), after idleness and in a tight
-loop, and warm-path throughput with wrk: synpool, synpool --no-accel, a
+loop and in bursts, and warm-path throughput with wrk: synpool, synpool --no-accel, a
 minimal node:http + undici proxy, nginx, and a bare node:http server (the floor).
 
-  --quick            smoke run: 5 requests per mode, wrk 2 s × 1 round (~1 min)
+  --quick            smoke run: 5 requests per mode (one burst of 8, pool 8), wrk 2 s × 1 round (~1 min)
   --requests N       requests per contender in each cold mode (default 50)
   --rtt-ms N         round trip of the delay line to the upstream (default 40; even)
-  --gap-ms N         idleness before each request in the idle mode (default 1000)
+  --gap-ms N         idleness before each request in the idle mode, and before each burst (default 1000)
+  --modes LIST       cold-path modes: idle,tight,burst (default all three)
+  --burst N          burst mode: simultaneous requests per contender per burst (default 32);
+                     --requests is rounded up to whole bursts
+  --pool-size N      synpool's fixed pool size (default 32: as large as a default burst)
   --seconds N        wrk duration per round (default 10)
   --rounds N         wrk rounds per contender (default 3)
   --connections N    wrk connections (default 64)
   --parts LIST       cold,throughput (default both)
+  --contenders LIST  synpool,no-accel,node-proxy,nginx,floor (default all; nginx only where installed)
+  --synpool-cli FILE run the synpool contenders from another build's dist/src/cli.js (A/B across runs)
   --json             print the JSON instead of the markdown table
   --out FILE         JSON result (default bench/results/own-time.json, own-time-quick.json with --quick);
                      the table goes to the same name with .md
@@ -67,6 +90,11 @@ export function parseOwnTimeArgs(argv: readonly string[]): OwnTimeOptions {
         rounds: { type: 'string' },
         connections: { type: 'string' },
         parts: { type: 'string' },
+        modes: { type: 'string' },
+        contenders: { type: 'string' },
+        'synpool-cli': { type: 'string' },
+        burst: { type: 'string' },
+        'pool-size': { type: 'string' },
         json: { type: 'boolean', default: false },
         out: { type: 'string' },
         'keep-pcap': { type: 'string' },
@@ -82,6 +110,12 @@ export function parseOwnTimeArgs(argv: readonly string[]): OwnTimeOptions {
   const parts = (values.parts ?? 'cold,throughput').split(',').map((s) => s.trim());
   const unknown = parts.filter((p) => p !== 'cold' && p !== 'throughput');
   if (unknown.length > 0 || parts.length === 0) throw new OwnTimeUsageError(`--parts takes cold and/or throughput, got ${values.parts}`);
+  const modes = (values.modes ?? COLD_MODES.join(',')).split(',').map((m) => m.trim());
+  const badModes = modes.filter((m) => !(COLD_MODES as readonly string[]).includes(m));
+  if (badModes.length > 0 || modes.length === 0) throw new OwnTimeUsageError(`--modes takes ${COLD_MODES.join(', ')}, got ${values.modes}`);
+  const ids = (values.contenders ?? CONTENDER_IDS.join(',')).split(',').map((m) => m.trim());
+  const badIds = ids.filter((m) => !(CONTENDER_IDS as readonly string[]).includes(m));
+  if (badIds.length > 0 || ids.length === 0) throw new OwnTimeUsageError(`--contenders takes ${CONTENDER_IDS.join(', ')}, got ${values.contenders}`);
   return {
     quick,
     requests: int('requests', values.requests, quick ? 5 : 50, 1, 10_000),
@@ -93,6 +127,11 @@ export function parseOwnTimeArgs(argv: readonly string[]): OwnTimeOptions {
     parts: { cold: parts.includes('cold'), throughput: parts.includes('throughput') },
     json: values.json,
     out: values.out ?? `bench/results/${quick ? 'own-time-quick' : 'own-time'}.json`,
+    modes: [...new Set(modes)] as ColdModeName[],
+    contenders: CONTENDER_IDS.filter((c) => ids.includes(c)),
+    synpoolCli: values['synpool-cli'],
+    burst: int('burst', values.burst, quick ? 8 : 32, 2, 256),
+    poolSize: int('pool-size', values['pool-size'], quick ? 8 : 32, 1, 256),
     keepPcap: values['keep-pcap'],
     help: values.help,
   };

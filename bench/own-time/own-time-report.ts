@@ -4,7 +4,14 @@ import type { ColdRunResult } from './cold-run.js';
 import type { ThroughputRow } from './throughput-run.js';
 
 /** Issue 11's targets. */
-export const TARGETS = { idleP50Ms: 1.0, idleP99Ms: 3.0, throughputRatio: 1.0 } as const;
+export const TARGETS = { idleP50Ms: 1.0, idleP99Ms: 3.0, throughputRatio: 1.0, burstOverRttMs: 5 } as const;
+
+/** What the burst verdict needs to know of the run. */
+export interface BurstContext {
+  burst: number;
+  poolSize: number;
+  measuredRttMs: number;
+}
 
 const ms = (x: number | undefined): string => (x === undefined ? '–' : x.toFixed(2));
 
@@ -23,6 +30,8 @@ export function coldTable(runs: readonly ColdRunResult[]): string {
       { header: 'own p50 ms', align: 'right', cell: (x) => ms(x.summary.totalMs?.p50) },
       { header: 'own p99 ms', align: 'right', cell: (x) => ms(x.summary.totalMs?.p99) },
       { header: 'upstream wait p50', align: 'right', cell: (x) => ms(x.summary.upstreamWaitP50Ms) },
+      { header: 'client p50', align: 'right', cell: (x) => ms(x.summary.clientMs?.p50) },
+      { header: 'client p99', align: 'right', cell: (x) => ms(x.summary.clientMs?.p99) },
     ],
     rows,
   );
@@ -50,10 +59,13 @@ export interface Verdicts {
   /** synpool / node proxy, median req/s. */
   throughputRatio: number | undefined;
   throughputMet: boolean | undefined;
+  /** burst mode, synpool: the client's p50 minus the measured RTT, ms (a pool as large as the burst). */
+  burstOverRttP50Ms: number | undefined;
+  burstMet: boolean | undefined;
   lines: string[];
 }
 
-export function verdicts(cold: readonly ColdRunResult[], throughput: readonly ThroughputRow[]): Verdicts {
+export function verdicts(cold: readonly ColdRunResult[], throughput: readonly ThroughputRow[], burst?: BurstContext): Verdicts {
   const idle = cold.find((r) => r.mode === 'idle')?.results.find((x) => x.contender === 'synpool')?.summary.totalMs;
   const idleMet = idle === undefined ? undefined : idle.p50 <= TARGETS.idleP50Ms && idle.p99 <= TARGETS.idleP99Ms;
   const s = throughput.find((x) => x.contender === 'synpool');
@@ -75,5 +87,26 @@ export function verdicts(cold: readonly ColdRunResult[], throughput: readonly Th
     );
   }
   if (ratio !== undefined) lines.push(`warm path, wrk median req/s synpool / node proxy = ${ratio} (target ≥ ${TARGETS.throughputRatio}): ${throughputMet ? 'met' : 'MISSED'}`);
-  return { idleP50Ms: idle?.p50, idleP99Ms: idle?.p99, idleMet, throughputRatio: ratio, throughputMet, lines };
+  const burstRun = cold.find((r) => r.mode === 'burst');
+  const sBurst = burstRun?.results.find((x) => x.contender === 'synpool')?.summary;
+  let burstOverRttP50Ms: number | undefined;
+  let burstMet: boolean | undefined;
+  if (burst !== undefined && sBurst?.clientMs !== undefined) {
+    burstOverRttP50Ms = Math.round((sBurst.clientMs.p50 - burst.measuredRttMs) * 100) / 100;
+    const sized = burst.poolSize >= burst.burst;
+    burstMet = sized ? burstOverRttP50Ms <= TARGETS.burstOverRttMs : undefined;
+    lines.push(
+      `burst of ${burst.burst}, synpool pool ${burst.poolSize}: client p50 ${ms(sBurst.clientMs.p50)} ms = RTT + ${ms(burstOverRttP50Ms)} ms` +
+        (sized ? ` (target for a burst as large as the pool: RTT + ${TARGETS.burstOverRttMs}): ${burstMet ? 'met' : 'MISSED'}` : ' (the pool is smaller than the burst: no target)') +
+        `; own time p50 ${ms(sBurst.totalMs?.p50)} ms (request path ${ms(sBurst.requestMs?.p50)}, response path ${ms(sBurst.responseMs?.p50)})`,
+    );
+    const fBurst = burstRun?.results.find((x) => x.contender === 'node:http floor')?.summary;
+    if (fBurst?.clientMs !== undefined) {
+      lines.push(
+        `floor in the same burst (bare node:http answering from memory, no upstream): own time p50 ${ms(fBurst.totalMs?.p50)} ms, client p50 ${ms(fBurst.clientMs.p50)} ms: ` +
+          `what ${burst.burst} simultaneous connections cost one Node process and the client here before any proxying`,
+      );
+    }
+  }
+  return { idleP50Ms: idle?.p50, idleP99Ms: idle?.p99, idleMet, throughputRatio: ratio, throughputMet, burstOverRttP50Ms, burstMet, lines };
 }

@@ -16,6 +16,8 @@ export interface OwnTimeSummary {
   requestMs: Quantiles | undefined;
   responseMs: Quantiles | undefined;
   totalMs: Quantiles | undefined;
+  /** The client's own clock, connect → last response byte, successful requests (network waits included). */
+  clientMs: Quantiles | undefined;
   /** Median data out → response in: about one round trip (sanity check on the link). */
   upstreamWaitP50Ms: number | undefined;
 }
@@ -27,7 +29,7 @@ function q(values: readonly (number | undefined)[]): Quantiles | undefined {
   return { p50: r3(quantile(v, 0.5)), p99: r3(quantile(v, 0.99)) };
 }
 
-export function summarize(records: readonly OwnTimeRecord[], sent: number, ok: number): OwnTimeSummary {
+export function summarize(records: readonly OwnTimeRecord[], sent: number, ok: number, clientMs: readonly number[] = []): OwnTimeSummary {
   const connections: Partial<Record<UpstreamConnection, number>> = {};
   for (const r of records) if (r.connection) connections[r.connection] = (connections[r.connection] ?? 0) + 1;
   return {
@@ -38,6 +40,7 @@ export function summarize(records: readonly OwnTimeRecord[], sent: number, ok: n
     requestMs: q(records.map((r) => r.requestMs)),
     responseMs: q(records.map((r) => r.responseMs)),
     totalMs: q(records.map((r) => r.totalMs)),
+    clientMs: q(clientMs),
     upstreamWaitP50Ms: q(records.map((r) => r.upstreamWaitMs))?.p50,
   };
 }

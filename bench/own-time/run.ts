@@ -11,7 +11,7 @@ import { createTopology, enterNamespace, type Topology, type TopologyOptions } f
 import { isOnPath } from '../topology/run-command.js';
 import { runColdMode, type ColdRunResult } from './cold-run.js';
 import { CONTENDER_NAMES, nginxAvailable, startAll, stopAll, type ContenderContext, type ContenderName } from './contenders.js';
-import { OWN_TIME_HELP, OwnTimeUsageError, parseOwnTimeArgs, type OwnTimeOptions } from './own-time-args.js';
+import { CONTENDER_IDS, OWN_TIME_HELP, OwnTimeUsageError, parseOwnTimeArgs, type OwnTimeOptions } from './own-time-args.js';
 import { coldTable, throughputTable, verdicts } from './own-time-report.js';
 import { runThroughput, type ThroughputRow } from './throughput-run.js';
 
@@ -54,6 +54,8 @@ async function withContenders<T>(
   topo: Topology,
   upstream: UpstreamServer,
   names: readonly ContenderName[],
+  poolSize: number,
+  synpoolCli: string | undefined,
   fn: (c: Awaited<ReturnType<typeof startAll>>) => Promise<T>,
 ): Promise<T> {
   let next = FIRST_PROXY_PORT;
@@ -62,6 +64,8 @@ async function withContenders<T>(
     upstreamUrl: `http://${topo.serverAddr}:${upstream.port}`,
     upstreamHost: topo.serverAddr,
     upstreamPort: upstream.port,
+    poolSize,
+    synpoolCli,
     port: () => next++,
   };
   const contenders = await startAll(names, ctx);
@@ -77,12 +81,14 @@ async function coldPart(o: OwnTimeOptions, names: readonly ContenderName[], sign
     note(`cold path: vde link, measured RTT ${topo.measuredRttMs.toFixed(1)} ms; nginx upstream, keepalive_timeout 0`);
     const upstream = await startNginxUpstream(topo, { port: UPSTREAM_PORT, keepaliveTimeoutS: 0 });
     try {
-      return await withContenders(topo, upstream, names, async (contenders) => {
+      return await withContenders(topo, upstream, names, o.poolSize, o.synpoolCli, async (contenders) => {
         const endpoint = { addr: topo.serverAddr, port: upstream.port };
         const runs: ColdRunResult[] = [];
-        for (const mode of ['idle', 'tight'] as const) {
+        for (const mode of o.modes) {
           if (signal.aborted) break;
-          runs.push(await runColdMode(topo, endpoint, contenders, { mode, requests: o.requests, gapMs: o.gapMs, batch: TIGHT_BATCH, warmup: COLD_WARMUP, keepPcapDir: o.keepPcap, signal, note }));
+          runs.push(
+            await runColdMode(topo, endpoint, contenders, { mode, requests: o.requests, gapMs: o.gapMs, batch: TIGHT_BATCH, burst: o.burst, warmup: COLD_WARMUP, keepPcapDir: o.keepPcap, signal, note }),
+          );
         }
         return { runs, link: topo.link, measuredRttMs: topo.measuredRttMs };
       });
@@ -97,7 +103,7 @@ async function throughputPart(o: OwnTimeOptions, names: readonly ContenderName[]
     note('throughput: veth link (0 ms added); nginx upstream, keep-alive');
     const upstream = await startNginxUpstream(topo, { port: UPSTREAM_PORT });
     try {
-      return await withContenders(topo, upstream, names, (contenders) =>
+      return await withContenders(topo, upstream, names, o.poolSize, o.synpoolCli, (contenders) =>
         runThroughput(topo, contenders, { seconds: o.seconds, rounds: o.rounds, connections: o.connections, warmupSeconds: o.quick ? 1 : 3, signal, note }),
       );
     } finally {
@@ -130,8 +136,9 @@ export async function main(argv: readonly string[]): Promise<number> {
     process.stderr.write(`own-time: missing on PATH: ${missing.join(', ')} (sh scripts/ensure-system-packages.sh installs them)\n`);
     return 2;
   }
-  const names = CONTENDER_NAMES.filter((n) => n !== 'nginx' || nginxAvailable());
-  if (names.length < CONTENDER_NAMES.length) note('nginx not found: running without the nginx contender');
+  const wanted = new Set(o.contenders.map((id) => CONTENDER_NAMES[CONTENDER_IDS.indexOf(id)]));
+  const names = CONTENDER_NAMES.filter((n) => wanted.has(n) && (n !== 'nginx' || nginxAvailable()));
+  if (wanted.has('nginx') && !nginxAvailable()) note('nginx not found: running without the nginx contender');
 
   const abort = abortOnSignals('own-time', leaveClientNamespace);
 
@@ -144,20 +151,23 @@ export async function main(argv: readonly string[]): Promise<number> {
     if (abort.signal.aborted) return 130;
 
     const runs = cold?.runs ?? [];
-    const v = verdicts(runs, throughput);
+    const v = verdicts(runs, throughput, cold ? { burst: o.burst, poolSize: o.poolSize, measuredRttMs: cold.measuredRttMs } : undefined);
     const problems = runs.flatMap((r) =>
       r.results.flatMap((x) => [
         ...x.unmatched.map((u) => `${r.mode} ${x.contender}: ${u.id === undefined ? '' : `/own-time/${u.id}: `}${u.reason}`),
         ...x.clientErrors.map((e) => `${r.mode} ${x.contender}: ${e}`),
       ]),
     );
-    const drops = runs.filter((r) => (r.capture.droppedByKernel ?? 0) > 0).map((r) => `${r.mode} capture: ${r.capture.droppedByKernel} packets dropped by the kernel`);
+    const drops = [
+      ...runs.filter((r) => (r.capture.droppedByKernel ?? 0) > 0).map((r) => `${r.mode} capture: ${r.capture.droppedByKernel} packets dropped by the kernel`),
+      ...runs.filter((r) => r.capture.truncated > 0).map((r) => `${r.mode} capture: ${r.capture.truncated} segments longer than the snap length, not decoded`),
+    ];
     const command = ['node', 'dist/bench/own-time/run.js', ...argv].join(' ');
     const elapsedS = Math.round((performance.now() - started) / 100) / 10;
 
     const md: string[] = [];
     if (cold) {
-      md.push(`### Own time per request, ms (RTT ${o.rttMs} ms nominal, ${cold.measuredRttMs.toFixed(1)} ms measured, ${cold.link} link; upstream closes every connection; ${o.requests} requests per contender and mode; idle = ≥ ${o.gapMs} ms of silence before each)\n`);
+      md.push(`### Own time per request, ms (RTT ${o.rttMs} ms nominal, ${cold.measuredRttMs.toFixed(1)} ms measured, ${cold.link} link; upstream closes every connection; ${o.requests} requests per contender and mode${o.modes.includes('burst') ? ` (burst: ${Math.ceil(o.requests / o.burst)} × ${o.burst} at once)` : ''}; idle = ≥ ${o.gapMs} ms of silence before each; synpool pool ${o.poolSize})\n`);
       md.push(coldTable(runs));
       md.push('');
       const sent = runs.reduce((a, r) => a + r.results.reduce((b, x) => b + x.summary.sent, 0), 0);

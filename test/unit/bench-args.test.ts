@@ -17,6 +17,12 @@ describe('bench harness arguments', () => {
     expect(o.chart).toBe(true);
   });
 
+  it('--pool-size demand: synpool with its own demand sizing (which remembers bursts)', () => {
+    expect(parseBenchArgs(['--pool-size', 'demand']).poolSize).toBe('demand');
+    expect(parseBenchArgs(['--pool-size', '32']).poolSize).toBe(32);
+    expect(BENCH_HELP).toContain('--pool-size N|demand');
+  });
+
   it('the scenarios include https-close, and --scenarios takes it', () => {
     expect(SCENARIOS).toContain('https-close');
     expect(parseBenchArgs(['--scenarios', 'https-close']).scenarios).toEqual(['https-close']);

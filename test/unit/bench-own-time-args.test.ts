@@ -1,0 +1,73 @@
+import { describe, expect, it } from 'vitest';
+import type { ColdRunResult } from '../../bench/own-time/cold-run.js';
+import { OwnTimeUsageError, parseOwnTimeArgs } from '../../bench/own-time/own-time-args.js';
+import { verdicts } from '../../bench/own-time/own-time-report.js';
+import type { OwnTimeSummary } from '../../bench/own-time/own-time-summary.js';
+
+describe('own-time command line', () => {
+  it('runs every mode and contender by default, with a pool as large as the burst', () => {
+    const o = parseOwnTimeArgs([]);
+    expect(o.modes).toEqual(['idle', 'tight', 'burst']);
+    expect(o.contenders).toEqual(['synpool', 'no-accel', 'node-proxy', 'nginx', 'floor']);
+    expect(o.burst).toBe(32);
+    expect(o.poolSize).toBe(32);
+    expect(o.synpoolCli).toBeUndefined();
+    const q = parseOwnTimeArgs(['--quick']);
+    expect([q.burst, q.poolSize, q.requests]).toEqual([8, 8, 5]);
+  });
+
+  it('takes modes, contenders (kept in table order), burst and pool size', () => {
+    const o = parseOwnTimeArgs(['--modes', 'burst', '--contenders', 'floor,synpool', '--burst', '16', '--pool-size', '8', '--synpool-cli', '/x/cli.js']);
+    expect(o.modes).toEqual(['burst']);
+    expect(o.contenders).toEqual(['synpool', 'floor']);
+    expect([o.burst, o.poolSize, o.synpoolCli]).toEqual([16, 8, '/x/cli.js']);
+  });
+
+  it('names the flag and what it takes', () => {
+    expect(() => parseOwnTimeArgs(['--modes', 'idle,warm'])).toThrow(/--modes takes idle, tight, burst/);
+    expect(() => parseOwnTimeArgs(['--contenders', 'haproxy'])).toThrow(OwnTimeUsageError);
+    expect(() => parseOwnTimeArgs(['--burst', '1'])).toThrow(/--burst/);
+    expect(() => parseOwnTimeArgs(['--pool-size', '0'])).toThrow(/--pool-size/);
+  });
+});
+
+function summary(clientP50: number, ownP50: number): OwnTimeSummary {
+  return {
+    sent: 32,
+    matched: 32,
+    ok: 32,
+    connections: { pool: 32 },
+    requestMs: { p50: ownP50 - 1, p99: ownP50 },
+    responseMs: { p50: 1, p99: 2 },
+    totalMs: { p50: ownP50, p99: ownP50 + 1 },
+    clientMs: { p50: clientP50, p99: clientP50 + 5 },
+    upstreamWaitP50Ms: 40,
+  };
+}
+
+function burstRun(synpoolClientP50: number): ColdRunResult {
+  const result = (contender: string, s: OwnTimeSummary) => ({ contender, mode: 'burst' as const, summary: s, unmatched: [], clientErrors: [], records: [] });
+  return {
+    mode: 'burst',
+    capture: { segments: 0, droppedByKernel: 0, frames: 0, skipped: 0, truncated: 0, kept: undefined },
+    results: [result('synpool', summary(synpoolClientP50, 20)), result('node:http floor', summary(15, 10))],
+  };
+}
+
+describe('burst verdict', () => {
+  it('holds the client p50 against RTT + 5 ms when the pool is as large as the burst', () => {
+    const met = verdicts([burstRun(44)], [], { burst: 32, poolSize: 32, measuredRttMs: 40 });
+    expect(met.burstOverRttP50Ms).toBe(4);
+    expect(met.burstMet).toBe(true);
+    const missed = verdicts([burstRun(83)], [], { burst: 32, poolSize: 32, measuredRttMs: 40 });
+    expect(missed.burstMet).toBe(false);
+    expect(missed.lines.join('\n')).toMatch(/RTT \+ 43\.00 ms .*MISSED/);
+    expect(missed.lines.join('\n')).toMatch(/floor in the same burst .* client p50 15\.00 ms/);
+  });
+
+  it('sets no target when the pool is smaller than the burst', () => {
+    const v = verdicts([burstRun(83)], [], { burst: 32, poolSize: 8, measuredRttMs: 40 });
+    expect(v.burstMet).toBeUndefined();
+    expect(v.lines.join('\n')).toMatch(/smaller than the burst: no target/);
+  });
+});
