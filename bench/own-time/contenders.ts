@@ -39,6 +39,8 @@ export interface ContenderContext {
   poolSize: number;
   /** Another build's cli.js for the synpool contenders (--synpool-cli), or undefined. */
   synpoolCli: string | undefined;
+  /** --workers of the synpool contenders (--synpool-workers), or undefined. */
+  synpoolWorkers: number | undefined;
   /** Two consecutive free ports in the client namespace per call. */
   port(): number;
 }
@@ -62,6 +64,7 @@ export async function startOwnTimeContender(name: ContenderName, ctx: ContenderC
         accel,
         poolSize: accel ? ctx.poolSize : undefined,
         cli: ctx.synpoolCli,
+        workers: ctx.synpoolWorkers,
       });
       const poolReady = async (): Promise<number | undefined> => (await p.counters())?.poolReady;
       if (accel) {

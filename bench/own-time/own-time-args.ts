@@ -31,6 +31,8 @@ export interface OwnTimeOptions {
   poolSize: number;
   /** Another build's dist/src/cli.js (or a wrapper) for the two synpool contenders; undefined: this build. */
   synpoolCli: string | undefined;
+  /** `--workers` of the two synpool contenders (undefined: synpool's default, 1). */
+  synpoolWorkers: number | undefined;
   /** Contender ids to run (CONTENDER_IDS), in the table's order. */
   contenders: ContenderId[];
   /** Keep the cold-path pcap files in this directory. */
@@ -59,6 +61,7 @@ minimal node:http + undici proxy, nginx, and a bare node:http server (the floor)
   --parts LIST       cold,throughput (default both)
   --contenders LIST  synpool,no-accel,node-proxy,nginx,floor (default all; nginx only where installed)
   --synpool-cli FILE run the synpool contenders from another build's dist/src/cli.js (A/B across runs)
+  --synpool-workers N  the synpool contenders with --workers N (default: synpool's default, 1)
   --json             print the JSON instead of the markdown table
   --out FILE         JSON result (default bench/results/own-time.json, own-time-quick.json with --quick);
                      the table goes to the same name with .md
@@ -93,6 +96,7 @@ export function parseOwnTimeArgs(argv: readonly string[]): OwnTimeOptions {
         modes: { type: 'string' },
         contenders: { type: 'string' },
         'synpool-cli': { type: 'string' },
+        'synpool-workers': { type: 'string' },
         burst: { type: 'string' },
         'pool-size': { type: 'string' },
         json: { type: 'boolean', default: false },
@@ -130,6 +134,7 @@ export function parseOwnTimeArgs(argv: readonly string[]): OwnTimeOptions {
     modes: [...new Set(modes)] as ColdModeName[],
     contenders: CONTENDER_IDS.filter((c) => ids.includes(c)),
     synpoolCli: values['synpool-cli'],
+    synpoolWorkers: values['synpool-workers'] === undefined ? undefined : int('synpool-workers', values['synpool-workers'], 1, 1, 256),
     burst: int('burst', values.burst, quick ? 8 : 32, 2, 256),
     poolSize: int('pool-size', values['pool-size'], quick ? 8 : 32, 1, 256),
     keepPcap: values['keep-pcap'],

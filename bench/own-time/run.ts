@@ -54,8 +54,7 @@ async function withContenders<T>(
   topo: Topology,
   upstream: UpstreamServer,
   names: readonly ContenderName[],
-  poolSize: number,
-  synpoolCli: string | undefined,
+  o: Pick<OwnTimeOptions, 'poolSize' | 'synpoolCli' | 'synpoolWorkers'>,
   fn: (c: Awaited<ReturnType<typeof startAll>>) => Promise<T>,
 ): Promise<T> {
   let next = FIRST_PROXY_PORT;
@@ -64,8 +63,9 @@ async function withContenders<T>(
     upstreamUrl: `http://${topo.serverAddr}:${upstream.port}`,
     upstreamHost: topo.serverAddr,
     upstreamPort: upstream.port,
-    poolSize,
-    synpoolCli,
+    poolSize: o.poolSize,
+    synpoolCli: o.synpoolCli,
+    synpoolWorkers: o.synpoolWorkers,
     port: () => next++,
   };
   const contenders = await startAll(names, ctx);
@@ -81,7 +81,7 @@ async function coldPart(o: OwnTimeOptions, names: readonly ContenderName[], sign
     note(`cold path: vde link, measured RTT ${topo.measuredRttMs.toFixed(1)} ms; nginx upstream, keepalive_timeout 0`);
     const upstream = await startNginxUpstream(topo, { port: UPSTREAM_PORT, keepaliveTimeoutS: 0 });
     try {
-      return await withContenders(topo, upstream, names, o.poolSize, o.synpoolCli, async (contenders) => {
+      return await withContenders(topo, upstream, names, o, async (contenders) => {
         const endpoint = { addr: topo.serverAddr, port: upstream.port };
         const runs: ColdRunResult[] = [];
         for (const mode of o.modes) {
@@ -103,7 +103,7 @@ async function throughputPart(o: OwnTimeOptions, names: readonly ContenderName[]
     note('throughput: veth link (0 ms added); nginx upstream, keep-alive');
     const upstream = await startNginxUpstream(topo, { port: UPSTREAM_PORT });
     try {
-      return await withContenders(topo, upstream, names, o.poolSize, o.synpoolCli, (contenders) =>
+      return await withContenders(topo, upstream, names, o, (contenders) =>
         runThroughput(topo, contenders, { seconds: o.seconds, rounds: o.rounds, connections: o.connections, warmupSeconds: o.quick ? 1 : 3, signal, note }),
       );
     } finally {
@@ -167,7 +167,7 @@ export async function main(argv: readonly string[]): Promise<number> {
 
     const md: string[] = [];
     if (cold) {
-      md.push(`### Own time per request, ms (RTT ${o.rttMs} ms nominal, ${cold.measuredRttMs.toFixed(1)} ms measured, ${cold.link} link; upstream closes every connection; ${o.requests} requests per contender and mode${o.modes.includes('burst') ? ` (burst: ${Math.ceil(o.requests / o.burst)} × ${o.burst} at once)` : ''}; idle = ≥ ${o.gapMs} ms of silence before each; synpool pool ${o.poolSize})\n`);
+      md.push(`### Own time per request, ms (RTT ${o.rttMs} ms nominal, ${cold.measuredRttMs.toFixed(1)} ms measured, ${cold.link} link; upstream closes every connection${o.synpoolWorkers === undefined ? '' : `; synpool --workers ${o.synpoolWorkers}`}; ${o.requests} requests per contender and mode${o.modes.includes('burst') ? ` (burst: ${Math.ceil(o.requests / o.burst)} × ${o.burst} at once)` : ''}; idle = ≥ ${o.gapMs} ms of silence before each; synpool pool ${o.poolSize})\n`);
       md.push(coldTable(runs));
       md.push('');
       const sent = runs.reduce((a, r) => a + r.results.reduce((b, x) => b + x.summary.sent, 0), 0);

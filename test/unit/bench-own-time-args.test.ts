@@ -21,6 +21,8 @@ describe('own-time command line', () => {
     expect(o.modes).toEqual(['burst']);
     expect(o.contenders).toEqual(['synpool', 'floor']);
     expect([o.burst, o.poolSize, o.synpoolCli]).toEqual([16, 8, '/x/cli.js']);
+    expect(parseOwnTimeArgs(['--synpool-workers', '2']).synpoolWorkers).toBe(2);
+    expect(parseOwnTimeArgs([]).synpoolWorkers).toBeUndefined();
   });
 
   it('names the flag and what it takes', () => {
