@@ -10,7 +10,7 @@ import { intFlag } from '../int-flag.js';
  * https6-close: https-close with the origin reached over IPv6.
  * three-servers: connection-close to one upstream of three servers (synpool: --upstream × 3, round-robin; nginx: an upstream block).
  */
-export const SCENARIOS = ['sequential-idle', 'connection-close', 'poisson', 'burst', 'https-close', 'ipv6-close', 'https6-close', 'three-servers'] as const;
+export const SCENARIOS = ['sequential-idle', 'connection-close', 'poisson', 'poisson-close', 'burst', 'https-close', 'ipv6-close', 'https6-close', 'three-servers'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
 /** direct: no proxy; no-accel: keep-alive defeated; keepalive: warm reuse only; accel: pool + reuse; nginx: nginx with an upstream keepalive pool. */
@@ -79,7 +79,9 @@ Usage: node dist/bench/harness/main.js [flags]
                           (default: all; https-close always has an nginx TLS 1.3 origin, needs nginx and openssl;
                           ipv6-close adds ULA addresses to the topology and closes every connection over IPv6;
                           https6-close is https-close over IPv6; three-servers spreads connection-close over
-                          three upstream servers: a pool per server, hit ratio and SYNs per request)
+                          three upstream servers: a pool per server, hit ratio and SYNs per request;
+                          poisson-close is poisson against an upstream that closes every connection: every
+                          request needs a new one, so accel's are pool-served)
   --contenders LIST       ${CONTENDERS.join(',')} (default: all; nginx only if /usr/sbin/nginx exists)
   --upstream-server KIND  ${UPSTREAM_SERVERS.join(', ')}                             (default node)
   --link KIND             auto (netem where the kernel has it, else vde), vde, netem (default auto)

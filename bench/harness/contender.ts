@@ -35,6 +35,7 @@ export function upstreamVariantFor(scenario: ScenarioName, contender: ContenderN
     case 'burst':
       return 'idle';
     case 'connection-close':
+    case 'poisson-close':
       return 'close';
     case 'ipv6-close':
       return 'close6';
@@ -54,7 +55,7 @@ export function upstreamVariantFor(scenario: ScenarioName, contender: ContenderN
  * connection (so does ipv6-close's), so `keepalive` would be `no-accel` again: it is left out.
  */
 export function contendersFor(scenario: ScenarioName, names: readonly ContenderName[]): ContenderName[] {
-  const closing: readonly ScenarioName[] = ['https-close', 'ipv6-close', 'https6-close', 'three-servers'];
+  const closing: readonly ScenarioName[] = ['poisson-close', 'https-close', 'ipv6-close', 'https6-close', 'three-servers'];
   return closing.includes(scenario) ? names.filter((n) => n !== 'keepalive') : [...names];
 }
 

@@ -75,6 +75,7 @@ export async function measureScenario(run: ScenarioRun): Promise<BenchCell[]> {
       await runSequential(contenders, sinks, o.requests, 0, ctx);
       break;
     case 'poisson':
+    case 'poisson-close':
       await runPoisson(contenders, sinks, o.ratePerSec, o.durationMs, o.seed, ctx);
       break;
     case 'burst':

@@ -107,7 +107,7 @@ export async function runPoisson(
 
 /** Requests per contender a workload will send (for the progress bar). */
 export function expectedRequests(scenario: string, o: { requests: number; ratePerSec: number; durationMs: number; burstSize: number; bursts: number }): number {
-  if (scenario === 'poisson') return Math.max(1, Math.round((o.ratePerSec * o.durationMs) / 1000));
+  if (scenario === 'poisson' || scenario === 'poisson-close') return Math.max(1, Math.round((o.ratePerSec * o.durationMs) / 1000));
   if (scenario === 'burst') return o.burstSize * o.bursts;
   return o.requests;
 }

@@ -17,6 +17,12 @@ describe('bench harness arguments', () => {
     expect(o.chart).toBe(true);
   });
 
+  it('poisson-close: Poisson arrivals against an upstream that closes every connection', () => {
+    expect(SCENARIOS).toContain('poisson-close');
+    expect(parseBenchArgs(['--scenarios', 'poisson-close', '--rate', '10']).scenarios).toEqual(['poisson-close']);
+    expect(BENCH_HELP).toContain('poisson-close is poisson');
+  });
+
   it('--pool-size demand: synpool with its own demand sizing (which remembers bursts)', () => {
     expect(parseBenchArgs(['--pool-size', 'demand']).poolSize).toBe('demand');
     expect(parseBenchArgs(['--pool-size', '32']).poolSize).toBe(32);
