@@ -112,8 +112,11 @@ describe('topology', () => {
     expect(topo.link).toBe('veth');
     const upstream = await startNodeUpstream(topo, { connectionClose: true });
     try {
-      const ms = await connectFromClient(topo, upstream.port);
-      expect(ms).toBeLessThan(10);
+      // The fastest of five: one connect on a CI machine busy with parallel test files took 10.9 ms
+      // (the event loop's turn, not the link). A delay on the link would slow every one of them.
+      const samples: number[] = [];
+      for (let i = 0; i < 5; i++) samples.push(await connectFromClient(topo, upstream.port));
+      expect(Math.min(...samples), `connect times ${samples.map((s) => s.toFixed(1)).join(', ')} ms`).toBeLessThan(10);
     } finally {
       await upstream.stop();
     }
