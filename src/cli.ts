@@ -35,6 +35,7 @@ import { endpointKey } from './handshake/endpoint.js';
 import { AcceleratedAgent } from './proxy/accelerated-agent.js';
 import { plainConnectionSource, type ConnectionSource } from './proxy/connection-source.js';
 import { createProxyServer, type ProxyServer } from './proxy/proxy-server.js';
+import { warmUp } from './proxy/warm-up.js';
 
 /** The config keys, wrapped for the help text; generated from the schema so the list cannot drift. */
 function keyList(keys: readonly string[], indent: string, width = 78): string {
@@ -129,6 +130,8 @@ export interface ServeOptions {
   logReload?: boolean;
   /** Register synpool_acceleration_enabled (default true; with workers the keeper owns it). */
   accelerationGauge?: boolean;
+  /** One request over loopback inside this process before binding (src/proxy/warm-up.ts); default true. */
+  warmUp?: boolean;
 }
 
 /** What a reload did. */
@@ -261,6 +264,13 @@ export async function serve(initial: SynpoolConfig, options: ServeOptions = {}):
     detachTls();
     for (const detach of [...detachPool, ...detachHealth]) detach();
   };
+
+  // Before the listener is bound, so no client request meets the first-use costs.
+  if (options.warmUp ?? true) {
+    const w = await warmUp();
+    if (w.ms === undefined) logger.debug({ reason: w.skipped }, 'warm-up skipped');
+    else logger.debug({ ms: Math.round(w.ms * 10) / 10 }, 'warmed up');
+  }
 
   let metricsServer: Server | undefined;
   let metricsAddress: AddressInfo | undefined;
