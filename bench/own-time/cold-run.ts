@@ -11,11 +11,9 @@ import type { Topology } from '../topology/index.js';
 import { startCapture, type CaptureResult } from './capture.js';
 import type { RunningContender } from './contenders.js';
 import { computeOwnTime, missingIds, type Endpoint, type OwnTimeRecord, type Unmatched } from './own-time.js';
-import type { ColdModeName } from './own-time-args.js';
+import type { ColdModeName as ColdMode } from './own-time-args.js';
 import { summarize, type OwnTimeSummary } from './own-time-summary.js';
 import { ownTimeRequest, type ClientOutcome } from './request-client.js';
-
-export type ColdMode = ColdModeName;
 
 export interface ColdRunOptions {
   mode: ColdMode;

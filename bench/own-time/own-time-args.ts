@@ -74,6 +74,13 @@ export class OwnTimeUsageError extends Error {
   override name = 'OwnTimeUsageError';
 }
 
+/** A comma list of `allowed` (all of them when the flag is absent); anything else is a usage error. */
+function listOf<T extends string>(name: string, text: string | undefined, allowed: readonly T[]): T[] {
+  const items = (text ?? allowed.join(',')).split(',').map((m) => m.trim());
+  if (items.length === 0 || items.some((m) => !(allowed as readonly string[]).includes(m))) throw new OwnTimeUsageError(`--${name} takes ${allowed.join(', ')}, got ${text}`);
+  return items as T[];
+}
+
 function int(name: string, v: string | undefined, dflt: number, lo: number, hi: number): number {
   return v === undefined ? dflt : intFlag(`--${name}`, v, lo, hi, (m) => new OwnTimeUsageError(m));
 }
@@ -114,12 +121,8 @@ export function parseOwnTimeArgs(argv: readonly string[]): OwnTimeOptions {
   const parts = (values.parts ?? 'cold,throughput').split(',').map((s) => s.trim());
   const unknown = parts.filter((p) => p !== 'cold' && p !== 'throughput');
   if (unknown.length > 0 || parts.length === 0) throw new OwnTimeUsageError(`--parts takes cold and/or throughput, got ${values.parts}`);
-  const modes = (values.modes ?? COLD_MODES.join(',')).split(',').map((m) => m.trim());
-  const badModes = modes.filter((m) => !(COLD_MODES as readonly string[]).includes(m));
-  if (badModes.length > 0 || modes.length === 0) throw new OwnTimeUsageError(`--modes takes ${COLD_MODES.join(', ')}, got ${values.modes}`);
-  const ids = (values.contenders ?? CONTENDER_IDS.join(',')).split(',').map((m) => m.trim());
-  const badIds = ids.filter((m) => !(CONTENDER_IDS as readonly string[]).includes(m));
-  if (badIds.length > 0 || ids.length === 0) throw new OwnTimeUsageError(`--contenders takes ${CONTENDER_IDS.join(', ')}, got ${values.contenders}`);
+  const modes = listOf('modes', values.modes, COLD_MODES);
+  const ids = listOf('contenders', values.contenders, CONTENDER_IDS);
   return {
     quick,
     requests: int('requests', values.requests, quick ? 5 : 50, 1, 10_000),
@@ -131,7 +134,7 @@ export function parseOwnTimeArgs(argv: readonly string[]): OwnTimeOptions {
     parts: { cold: parts.includes('cold'), throughput: parts.includes('throughput') },
     json: values.json,
     out: values.out ?? `bench/results/${quick ? 'own-time-quick' : 'own-time'}.json`,
-    modes: [...new Set(modes)] as ColdModeName[],
+    modes: [...new Set(modes)],
     contenders: CONTENDER_IDS.filter((c) => ids.includes(c)),
     synpoolCli: values['synpool-cli'],
     synpoolWorkers: values['synpool-workers'] === undefined ? undefined : int('synpool-workers', values['synpool-workers'], 1, 1, 256),

@@ -80,13 +80,15 @@ interface Session {
   readonly fd: number;
   /** The event-loop reader (Node's IPC pipe), or undefined: recvmsg on the threadpool with `receiver`. */
   pipe: IpcPipeReader | undefined;
-  readonly receiver: FdReceiver | undefined;
+  /**
+   * recvmsg's C memory: the threadpool loop's (made at connect), or, with the pipe, #drain's
+   * non-blocking reads between a turn's requests (made on first use). Never both: one reader at a time.
+   */
+  receiver: FdReceiver | undefined;
   readonly lines: LineReader;
   /** Descriptors received and not yet claimed by a reply with "fd":true, in arrival order (a bare fd, or libuv's handle of one). */
   readonly fds: Array<number | PassedHandle>;
   readonly pending: Map<number, Pending>;
-  /** Event-loop mode only: a non-blocking recvmsg between this turn's requests (see #drain), made on first use. */
-  drainer: FdReceiver | undefined;
   drainScheduled: boolean;
   accelerated: boolean;
   helloDone: boolean;
@@ -232,11 +234,11 @@ export class KeeperConnectionSource extends EventEmitter<KeeperConnectionSourceE
   #drain(s: Session): void {
     s.drainScheduled = false;
     if (s.closing || s.pipe === undefined) return;
-    s.drainer ??= new FdReceiver(8_192, 4);
+    s.receiver ??= new FdReceiver(8_192, 4);
     for (let reads = 0; reads < DRAIN_MAX_READS && s.pending.size > 0 && !s.closing; reads++) {
       let r: Received;
       try {
-        r = s.drainer.recv(s.fd, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+        r = s.receiver.recv(s.fd, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
       } catch {
         return; // EAGAIN: nothing more yet; an error is libuv's to report
       }
@@ -281,7 +283,6 @@ export class KeeperConnectionSource extends EventEmitter<KeeperConnectionSourceE
       lines: new LineReader(MAX_LINE_BYTES),
       fds: [],
       pending: new Map(),
-      drainer: undefined,
       drainScheduled: false,
       accelerated: false,
       helloDone: false,
@@ -453,7 +454,6 @@ export class KeeperConnectionSource extends EventEmitter<KeeperConnectionSourceE
     if (s.pipe !== undefined) void s.pipe.close();
     else getLibc().close(s.fd);
     s.receiver?.free();
-    s.drainer?.free();
     if (this.#session === s) this.#session = undefined;
     if (this.#closed) {
       for (const w of this.#closedWaiters.splice(0)) w();

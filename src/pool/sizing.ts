@@ -54,7 +54,7 @@ const ROUND_DOWN_BELOW = 0.05;
  * SYN-ACK round trip plus a margin; at least the recent burst peak.
  */
 export function demandTarget(input: SizingInput): number {
-  const refillSec = (Math.max(0, input.synAckRttMs) + input.refillMarginMs) / 1000;
+  const refillSec = refillWindowMs(input.synAckRttMs, input.refillMarginMs) / 1000;
   const needed = input.demandPerSec * refillSec * input.safetyFactor;
   return Math.max(Math.max(0, Math.ceil(needed - ROUND_DOWN_BELOW)) + input.burstEntries, input.burstPeak ?? 0);
 }

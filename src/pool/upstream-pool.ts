@@ -223,12 +223,12 @@ export class UpstreamPool {
       this.stats.hits += 1;
       if (!fullWindow) this.stats.agedHits += 1;
       this.emitFor('hit', { id: slot.entry.id, ageMs: now - slot.openedAt, synAcks: slot.synAcks, fullWindow });
-      this.armRefillAfterTake(now);
+      this.arm(this.refillAt(now));
       return slot.entry;
     }
     this.stats.misses += 1;
     this.emitFor('miss', { reason: 'empty' });
-    this.armRefillAfterTake(now);
+    this.arm(this.refillAt(now));
     return undefined;
   }
 
@@ -420,10 +420,6 @@ export class UpstreamPool {
     if (this.takesSince === undefined) return now;
     const at = Math.min(this.lastTakeAt + REFILL_QUIET_MS, this.takesSince + REFILL_DEFER_MAX_MS);
     return at > now ? at : now;
-  }
-
-  private armRefillAfterTake(now: number): void {
-    this.arm(this.refillAt(now));
   }
 
   private arm(at: number): void {
