@@ -10,6 +10,8 @@ export const SOCK_CLOEXEC = 0o2000000;
 export const SOL_SOCKET = 1;
 export const SO_REUSEADDR = 2;
 export const SO_RCVBUF = 8;
+/** struct linger as the value; { l_onoff: 1, l_linger: 0 } makes close() abort the connection with a RST. */
+export const SO_LINGER = 13;
 export const AF_UNIX = 1;
 /** struct timeval as the value: bounds a blocking connect() on an AF_UNIX socket whose listener's backlog is full. */
 export const SO_SNDTIMEO = 21;
@@ -25,6 +27,8 @@ export const SHUT_RDWR = 2;
 
 /** <asm-generic/socket.h> */
 export const SO_ATTACH_FILTER = 26;
+/** Removes the socket's filter; any process holding the socket may (unless the filter was locked). */
+export const SO_DETACH_FILTER = 27;
 /** getsockopt: u32[SK_MEMINFO_VARS] of the socket's memory use; [SK_MEMINFO_DROPS] is sk_drops. */
 export const SO_MEMINFO = 55;
 

@@ -13,3 +13,4 @@ export function errnoName(errno: number): string {
 export const EPERM = constants.errno.EPERM;
 export const EACCES = constants.errno.EACCES;
 export const EINVAL = constants.errno.EINVAL;
+export const EAGAIN = constants.errno.EAGAIN;

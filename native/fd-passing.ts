@@ -4,8 +4,8 @@
 // pointers inside msghdr, and because a recvmsg may run on libuv's threadpool
 // (`.async`), where a JS Buffer could move or be collected under it.
 import { check, getLibc, koffiModule, lastErrno } from './libc.js';
-import { MSG_CTRUNC, SCM_RIGHTS, SOL_SOCKET } from './constants.js';
-import { errnoName } from './errno.js';
+import { MSG_CTRUNC, MSG_DONTWAIT, SCM_RIGHTS, SOL_SOCKET } from './constants.js';
+import { EAGAIN, errnoName } from './errno.js';
 import { SyscallError } from './syscall-error.js';
 import { CMSGHDR_OFFSETS, CMSGHDR_SIZE, cmsgLen, cmsgSpace, IOVEC_OFFSETS, IOVEC_SIZE, MSGHDR_OFFSETS, MSGHDR_SIZE } from './structs.js';
 
@@ -116,6 +116,21 @@ export class FdReceiver {
     const rc = getLibc().recvmsg(sock, this.#block.ptr, flags);
     if (rc < 0) {
       const errno = lastErrno();
+      throw new SyscallError('recvmsg', errno, errnoName(errno));
+    }
+    return this.#collect(rc);
+  }
+
+  /**
+   * Non-blocking recvmsg(): what is in now, or undefined when nothing is (EAGAIN, without
+   * building an error: a burst's drain meets it once per request). Other failures throw.
+   */
+  recvNow(sock: number, flags: number): Received | undefined {
+    this.#block.arm(this.#block.dataCapacity, this.#block.controlCapacity);
+    const rc = getLibc().recvmsg(sock, this.#block.ptr, flags | MSG_DONTWAIT);
+    if (rc < 0) {
+      const errno = lastErrno();
+      if (errno === EAGAIN) return undefined;
       throw new SyscallError('recvmsg', errno, errnoName(errno));
     }
     return this.#collect(rc);

@@ -2,7 +2,7 @@
 // reused across calls (the event loop is single-threaded, and none of these
 // calls re-enters JavaScript).
 import { check, getLibc } from './libc.js';
-import { AF_INET, AF_INET6, AF_UNIX, SOCK_CLOEXEC, SOCK_STREAM, SO_SNDTIMEO, SOL_SOCKET, SOL_TCP, TCP_INFO } from './constants.js';
+import { AF_INET, AF_INET6, AF_UNIX, SOCK_CLOEXEC, SOCK_STREAM, SO_LINGER, SO_SNDTIMEO, SOL_SOCKET, SOL_TCP, TCP_INFO } from './constants.js';
 import { SyscallError } from './syscall-error.js';
 import {
   decodeSockaddrIn, decodeTcpInfo, encodeSockaddrIn, encodeSockaddrUn, encodeSockaddrIn6, SOCKADDR_IN_SIZE, SOCKADDR_IN6_OFFSETS, SOCKADDR_IN6_SIZE,
@@ -109,6 +109,22 @@ export function tcpInfo(fd: number): TcpInfo {
 
 export function closeFd(fd: number): void {
   check(getLibc().close(fd), 'close');
+}
+
+const abortLinger = Buffer.from([1, 0, 0, 0, 0, 0, 0, 0]); // struct linger { l_onoff = 1, l_linger = 0 }
+
+/** The socket's last close() will abort: a connected TCP socket then sends a RST (seq = snd_nxt) instead of a FIN. */
+export function abortOnClose(fd: number): void {
+  setBufferOption(fd, SOL_SOCKET, SO_LINGER, abortLinger, 'setsockopt(SO_LINGER)');
+}
+
+/** close() that aborts (abortOnClose); the fd is closed even if the option could not be set. */
+export function abortCloseFd(fd: number): void {
+  try {
+    abortOnClose(fd);
+  } finally {
+    closeFd(fd);
+  }
 }
 
 export function openSocket(domain: number, type: number, protocol: number, what = 'socket'): number {

@@ -81,6 +81,8 @@ export interface SynpoolProcessOptions {
    * /readyz (one worker answers it while another may still be starting).
    */
   workers?: number | 'auto';
+  /** More configuration keys (no flag for them), written to the config file beside `tls`. */
+  config?: Readonly<Record<string, unknown>>;
 }
 
 let synpoolCounter = 0;
@@ -91,9 +93,9 @@ export async function startSynpool(topo: Topology, o: SynpoolProcessOptions): Pr
   if (!o.accel) args.push('--no-accel');
   if (o.poolSize !== undefined) args.push('--pool-size', String(o.poolSize));
   if (o.workers !== undefined) args.push('--workers', String(o.workers));
-  if (o.tls !== undefined) {
+  if (o.tls !== undefined || o.config !== undefined) {
     const conf = join(topo.dir, `synpool-${process.pid}-${synpoolCounter++}.json`);
-    writeFileSync(conf, JSON.stringify({ tls: { ca: o.tls.caFile, servername: o.tls.servername } }));
+    writeFileSync(conf, JSON.stringify({ ...o.config, ...(o.tls === undefined ? {} : { tls: { ca: o.tls.caFile, servername: o.tls.servername } }) }));
     args.push('--config', conf);
   }
   const child = topo.spawn('client', process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });

@@ -10,7 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Topology } from '../topology/index.js';
 import { startCapture, type CaptureResult } from './capture.js';
 import type { RunningContender } from './contenders.js';
-import { computeOwnTime, missingIds, type Endpoint, type OwnTimeRecord, type Unmatched } from './own-time.js';
+import { computeOwnTime, missingIds, type OwnTimeRecord, type Unmatched } from './own-time.js';
 import type { ColdModeName as ColdMode } from './own-time-args.js';
 import { summarize, type OwnTimeSummary } from './own-time-summary.js';
 import { ownTimeRequest, type ClientOutcome } from './request-client.js';
@@ -48,7 +48,7 @@ export interface ColdRunResult {
 
 let nextId = 1;
 
-export async function runColdMode(topo: Topology, upstream: Endpoint, contenders: readonly RunningContender[], o: ColdRunOptions): Promise<ColdRunResult> {
+export async function runColdMode(topo: Topology, contenders: readonly RunningContender[], o: ColdRunOptions): Promise<ColdRunResult> {
   // Unrecorded warm-up (JIT, the proxies' first connections), outside the capture.
   for (const c of contenders) for (let i = 0; i < o.warmup; i++) await ownTimeRequest(c.port, nextId++);
   // A burst runs code a sequential request never reaches (queued requests, many sockets at once): one unrecorded burst each.
@@ -60,7 +60,9 @@ export async function runColdMode(topo: Topology, upstream: Endpoint, contenders
   }
 
   const ports = contenders.map((c) => `port ${c.port}`).join(' or ');
-  const capture = await startCapture(topo, 'client', `tcp and (${ports} or (host ${upstream.addr} and port ${upstream.port}))`);
+  const upstreams = [...new Map(contenders.map((c) => [`${c.upstream.addr}:${c.upstream.port}`, c.upstream])).values()];
+  const upstreamFilter = upstreams.map((u) => `(host ${u.addr} and port ${u.port})`).join(' or ');
+  const capture = await startCapture(topo, 'client', `tcp and (${ports}${upstreamFilter ? ` or ${upstreamFilter}` : ''})`);
   const outcomes = new Map<RunningContender, ClientOutcome[]>(contenders.map((c) => [c, []]));
   let captured: CaptureResult;
   try {
@@ -103,7 +105,7 @@ export async function runColdMode(topo: Topology, upstream: Endpoint, contenders
 
   const results = contenders.map((c): ColdContenderResult => {
     const sent = outcomes.get(c)!;
-    const own = computeOwnTime(captured.segments, c.port, c.proxies ? upstream : undefined);
+    const own = computeOwnTime(captured.segments, c.port, c.proxies ? c.upstream : undefined);
     const sentIds = new Set(sent.map((s) => s.id));
     // Warm-up ids are outside the capture; anything else not sent in this mode would be a bug.
     const records = own.records.filter((r) => sentIds.has(r.id));

@@ -1,8 +1,13 @@
 // The contenders, each its own process in the client namespace, listening on
 // its loopback: synpool (dist/src/cli.js), synpool --no-accel, the minimal
 // node:http + undici proxy (bench/proxy/plain-proxy.ts), nginx as a reverse
-// proxy, and the floor (a bare node:http server, no upstream). synpool and
-// nginx are started by bench/harness/proxy-process.ts, as in `npm run bench`.
+// proxy, the floor (a bare node:http server, no upstream), and two *warm*
+// contenders: synpool --no-accel and the minimal proxy in front of a second,
+// keep-alive upstream, their connections opened by the unrecorded warm-up and
+// kept for minutes, so every recorded request finds one open. They are the
+// floor of a pooled request: everything a Node proxy does for it except making
+// (or being handed) a connection. synpool and nginx are started by
+// bench/harness/proxy-process.ts, as in `npm run bench`.
 // The caller's thread must be in the client namespace (readiness checks).
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -10,15 +15,24 @@ import { existsSync } from 'node:fs';
 import { NGINX_BIN, startNginxProxy, startSynpool } from '../harness/proxy-process.js';
 import { stopChild, waitForJsonLine } from '../topology/child-output.js';
 import type { Topology } from '../topology/index.js';
+import type { Endpoint } from './own-time.js';
 
-export const CONTENDER_NAMES = ['synpool', 'synpool --no-accel', 'node proxy', 'nginx', 'node:http floor'] as const;
+export const CONTENDER_NAMES = ['synpool', 'synpool --no-accel', 'node proxy', 'nginx', 'synpool --no-accel, warm', 'node proxy, warm', 'node:http floor'] as const;
 export type ContenderName = (typeof CONTENDER_NAMES)[number];
+
+/** The contenders whose upstream keeps connections open (ContenderContext.warmUpstream). */
+export const WARM_CONTENDERS: readonly ContenderName[] = ['synpool --no-accel, warm', 'node proxy, warm'];
+
+/** How long the warm contenders and their upstream keep an idle connection: longer than any gap between a contender's turns. */
+export const WARM_KEEPALIVE_MS = 300_000;
 
 export interface RunningContender {
   readonly name: ContenderName;
   readonly port: number;
   /** False for the floor: it answers itself. */
   readonly proxies: boolean;
+  /** The upstream it forwards to (the warm contenders: the keep-alive one). */
+  readonly upstream: Endpoint;
   /** synpool: ready pool entries now (undefined for the others). */
   poolReady(): Promise<number | undefined>;
   /** CPU of the contender's processes so far, ms (synpool and nginx; undefined for the others). */
@@ -32,9 +46,10 @@ const POOL_FILL_DEADLINE_MS = 5_000;
 
 export interface ContenderContext {
   topo: Topology;
-  upstreamUrl: string;
-  upstreamHost: string;
-  upstreamPort: number;
+  /** The upstream that closes every connection. */
+  upstream: Endpoint;
+  /** The keep-alive upstream of the warm contenders (undefined: none running). */
+  warmUpstream: Endpoint | undefined;
   /** synpool's fixed pool size (--pool-size): as large as a burst, or ahead of one request per round trip. */
   poolSize: number;
   /** Another build's cli.js for the synpool contenders (--synpool-cli), or undefined. */
@@ -49,22 +64,29 @@ export function nginxAvailable(): boolean {
   return existsSync(NGINX_BIN);
 }
 
+const urlOf = (e: Endpoint): string => `http://${e.addr}:${e.port}`;
+
 export async function startOwnTimeContender(name: ContenderName, ctx: ContenderContext): Promise<RunningContender> {
   const none = (): Promise<undefined> => Promise.resolve(undefined);
+  const warm = WARM_CONTENDERS.includes(name);
+  if (warm && ctx.warmUpstream === undefined) throw new Error(`${name} needs the keep-alive upstream (ContenderContext.warmUpstream)`);
+  const upstream = warm ? ctx.warmUpstream! : ctx.upstream;
   switch (name) {
     case 'synpool':
-    case 'synpool --no-accel': {
+    case 'synpool --no-accel':
+    case 'synpool --no-accel, warm': {
       const accel = name === 'synpool';
       const port = ctx.port();
       const p = await startSynpool(ctx.topo, {
         label: name,
-        upstreamUrl: ctx.upstreamUrl,
+        upstreamUrl: urlOf(upstream),
         port,
         metricsPort: ctx.port(),
         accel,
         poolSize: accel ? ctx.poolSize : undefined,
         cli: ctx.synpoolCli,
         workers: ctx.synpoolWorkers,
+        config: warm ? { upstreamKeepAliveTimeoutMs: WARM_KEEPALIVE_MS } : undefined,
       });
       const poolReady = async (): Promise<number | undefined> => (await p.counters())?.poolReady;
       if (accel) {
@@ -75,18 +97,21 @@ export async function startOwnTimeContender(name: ContenderName, ctx: ContenderC
         const deadline = Date.now() + POOL_FILL_DEADLINE_MS;
         while (Date.now() < deadline && ((await poolReady().catch(() => 0)) ?? 0) < ctx.poolSize) await sleep(50);
       }
-      return { name, port, proxies: true, poolReady: accel ? poolReady : none, cpuMs: () => p.cpuMs(), stop: () => p.stop() };
+      return { name, port, proxies: true, upstream, poolReady: accel ? poolReady : none, cpuMs: () => p.cpuMs(), stop: () => p.stop() };
     }
     case 'nginx': {
       const port = ctx.port();
-      const p = await startNginxProxy(ctx.topo, { label: 'nginx', servers: [{ host: ctx.upstreamHost, port: ctx.upstreamPort }], port });
-      return { name, port, proxies: true, poolReady: none, cpuMs: () => p.cpuMs(), stop: () => p.stop() };
+      const p = await startNginxProxy(ctx.topo, { label: 'nginx', servers: [{ host: upstream.addr, port: upstream.port }], port });
+      return { name, port, proxies: true, upstream, poolReady: none, cpuMs: () => p.cpuMs(), stop: () => p.stop() };
     }
     case 'node proxy':
+    case 'node proxy, warm':
     case 'node:http floor': {
       const port = ctx.port();
-      const script = name === 'node proxy' ? PLAIN_PROXY : FLOOR_SERVER;
-      const args = name === 'node proxy' ? [script, '--upstream', ctx.upstreamUrl, '--listen', `127.0.0.1:${port}`] : [script, '--listen', `127.0.0.1:${port}`];
+      const proxies = name !== 'node:http floor';
+      const args = proxies
+        ? [PLAIN_PROXY, '--upstream', urlOf(upstream), '--listen', `127.0.0.1:${port}`, ...(warm ? ['--keep-alive-ms', String(WARM_KEEPALIVE_MS)] : [])]
+        : [FLOOR_SERVER, '--listen', `127.0.0.1:${port}`];
       const child = ctx.topo.spawn('client', process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
       try {
         await waitForJsonLine<{ listening: number }>(child, 10_000, name);
@@ -95,7 +120,7 @@ export async function startOwnTimeContender(name: ContenderName, ctx: ContenderC
         throw err;
       }
       child.stdout?.resume();
-      return { name, port, proxies: name === 'node proxy', poolReady: none, stop: () => stopChild(child, 2_000) };
+      return { name, port, proxies, upstream, poolReady: none, stop: () => stopChild(child, 2_000) };
     }
   }
 }

@@ -2,6 +2,8 @@
 import { formatMarkdownTable } from '../harness/markdown-table.js';
 import type { ColdRunResult } from './cold-run.js';
 import type { ThroughputRow } from './throughput-run.js';
+import { WARM_CONTENDERS, type ContenderName } from './contenders.js';
+import type { OwnTimeSummary, Quantiles } from './own-time-summary.js';
 
 /** Issue 11's targets. */
 export const TARGETS = { idleP50Ms: 1.0, idleP99Ms: 3.0, throughputRatio: 1.0, burstOverRttMs: 5 } as const;
@@ -22,7 +24,7 @@ export function coldTable(runs: readonly ColdRunResult[]): string {
       { header: 'mode', cell: (x: (typeof rows)[number]) => x.mode },
       { header: 'contender', cell: (x) => x.contender },
       { header: 'matched/sent', align: 'right', cell: (x) => `${x.summary.matched}/${x.summary.sent}${x.clientErrors.length ? ` (${x.clientErrors.length} err)` : ''}` },
-      { header: 'upstream conns', cell: (x) => Object.entries(x.summary.connections).map(([k, v]) => `${k} ${v}`).join(', ') || '–' },
+      { header: 'upstream conns', cell: (x) => (Object.keys(x.summary.connections).length ? describeConnections(x.summary.connections) : '–') },
       { header: 'request p50', align: 'right', cell: (x) => ms(x.summary.requestMs?.p50) },
       { header: 'request p99', align: 'right', cell: (x) => ms(x.summary.requestMs?.p99) },
       { header: 'response p50', align: 'right', cell: (x) => ms(x.summary.responseMs?.p50) },
@@ -86,6 +88,8 @@ export function verdicts(cold: readonly ColdRunResult[], throughput: readonly Th
         (floorMeets ? 'within the cold-path target, so the target is not out of reach for Node here' : 'Node alone misses the cold-path target on this machine in this run'),
     );
   }
+  const idleWarm = warmLine(cold, 'idle');
+  if (idleWarm) lines.push(idleWarm);
   if (ratio !== undefined) lines.push(`warm path, wrk median req/s synpool / node proxy = ${ratio} (target ≥ ${TARGETS.throughputRatio}): ${throughputMet ? 'met' : 'MISSED'}`);
   const burstRun = cold.find((r) => r.mode === 'burst');
   const sBurst = burstRun?.results.find((x) => x.contender === 'synpool')?.summary;
@@ -107,6 +111,30 @@ export function verdicts(cold: readonly ColdRunResult[], throughput: readonly Th
           `what ${burst.burst} simultaneous connections cost one Node process and the client here before any proxying`,
       );
     }
+    const burstWarm = warmLine(cold, 'burst', burst.measuredRttMs);
+    if (burstWarm) lines.push(burstWarm);
   }
   return { idleP50Ms: idle?.p50, idleP99Ms: idle?.p99, idleMet, throughputRatio: ratio, throughputMet, burstOverRttP50Ms, burstMet, lines };
+}
+
+/**
+ * The warm contenders against synpool in one mode: the same proxying with every
+ * upstream connection already open, so what synpool spends beyond them is the
+ * cost of being handed its connection (and of its own pooled-path work).
+ */
+function warmLine(cold: readonly ColdRunResult[], mode: 'idle' | 'burst', rttMs?: number): string | undefined {
+  const run = cold.find((r) => r.mode === mode);
+  const s = run?.results.find((x) => x.contender === 'synpool')?.summary;
+  const warm = run?.results.filter((x) => WARM_CONTENDERS.includes(x.contender as ContenderName) && x.summary.totalMs !== undefined) ?? [];
+  if (s?.totalMs === undefined || warm.length === 0) return undefined;
+  const client = (c: Quantiles | undefined): string => (c === undefined ? '' : mode === 'burst' && rttMs !== undefined ? `, client p50 ${ms(c.p50)} ms = RTT + ${ms(c.p50 - rttMs)}` : `, client p50 ${ms(c.p50)} ms`);
+  const parts = warm.map((w) => `${w.contender}: own p50 ${ms(w.summary.totalMs!.p50)} / p99 ${ms(w.summary.totalMs!.p99)} ms${client(w.summary.clientMs)} (${describeConnections(w.summary.connections)})`);
+  return (
+    `${mode === 'idle' ? 'after idleness' : 'same burst'}, proxies whose upstream connections are already open (a pooled request's floor): ${parts.join('; ')}; ` +
+    `synpool pooled: own p50 ${ms(s.totalMs.p50)} / p99 ${ms(s.totalMs.p99)} ms${client(s.clientMs)}`
+  );
+}
+
+function describeConnections(c: OwnTimeSummary['connections']): string {
+  return Object.entries(c).map(([k, v]) => `${k} ${v}`).join(', ') || 'no upstream connection seen';
 }

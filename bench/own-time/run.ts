@@ -10,13 +10,14 @@ import { startNginxUpstream, type UpstreamServer } from '../upstream/index.js';
 import { createTopology, enterNamespace, type Topology, type TopologyOptions } from '../topology/index.js';
 import { isOnPath } from '../topology/run-command.js';
 import { runColdMode, type ColdRunResult } from './cold-run.js';
-import { CONTENDER_NAMES, nginxAvailable, startAll, stopAll, type ContenderContext, type ContenderName } from './contenders.js';
+import { CONTENDER_NAMES, nginxAvailable, startAll, stopAll, WARM_CONTENDERS, WARM_KEEPALIVE_MS, type ContenderContext, type ContenderName } from './contenders.js';
 import { CONTENDER_IDS, OWN_TIME_HELP, OwnTimeUsageError, parseOwnTimeArgs, type OwnTimeOptions } from './own-time-args.js';
 import { coldTable, throughputTable, verdicts } from './own-time-report.js';
 import { runThroughput, type ThroughputRow } from './throughput-run.js';
 
 /** nginx upstreams need a fixed port; free in a fresh namespace. */
 const UPSTREAM_PORT = 18081;
+const WARM_UPSTREAM_PORT = 18082;
 const FIRST_PROXY_PORT = 21_000;
 const TIGHT_BATCH = 10;
 const COLD_WARMUP = 2;
@@ -53,6 +54,7 @@ async function withTopology<T>(opts: TopologyOptions, fn: (topo: Topology) => Pr
 async function withContenders<T>(
   topo: Topology,
   upstream: UpstreamServer,
+  warmUpstream: UpstreamServer | undefined,
   names: readonly ContenderName[],
   o: Pick<OwnTimeOptions, 'poolSize' | 'synpoolCli' | 'synpoolWorkers'>,
   fn: (c: Awaited<ReturnType<typeof startAll>>) => Promise<T>,
@@ -60,9 +62,8 @@ async function withContenders<T>(
   let next = FIRST_PROXY_PORT;
   const ctx: ContenderContext = {
     topo,
-    upstreamUrl: `http://${topo.serverAddr}:${upstream.port}`,
-    upstreamHost: topo.serverAddr,
-    upstreamPort: upstream.port,
+    upstream: { addr: topo.serverAddr, port: upstream.port },
+    warmUpstream: warmUpstream && { addr: topo.serverAddr, port: warmUpstream.port },
     poolSize: o.poolSize,
     synpoolCli: o.synpoolCli,
     synpoolWorkers: o.synpoolWorkers,
@@ -80,19 +81,24 @@ async function coldPart(o: OwnTimeOptions, names: readonly ContenderName[], sign
   return withTopology({ oneWayDelayMs: o.rttMs / 2, link: 'vde', prefix: 'owtcold' }, async (topo) => {
     note(`cold path: vde link, measured RTT ${topo.measuredRttMs.toFixed(1)} ms; nginx upstream, keepalive_timeout 0`);
     const upstream = await startNginxUpstream(topo, { port: UPSTREAM_PORT, keepaliveTimeoutS: 0 });
+    let warmUpstream: UpstreamServer | undefined;
     try {
-      return await withContenders(topo, upstream, names, o, async (contenders) => {
-        const endpoint = { addr: topo.serverAddr, port: upstream.port };
+      if (names.some((n) => WARM_CONTENDERS.includes(n))) {
+        note(`warm contenders: a second nginx upstream, keepalive_timeout ${WARM_KEEPALIVE_MS / 1000} s`);
+        warmUpstream = await startNginxUpstream(topo, { port: WARM_UPSTREAM_PORT, keepaliveTimeoutS: WARM_KEEPALIVE_MS / 1000 });
+      }
+      return await withContenders(topo, upstream, warmUpstream, names, o, async (contenders) => {
         const runs: ColdRunResult[] = [];
         for (const mode of o.modes) {
           if (signal.aborted) break;
           runs.push(
-            await runColdMode(topo, endpoint, contenders, { mode, requests: o.requests, gapMs: o.gapMs, batch: TIGHT_BATCH, burst: o.burst, warmup: COLD_WARMUP, keepPcapDir: o.keepPcap, signal, note }),
+            await runColdMode(topo, contenders, { mode, requests: o.requests, gapMs: o.gapMs, batch: TIGHT_BATCH, burst: o.burst, warmup: COLD_WARMUP, keepPcapDir: o.keepPcap, signal, note }),
           );
         }
         return { runs, link: topo.link, measuredRttMs: topo.measuredRttMs };
       });
     } finally {
+      await warmUpstream?.stop();
       await upstream.stop();
     }
   });
@@ -103,7 +109,9 @@ async function throughputPart(o: OwnTimeOptions, names: readonly ContenderName[]
     note('throughput: veth link (0 ms added); nginx upstream, keep-alive');
     const upstream = await startNginxUpstream(topo, { port: UPSTREAM_PORT });
     try {
-      return await withContenders(topo, upstream, names, o, (contenders) =>
+      // The warm contenders are the cold modes' reference; here every contender's upstream keeps connections open.
+      const plain = names.filter((n) => !WARM_CONTENDERS.includes(n));
+      return await withContenders(topo, upstream, undefined, plain, o, (contenders) =>
         runThroughput(topo, contenders, { seconds: o.seconds, rounds: o.rounds, connections: o.connections, warmupSeconds: o.quick ? 1 : 3, signal, note }),
       );
     } finally {

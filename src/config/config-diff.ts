@@ -20,6 +20,7 @@ export const RELOAD_EFFECT: { readonly [K in keyof SynpoolConfigShape]: ReloadEf
   workers: 'restart',
   user: 'restart',
   keeperSocket: 'restart',
+  heldPerWorker: 'restart',
   upstream: 'upstream',
   upstreams: 'upstream',
   routes: 'upstream',

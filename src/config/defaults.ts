@@ -47,6 +47,12 @@ export const DEFAULTS = {
   workers: 1 as number | 'auto',
   /** Started as root, the workers and the keeper run as this user (the keeper keeps CAP_NET_RAW and CAP_NET_ADMIN). */
   user: 'nobody',
+  /**
+   * Held connections each worker keeps per upstream address (src/keeper/held-stock.ts): the
+   * keeper hands them over ahead of requests, held (the server is not told until the first
+   * byte), so a request needs no round trip to the keeper. Replaced only while requests come.
+   */
+  heldPerWorker: 2,
   /** The keeper's socket for local clients (docs/keeper-protocol.md); null: a private one for the workers only. */
   keeperSocket: null as string | null,
   /** Half-open pool settings (src/pool/pool-config.ts): unset fields take POOL_DEFAULTS. */

@@ -44,6 +44,8 @@ export interface SynpoolConfigShape {
   user: string;
   /** The keeper's socket for local clients (docs/keeper-protocol.md), mode 0660; null: a private one for the workers only. */
   keeperSocket: string | null;
+  /** Held connections each worker keeps per upstream address, handed over by the keeper ahead of requests (0: none). */
+  heldPerWorker: number;
   pool: Record<string, unknown>;
   /** Passive health thresholds, the default of every upstream's `health` (src/config/health-settings.ts). */
   health: HealthSettings;
@@ -101,6 +103,7 @@ export const CONFIG_SCHEMA: { readonly [K in keyof SynpoolConfigShape]: FieldSpe
   workers: { kind: 'workers' },
   user: { kind: 'userName' },
   keeperSocket: { kind: 'socketPath' },
+  heldPerWorker: { kind: 'int', min: 0, max: 64, unit: 'connections' },
   pool: { kind: 'object' },
   health: { kind: 'object' },
   tls: { kind: 'object' },

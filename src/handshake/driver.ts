@@ -25,7 +25,7 @@ export interface HandshakeDriver extends EventEmitter<HandshakeDriverEvents> {
   /** Turns an established entry into a connected socket; no packet is sent until the caller writes. */
   handoff(entry: HalfOpen): Socket;
   /** Optional: handoff() as a bare descriptor the caller owns (no net.Socket), for passing it to another process. */
-  handoffFd?(entry: HalfOpen): number;
+  handoffFd?(entry: HalfOpen, hold?: boolean): number;
   /** Gives an entry up: RST to the server if it answered, port released. Idempotent. */
   release(entry: HalfOpen): void;
   /** Releases every entry and closes the channel. */

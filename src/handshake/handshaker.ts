@@ -1,3 +1,4 @@
+import { holdSocket } from './held-socket.js';
 import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
@@ -254,7 +255,7 @@ export class Handshaker extends EventEmitter<HandshakeDriverEvents> implements H
    * to close. The keeper passes it to another process by SCM_RIGHTS, where
    * wrapping it here (a libuv handle opened and closed again) would only cost time.
    */
-  handoffFd(entry: HalfOpen): number {
+  handoffFd(entry: HalfOpen, hold = false): number {
     const slot = this.#slots.get(slotKey(entry.target, entry.local.port));
     if (entry.state !== 'established' || !slot || slot.entry !== entry) {
       throw new EntryStateError(formatEndpoint(entry.target), entry.state, 'established');
@@ -263,7 +264,7 @@ export class Handshaker extends EventEmitter<HandshakeDriverEvents> implements H
     slot.repairFd = -1;
     try {
       if (fd < 0) fd = prepareRepairSocket(entry);
-      finishRepair(fd, entry);
+      finishRepair(fd, entry, hold ? holdSocket : undefined);
     } catch (err) {
       if (fd >= 0) closeFd(fd); // still in repair mode: close sends nothing
       this.release(entry);

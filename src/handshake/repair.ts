@@ -58,8 +58,11 @@ export function prepareRepairSocket(entry: HalfOpen): number {
   }
 }
 
-/** connect() in repair mode sends no SYN: the socket becomes ESTABLISHED with the state we set. */
-export function finishRepair(fd: number, entry: HalfOpen): void {
+/**
+ * connect() in repair mode sends no SYN: the socket becomes ESTABLISHED with the state we set.
+ * `beforeLive` runs last in repair mode (held-socket.ts attaches its filter there).
+ */
+export function finishRepair(fd: number, entry: HalfOpen, beforeLive?: (fd: number) => void): void {
   const synAck = synAckOf(entry);
   connectIp(fd, entry.target.address, entry.target.port, 'connect(repair)');
 
@@ -91,6 +94,8 @@ export function finishRepair(fd: number, entry: HalfOpen): void {
   windowBuf.writeUInt32LE(synAck.window, w.max_window);
   windowBuf.writeUInt32LE((synAck.serverIsn + 1) >>> 0, w.rcv_wup);
   setBufferOption(fd, SOL_TCP, TCP_REPAIR_WINDOW, windowBuf, 'setsockopt(TCP_REPAIR_WINDOW)');
+
+  beforeLive?.(fd);
 
   // -1, not 0: a window probe with seq = ISN would make the server's reply
   // carry a TSecr that kernels ≥ 6.15 reject, stalling the request ~1 s.

@@ -1,4 +1,4 @@
-import { Socket } from 'node:net';
+import { UpstreamSocket } from '../util/upstream-socket.js';
 import { tcpInfo } from '../../native/socket-ops.js';
 import { PooledConnectionResetError } from '../errors.js';
 import { formatEndpoint, type Endpoint } from './endpoint.js';
@@ -11,7 +11,7 @@ const RESET_CODES = new Set(['ECONNRESET', 'EPIPE']);
  * server acknowledged any byte of ours, the error becomes a
  * PooledConnectionResetError (retriable: nothing reached the upstream).
  */
-export class RepairedSocket extends Socket {
+export class RepairedSocket extends UpstreamSocket {
   readonly target: Endpoint;
   readonly entryId: number;
   readonly #fd: number;

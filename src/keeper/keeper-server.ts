@@ -2,6 +2,7 @@
 // worker, examples/accelerated-connect.py) asks for a connection to a
 // configured upstream and receives a ready ESTABLISHED TCP socket by SCM_RIGHTS.
 // Protocol: docs/keeper-protocol.md; codec: protocol.ts.
+import { discardHeldSocket } from '../handshake/held-socket.js';
 import { EventEmitter } from 'node:events';
 import { chmodSync, chownSync, lstatSync, unlinkSync } from 'node:fs';
 import net, { type Socket } from 'node:net';
@@ -25,6 +26,8 @@ export interface KeeperSource {
   acquire(target: Endpoint): Socket | undefined;
   /** Preferred when present: the handed-off descriptor itself (no net.Socket made and closed again); the keeper closes it. */
   acquireFd?(target: Endpoint): { fd: number; entry: EntryRef } | undefined;
+  /** For a client that asked `hold`: a held descriptor (held-socket.ts) and how long it may wait. Without it, `hold` gets an unheld handoff. */
+  acquireHeldFd?(target: Endpoint): { fd: number; entry: EntryRef; holdMs: number } | undefined;
   /** Optional: no SYN toward `target` while paused (a client's passive health has its server out). */
   pauseTarget?(target: Endpoint, paused: boolean): void;
   readonly pool?: {
@@ -289,19 +292,21 @@ export class KeeperServer extends EventEmitter<KeeperServerEvents> {
     const start = candidates.length > 1 ? this.#turn++ % candidates.length : 0;
     for (let i = 0; i < candidates.length && handed === undefined; i++) {
       target = candidates[(start + i) % candidates.length]!;
-      handed = this.#take(target);
+      handed = this.#take(target, req.hold);
     }
     if (handed === undefined || target === undefined) {
       this.#refuse(conn, client, req.id, 'POOL_EMPTY', `no pooled connection to ${asked} is ready; connect directly`, req.host, req.port);
       return;
     }
-    const sent = this.#send(conn, client, encodeConnectSuccess({ id: req.id, entry: handed.entry, address: target.address, port: target.port }), handed.fd, target, handed.entry);
+    const reply = encodeConnectSuccess({ id: req.id, entry: handed.entry, address: target.address, port: target.port, ...(handed.holdMs === undefined ? {} : { holdMs: handed.holdMs }) });
+    const sent = this.#send(conn, client, reply, handed.fd, target, handed.entry);
     const us = (performance.now() - t0) * 1000;
     // Our reference goes; the client's keeps the connection (closing one of two references
     // sends nothing). Nothing was written on it here: the server's entry stays in SYN_RECV
     // until the client's first segment. If the send failed, this close is the last reference:
-    // the kernel sends a FIN, and the server sees a connection that ends at once.
-    handed.release();
+    // the kernel sends a FIN, and the server sees a connection that ends at once (a held one
+    // is aborted instead: a RST, and the server's application sees nothing).
+    handed.release(sent);
     if (!sent) return;
     client.remember(handed.entry, target);
     this.#stats.served += 1;
@@ -309,8 +314,14 @@ export class KeeperServer extends EventEmitter<KeeperServerEvents> {
   }
 
   /** One pooled connection for `target` as a descriptor to send and a way to drop our reference, or undefined. */
-  #take(target: Endpoint): Handed | undefined {
+  #take(target: Endpoint, hold: boolean): Handed | undefined {
     const source = this.#source;
+    if (hold && source.acquireHeldFd !== undefined) {
+      const got = source.acquireHeldFd(target);
+      if (got === undefined) return undefined;
+      // SO_LINGER belongs to the socket, not to one descriptor: abort only when ours is the last.
+      return { fd: got.fd, entry: got.entry.id, holdMs: got.holdMs, release: (sent) => (sent ? closeFd(got.fd) : discardHeldSocket(got.fd)) };
+    }
     if (source.acquireFd !== undefined) {
       const got = source.acquireFd(target);
       if (got === undefined) return undefined;
@@ -377,8 +388,10 @@ export class KeeperServer extends EventEmitter<KeeperServerEvents> {
 interface Handed {
   readonly fd: number;
   readonly entry: number;
+  /** A held handoff: how long the client may wait before its first byte. */
+  readonly holdMs?: number;
   /** Drops the keeper's reference (after sendmsg, the client holds its own). */
-  release(): void;
+  release(sent: boolean): void;
 }
 
 /** Per connection: its fd (for sendmsg) and the entries handed to it, for `dead` reports. */

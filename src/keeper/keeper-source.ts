@@ -11,11 +11,13 @@ import type { Socket } from 'node:net';
 import { MSG_CMSG_CLOEXEC, MSG_DONTWAIT, MSG_NOSIGNAL, SHUT_RDWR } from '../../native/constants.js';
 import { FdReceiver, sendBytes, shutdownSocket, type Received } from '../../native/fd-passing.js';
 import { getLibc } from '../../native/libc.js';
-import { connectUnixStream } from '../../native/socket-ops.js';
+import { abortCloseFd, abortOnClose, connectUnixStream } from '../../native/socket-ops.js';
 import { InvalidArgumentError, PooledConnectionResetError } from '../errors.js';
 import { endpointKey, type Endpoint } from '../handshake/endpoint.js';
+import { openHeldSocket } from '../handshake/held-socket.js';
 import { RepairedSocket } from '../handshake/repaired-socket.js';
 import type { ConnectionSource } from '../proxy/connection-source.js';
+import { HeldStock } from './held-stock.js';
 import { LineReader } from './line-reader.js';
 import { IpcPipeReader, ipcPipeAvailable, type PassedHandle } from './ipc-pipe-reader.js';
 import { encodeConnect, encodeDead, encodeHelloRequest, encodePause, MAX_LINE_BYTES, MAX_ID, parseReply, type KeeperReply } from './protocol.js';
@@ -33,6 +35,14 @@ export interface KeeperConnectionSourceOptions {
   readonly connectTimeoutMs?: number;
   /** Read replies with recvmsg on libuv's threadpool even where the event-loop reader works (the fallback; tests, benchmarks). */
   readonly threadpoolReceive?: boolean;
+  /**
+   * Held connections to keep per upstream address (config `heldPerWorker`): asked of the
+   * keeper ahead of requests, so a request takes one without a round trip to the keeper.
+   * Default 0 (none).
+   */
+  readonly hold?: number;
+  /** Held connections are replaced only while a request for that address came within this long: ms. Default 30 000. */
+  readonly holdDemandMs?: number;
 }
 
 export const KEEPER_SOURCE_DEFAULTS = {
@@ -52,6 +62,8 @@ export interface KeeperConnectionSourceEvents {
   late: [{ id: number }];
   /** A pooled socket was reset on first use and reported to the keeper. */
   dead: [{ entry: number; target: Endpoint }];
+  /** A held connection came from the keeper, was used by a request, or was given up unused (its time ran out, or the source closed). */
+  held: [{ outcome: 'received' | 'used' | 'discarded'; target: Endpoint }];
 }
 
 export interface KeeperSourceStats {
@@ -64,12 +76,18 @@ export interface KeeperSourceStats {
   /** acquireAsync answered undefined at once: no keeper connection. */
   offline: number;
   disconnects: number;
+  /** Held connections received, used by a request (counted in `served` too), and given up unused. */
+  heldReceived: number;
+  heldUsed: number;
+  heldDiscarded: number;
 }
 
 interface Pending {
   readonly target: Endpoint;
-  readonly callback: (socket: Socket | undefined) => void;
-  readonly timer: NodeJS.Timeout;
+  /** Undefined for a held connection asked ahead of requests (it goes to the stock). */
+  readonly callback: ((socket: Socket | undefined) => void) | undefined;
+  /** performance.now() after which the request goes plain. */
+  readonly deadline: number;
 }
 
 /** Reads per drain: a burst's worth of replies at most, then the poll phase takes over. */
@@ -88,12 +106,38 @@ interface Session {
   readonly lines: LineReader;
   /** Descriptors received and not yet claimed by a reply with "fd":true, in arrival order (a bare fd, or libuv's handle of one). */
   readonly fds: Array<number | PassedHandle>;
+  /**
+   * In the order asked, which is the order answered and the order of deadlines (one timeout
+   * for all): one timer for the oldest instead of one per request (a burst made 32 timers).
+   */
   readonly pending: Map<number, Pending>;
+  expiry: NodeJS.Timeout | undefined;
   drainScheduled: boolean;
   accelerated: boolean;
   helloDone: boolean;
   closing: boolean;
+  /** The keeper answered a `hold` with an unheld socket (it cannot hold): no more asking this session. */
+  holdUnsupported: boolean;
 }
+
+/** A held connection's descriptor and the session it came from (a `dead` report names that keeper's entry). */
+interface HeldDescriptor {
+  readonly passed: number | PassedHandle;
+  readonly session: Session;
+}
+
+interface HoldState {
+  readonly target: Endpoint;
+  /** Hold requests sent and not answered yet. */
+  inFlight: number;
+  /** performance.now() of the latest request for the address. */
+  lastDemand: number;
+  /** No hold requests before this (the keeper had nothing ready). */
+  retryAt: number;
+}
+
+/** After the keeper had nothing to hold for an address, ask again after this long: ms. */
+const HOLD_RETRY_MS = 250;
 
 /**
  * A ConnectionSource for an unprivileged HTTP worker: asks the keeper for each
@@ -117,7 +161,15 @@ export class KeeperConnectionSource extends EventEmitter<KeeperConnectionSourceE
   #closed = false;
   #started = false;
   #closedWaiters: (() => void)[] = [];
-  readonly #stats: KeeperSourceStats = { requests: 0, served: 0, refused: {}, timeouts: 0, late: 0, offline: 0, disconnects: 0 };
+  readonly #stats: KeeperSourceStats = { requests: 0, served: 0, refused: {}, timeouts: 0, late: 0, offline: 0, disconnects: 0, heldReceived: 0, heldUsed: 0, heldDiscarded: 0 };
+  readonly #hold: number;
+  readonly #holdDemandMs: number;
+  readonly #held: HeldStock<HeldDescriptor>;
+  #heldTimer: NodeJS.Timeout | undefined;
+  /** Per endpoint key: hold requests in flight, the latest request (demand), no asking before (after an empty pool). */
+  readonly #holding = new Map<string, HoldState>();
+  readonly #topUpTargets = new Map<string, Endpoint>();
+  #topUpScheduled = false;
 
   constructor(options: KeeperConnectionSourceOptions) {
     super();
@@ -128,6 +180,18 @@ export class KeeperConnectionSource extends EventEmitter<KeeperConnectionSourceE
       if (!Number.isFinite(o[k]) || o[k] <= 0) throw new InvalidArgumentError(`KeeperConnectionSource: ${k} must be a positive number of ms, got ${o[k]}`);
     }
     if (o.reconnectMaxMs < o.reconnectMinMs) throw new InvalidArgumentError('KeeperConnectionSource: reconnectMaxMs must be ≥ reconnectMinMs');
+    const hold = options.hold ?? 0;
+    if (!Number.isInteger(hold) || hold < 0) throw new InvalidArgumentError(`KeeperConnectionSource: hold must be a whole number ≥ 0, got ${hold}`);
+    this.#hold = hold;
+    this.#holdDemandMs = options.holdDemandMs ?? 30_000;
+    this.#held = new HeldStock<HeldDescriptor>(
+      () => performance.now(),
+      (held) => {
+        this.#stats.heldDiscarded += 1;
+        discardPassed(held.descriptor.passed);
+        this.emit('held', { outcome: 'discarded', target: held.target });
+      },
+    );
     this.path = options.path;
     this.#o = o;
     this.#retryMs = o.reconnectMinMs;
@@ -183,6 +247,15 @@ export class KeeperConnectionSource extends EventEmitter<KeeperConnectionSourceE
    */
   acquireAsync(target: Endpoint, callback: (socket: Socket | undefined) => void): void {
     this.#stats.requests += 1;
+    if (this.#hold > 0) {
+      this.#holdState(target).lastDemand = performance.now();
+      const socket = this.#useHeld(target);
+      if (socket !== undefined) {
+        process.nextTick(callback, socket);
+        this.#topUpLater(target);
+        return;
+      }
+    }
     const s = this.#session;
     if (s === undefined || s.closing || !s.helloDone) {
       this.#stats.offline += 1;
@@ -205,19 +278,149 @@ export class KeeperConnectionSource extends EventEmitter<KeeperConnectionSourceE
       process.nextTick(callback, undefined);
       return;
     }
-    const timer = setTimeout(() => {
-      if (s.pending.delete(id)) {
-        this.#stats.timeouts += 1;
-        this.emit('timeout', { target });
-        callback(undefined);
-      }
-    }, this.#o.requestTimeoutMs);
-    timer.unref();
-    s.pending.set(id, { target, callback, timer });
+    this.#track(s, id, target, callback);
+    this.#topUpLater(target);
+  }
+
+  /**
+   * #topUp after this turn: its send wakes the keeper, which on a busy machine can take
+   * the CPU from this worker before the request that took a held connection has been
+   * written. One pass for all the turn's requests.
+   */
+  #topUpLater(target: Endpoint): void {
+    if (this.#hold === 0) return;
+    this.#topUpTargets.set(endpointKey(target), target);
+    if (this.#topUpScheduled) return;
+    this.#topUpScheduled = true;
+    setImmediate(() => {
+      this.#topUpScheduled = false;
+      const targets = [...this.#topUpTargets.values()];
+      this.#topUpTargets.clear();
+      for (const t of targets) this.#topUp(t);
+    });
+  }
+
+  #track(s: Session, id: number, target: Endpoint, callback: Pending['callback']): void {
+    s.pending.set(id, { target, callback, deadline: performance.now() + this.#o.requestTimeoutMs });
+    if (s.expiry === undefined) this.#armExpiry(s, this.#o.requestTimeoutMs);
     if (s.pipe !== undefined && s.pending.size > 1 && !s.drainScheduled) {
       s.drainScheduled = true;
       process.nextTick(() => this.#drain(s));
     }
+  }
+
+  #holdState(target: Endpoint): HoldState {
+    const key = endpointKey(target);
+    let h = this.#holding.get(key);
+    if (h === undefined) this.#holding.set(key, (h = { target, inFlight: 0, lastDemand: -Infinity, retryAt: 0 }));
+    return h;
+  }
+
+  /** A held connection to `target` opened and wrapped, or undefined (none usable). */
+  #useHeld(target: Endpoint): Socket | undefined {
+    for (let held = this.#held.take(target); held !== undefined; held = this.#held.take(target)) {
+      const passed = held.descriptor.passed;
+      let socket: RepairedSocket;
+      try {
+        openHeldSocket(typeof passed === 'number' ? passed : passed.fd);
+        socket = new RepairedSocket(passed, target, held.entry);
+      } catch {
+        this.#stats.heldDiscarded += 1;
+        discardPassed(passed);
+        this.emit('held', { outcome: 'discarded', target });
+        continue;
+      }
+      socket.setNoDelay(true);
+      this.#watchFirstUse(held.descriptor.session, socket, held.entry, target);
+      this.#stats.served += 1;
+      this.#stats.heldUsed += 1;
+      this.emit('held', { outcome: 'used', target });
+      this.#armHeldTimer();
+      return socket;
+    }
+    return undefined;
+  }
+
+  /**
+   * Asks the keeper for held connections until `hold` are kept or in flight for `target`,
+   * while requests for it keep coming (holdDemandMs): an idle worker stops replacing
+   * them, and pays no SYNs for connections nobody asks for.
+   */
+  #topUp(target: Endpoint): void {
+    if (this.#hold === 0 || this.#closed) return;
+    const s = this.#session;
+    if (s === undefined || s.closing || !s.helloDone || !s.accelerated || s.holdUnsupported) return;
+    const h = this.#holdState(target);
+    const now = performance.now();
+    if (now - h.lastDemand > this.#holdDemandMs || now < h.retryAt) return;
+    for (let want = this.#hold - this.#held.count(target) - h.inFlight; want > 0; want--) {
+      const id = this.#nextId;
+      this.#nextId = this.#nextId >= MAX_ID ? 1 : this.#nextId + 1;
+      const bytes = encodeConnect(id, target.address, target.port, true);
+      let sent = -1;
+      try {
+        sent = sendBytes(s.fd, bytes, MSG_DONTWAIT | MSG_NOSIGNAL);
+      } catch {
+        return; // the keeper does not read now: the next request asks again
+      }
+      if (sent !== bytes.length) {
+        this.#end(s, 'short write to the keeper');
+        return;
+      }
+      h.inFlight += 1;
+      this.#track(s, id, target, undefined);
+    }
+  }
+
+  /** Expired held connections are discarded when their time runs out, and replaced while there is demand. */
+  #armHeldTimer(): void {
+    clearTimeout(this.#heldTimer);
+    this.#heldTimer = undefined;
+    const next = this.#held.expire();
+    if (!Number.isFinite(next)) return;
+    this.#heldTimer = setTimeout(() => {
+      this.#heldTimer = undefined;
+      this.#held.expire();
+      for (const h of this.#holding.values()) this.#topUp(h.target);
+      this.#armHeldTimer();
+    }, Math.max(1, Math.ceil(next - performance.now())));
+    this.#heldTimer.unref();
+  }
+
+  #armExpiry(s: Session, delayMs: number): void {
+    s.expiry = setTimeout(() => this.#expire(s), Math.ceil(delayMs));
+    s.expiry.unref();
+  }
+
+  /** The requests past their deadline go plain; the timer moves on to the oldest left (replies removed the others). */
+  #expire(s: Session): void {
+    s.expiry = undefined;
+    if (s.closing) return;
+    const now = performance.now();
+    const expired: Pending[] = [];
+    for (const [id, p] of s.pending) {
+      if (p.deadline > now) {
+        this.#armExpiry(s, p.deadline - now);
+        break;
+      }
+      s.pending.delete(id);
+      expired.push(p);
+    }
+    for (const p of expired) {
+      if (p.callback === undefined) {
+        this.#holdAnswered(p.target);
+        continue;
+      }
+      this.#stats.timeouts += 1;
+      this.emit('timeout', { target: p.target });
+      p.callback(undefined);
+    }
+  }
+
+  /** A hold request was answered (or given up on): one fewer in flight. */
+  #holdAnswered(target: Endpoint): void {
+    const h = this.#holding.get(endpointKey(target));
+    if (h !== undefined && h.inFlight > 0) h.inFlight -= 1;
   }
 
   /**
@@ -236,12 +439,13 @@ export class KeeperConnectionSource extends EventEmitter<KeeperConnectionSourceE
     if (s.closing || s.pipe === undefined) return;
     s.receiver ??= new FdReceiver(8_192, 4);
     for (let reads = 0; reads < DRAIN_MAX_READS && s.pending.size > 0 && !s.closing; reads++) {
-      let r: Received;
+      let r: Received | undefined;
       try {
-        r = s.receiver.recv(s.fd, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+        r = s.receiver.recvNow(s.fd, MSG_CMSG_CLOEXEC);
       } catch {
-        return; // EAGAIN: nothing more yet; an error is libuv's to report
+        return; // an error is libuv's to report
       }
+      if (r === undefined) return; // nothing more yet
       if (r.bytes.length === 0) {
         for (const fd of r.fds) getLibc().close(fd);
         return; // end of stream: libuv reads it too and ends the session
@@ -258,6 +462,9 @@ export class KeeperConnectionSource extends EventEmitter<KeeperConnectionSourceE
   close(): Promise<void> {
     this.#closed = true;
     clearTimeout(this.#retryTimer);
+    clearTimeout(this.#heldTimer);
+    this.#heldTimer = undefined;
+    this.#held.clear();
     const s = this.#session;
     if (s === undefined) return Promise.resolve();
     const done = new Promise<void>((resolve) => this.#closedWaiters.push(resolve));
@@ -283,10 +490,12 @@ export class KeeperConnectionSource extends EventEmitter<KeeperConnectionSourceE
       lines: new LineReader(MAX_LINE_BYTES),
       fds: [],
       pending: new Map(),
+      expiry: undefined,
       drainScheduled: false,
       accelerated: false,
       helloDone: false,
       closing: false,
+      holdUnsupported: false,
     };
     this.#session = s;
     if (onLoop) {
@@ -372,8 +581,12 @@ export class KeeperConnectionSource extends EventEmitter<KeeperConnectionSourceE
         const p = s.pending.get(reply.id);
         if (p === undefined) return;
         s.pending.delete(reply.id);
-        clearTimeout(p.timer);
         this.#stats.refused[reply.code] = (this.#stats.refused[reply.code] ?? 0) + 1;
+        if (p.callback === undefined) {
+          this.#holdAnswered(p.target);
+          this.#holdState(p.target).retryAt = performance.now() + HOLD_RETRY_MS;
+          return;
+        }
         p.callback(undefined);
         return;
       }
@@ -385,20 +598,26 @@ export class KeeperConnectionSource extends EventEmitter<KeeperConnectionSourceE
         }
         const p = s.pending.get(reply.id);
         if (p === undefined) {
-          // Timed out already: the request went plain. Closing our only reference ends the connection.
-          closePassed(fd);
+          // Timed out already: the request went plain. Nothing was sent on it: an aborting close
+          // (a RST) lets the server drop its entry without its application seeing anything.
+          discardPassed(fd);
           this.#stats.late += 1;
           this.emit('late', { id: reply.id });
           return;
         }
         s.pending.delete(reply.id);
-        clearTimeout(p.timer);
         const target = { address: reply.address, port: reply.port };
+        if (p.callback === undefined) {
+          this.#holdAnswered(p.target);
+          // Kept under the endpoint asked for: that is what the next request looks it up by.
+          this.#stock(s, fd, reply.entry, p.target, reply.holdMs);
+          return;
+        }
         let socket: RepairedSocket;
         try {
           socket = new RepairedSocket(fd, target, reply.entry);
         } catch {
-          closePassed(fd);
+          discardPassed(fd);
           p.callback(undefined);
           return;
         }
@@ -409,6 +628,25 @@ export class KeeperConnectionSource extends EventEmitter<KeeperConnectionSourceE
         return;
       }
     }
+  }
+
+  /** A held connection the keeper sent ahead of requests goes to the stock; an unheld one (a keeper that cannot hold) is aborted. */
+  #stock(s: Session, passed: number | PassedHandle, entry: number, target: Endpoint, holdMs: number | undefined): void {
+    if (holdMs === undefined) {
+      s.holdUnsupported = true;
+      discardPassed(passed);
+      return;
+    }
+    this.#stats.heldReceived += 1;
+    this.emit('held', { outcome: 'received', target });
+    if (this.#closed) {
+      this.#stats.heldDiscarded += 1;
+      discardPassed(passed);
+      this.emit('held', { outcome: 'discarded', target });
+      return;
+    }
+    this.#held.add({ passed, session: s }, entry, target, holdMs);
+    this.#armHeldTimer();
   }
 
   /** As PoolManager.watchFirstUse, across the process boundary: a reset on first use becomes a `dead` report. */
@@ -433,10 +671,12 @@ export class KeeperConnectionSource extends EventEmitter<KeeperConnectionSourceE
     if (s.closing) return;
     s.closing = true;
     this.#stats.disconnects += 1;
+    clearTimeout(s.expiry);
+    s.expiry = undefined;
     for (const [id, p] of s.pending) {
       s.pending.delete(id);
-      clearTimeout(p.timer);
-      process.nextTick(p.callback, undefined);
+      if (p.callback === undefined) this.#holdAnswered(p.target);
+      else process.nextTick(p.callback, undefined);
     }
     this.#unreachable = new Set();
     this.emit('disconnected', { reason });
@@ -450,7 +690,7 @@ export class KeeperConnectionSource extends EventEmitter<KeeperConnectionSourceE
   /** The reading loop ended: nothing uses the fd or the receiver's memory any more. */
   #finish(s: Session, reason: string): void {
     this.#end(s, reason);
-    for (const fd of s.fds.splice(0)) closePassed(fd);
+    for (const fd of s.fds.splice(0)) discardPassed(fd);
     if (s.pipe !== undefined) void s.pipe.close();
     else getLibc().close(s.fd);
     s.receiver?.free();
@@ -463,10 +703,25 @@ export class KeeperConnectionSource extends EventEmitter<KeeperConnectionSourceE
   }
 }
 
-/** A received descriptor nobody claimed: closing our only reference ends that connection. */
-function closePassed(passed: number | PassedHandle): void {
-  if (typeof passed === 'number') getLibc().close(passed);
-  else passed.close();
+/**
+ * A received connection nobody will use (held and unused, late, unclaimed): nothing was
+ * sent on it, and an aborting close (a RST) lets the server drop its SYN_RECV entry without
+ * its application seeing anything; a plain close's FIN would have its ACK complete the
+ * handshake first, and the server accept an empty connection.
+ */
+function discardPassed(passed: number | PassedHandle): void {
+  try {
+    if (typeof passed === 'number') abortCloseFd(passed);
+    else {
+      try {
+        abortOnClose(passed.fd);
+      } finally {
+        passed.close();
+      }
+    }
+  } catch {
+    // Already closed: nothing left to give up.
+  }
 }
 
 function stripUndefined<T extends object>(o: T): Partial<T> {

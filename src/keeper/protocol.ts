@@ -22,6 +22,12 @@ export interface ConnectRequest {
   /** IP text or a host name, as sent (the server canonicalises). */
   readonly host: string;
   readonly port: number;
+  /**
+   * The client may keep the socket a while before its first request: the keeper hands it
+   * held (every inbound segment dropped until the client detaches the filter), so the
+   * server is not told before the request (docs/keeper-protocol.md, "Held connections").
+   */
+  readonly hold: boolean;
 }
 export interface HelloRequest {
   readonly op: 'hello';
@@ -91,7 +97,7 @@ export function parseRequest(line: string): KeeperRequest | ProtocolViolation {
         return bad(m.id, `"host" must be a non-empty string of at most ${MAX_HOST_CHARS} characters`);
       }
       if (!isPort(m.port)) return bad(m.id, '"port" must be an integer in 1..65535');
-      return { op: 'connect', id: m.id, host: m.host, port: m.port };
+      return { op: 'connect', id: m.id, host: m.host, port: m.port, hold: m.hold === true };
     }
     case 'hello':
       return { op: 'hello', id: id ?? undefined, watch: m.watch === true };
@@ -123,11 +129,18 @@ export interface ConnectSuccess {
   /** The upstream address the socket is connected to (canonical) and its port. */
   readonly address: string;
   readonly port: number;
+  /**
+   * Set when the request asked `hold` and the socket is held: the client must detach its
+   * filter (SO_DETACH_FILTER) before the first byte, and use it within `holdMs` or give it
+   * up with an aborting close (SO_LINGER 0: a RST, so the server's application sees nothing).
+   */
+  readonly holdMs?: number;
 }
 
 /** The success line; it travels with exactly one descriptor (SCM_RIGHTS) on the same sendmsg. */
 export function encodeConnectSuccess(s: ConnectSuccess): Buffer {
-  return line({ v: PROTOCOL_VERSION, id: s.id, ok: true, fd: true, entry: s.entry, address: s.address, port: s.port });
+  const held = s.holdMs === undefined ? {} : { held: true, holdMs: Math.max(0, Math.floor(s.holdMs)) };
+  return line({ v: PROTOCOL_VERSION, id: s.id, ok: true, fd: true, entry: s.entry, address: s.address, port: s.port, ...held });
 }
 
 export function encodeFailure(id: number | null, code: KeeperErrorCode, message: string): Buffer {
@@ -146,8 +159,8 @@ export function encodeHello(id: number | undefined, info: HelloInfo): Buffer {
 
 // Requests, for clients written in TypeScript (the worker's KeeperConnectionSource).
 
-export function encodeConnect(id: number, host: string, port: number): Buffer {
-  return line({ v: PROTOCOL_VERSION, op: 'connect', id, host, port });
+export function encodeConnect(id: number, host: string, port: number, hold = false): Buffer {
+  return line({ v: PROTOCOL_VERSION, op: 'connect', id, host, port, ...(hold ? { hold: true } : {}) });
 }
 
 export function encodeHelloRequest(id?: number, watch = false): Buffer {
@@ -203,7 +216,8 @@ export function parseReply(text: string): KeeperReply | undefined {
     return { kind: 'unreachable', targets: m.targets.filter((x): x is string => typeof x === 'string') };
   }
   if (m.ok === true && m.fd === true && isId(m.id) && typeof m.entry === 'number' && typeof m.address === 'string' && isPort(m.port)) {
-    return { kind: 'connected', id: m.id, entry: m.entry, address: m.address, port: m.port };
+    const held = m.held === true && typeof m.holdMs === 'number' && Number.isFinite(m.holdMs) && m.holdMs >= 0 ? { holdMs: m.holdMs } : {};
+    return { kind: 'connected', id: m.id, entry: m.entry, address: m.address, port: m.port, ...held };
   }
   if (m.ok === false && typeof m.code === 'string') {
     return { kind: 'failed', id: isId(m.id) ? m.id : null, code: m.code, message: typeof m.message === 'string' ? m.message : '' };

@@ -68,13 +68,23 @@ export function attachKeeperClientObservers(logger: Logger, registry: Registry, 
     if (!lost) logger.warn(e, 'keeper connection lost: plain connects until it is back');
     lost = true;
   };
+  const held = new Counter({
+    name: 'synpool_worker_held_connections_total',
+    help: 'Workers: held connections received from the keeper ahead of requests, used by a request, or given up unused (RST)',
+    labelNames: ['outcome'] as const,
+    registers: [registry],
+  });
+  for (const outcome of ['received', 'used', 'discarded'] as const) held.inc({ outcome }, 0);
   const onTimeout = (): void => timeouts.inc();
+  const onHeld = (e: { outcome: 'received' | 'used' | 'discarded' }): void => held.inc({ outcome: e.outcome });
   source.on('connected', onConnected);
   source.on('disconnected', onDisconnected);
   source.on('timeout', onTimeout);
+  source.on('held', onHeld);
   return () => {
     source.off('connected', onConnected);
     source.off('disconnected', onDisconnected);
     source.off('timeout', onTimeout);
+    source.off('held', onHeld);
   };
 }

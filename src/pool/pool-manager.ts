@@ -11,6 +11,11 @@ import { UpstreamPool, type UpstreamPoolDeps } from './upstream-pool.js';
 
 /** The fields reconfigureUpstream() applies without a restart (with the cap they imply). */
 const RESIZABLE = ['targetSize', 'minSize', 'maxSize', 'cap'] as const;
+/**
+ * The longest a held handoff may wait: past its full window an entry is still usable, but
+ * a socket held this long was not needed; its RST frees the server's entry.
+ */
+export const MAX_HOLD_MS = 10_000;
 
 /** What reportDead() needs of an entry: a HalfOpen, or a RepairedSocket's `{ id: entryId, target }`. */
 export type EntryRef = Pick<HalfOpen, 'id' | 'target'>;
@@ -167,7 +172,7 @@ export class PoolManager extends EventEmitter<PoolEvents> {
    * (the caller connects normally). The caller turns it into a socket with
    * driver.handoff(entry). Never opens anything for an unconfigured target.
    */
-  take(target: Endpoint): HalfOpen | undefined {
+  take(target: Endpoint, youngest = false): HalfOpen | undefined {
     const key = endpointKey(target);
     const pool = this.pools.get(key);
     if (pool === undefined) {
@@ -178,7 +183,7 @@ export class PoolManager extends EventEmitter<PoolEvents> {
       this.emit('miss', { upstream: key, reason: this.closed ? 'closed' : 'not-started' });
       return undefined;
     }
-    return pool.take();
+    return pool.take(true, youngest);
   }
 
   /**
@@ -189,7 +194,7 @@ export class PoolManager extends EventEmitter<PoolEvents> {
    * dead; nothing else the connection meets feeds the pool.
    */
   acquire(target: Endpoint): Socket | undefined {
-    return this.acquireWith(target, (entry) => {
+    return this.acquireWith(target, false, (entry) => {
       const socket = this.driver.handoff(entry);
       this.watchFirstUse(socket, entry);
       return socket;
@@ -205,19 +210,35 @@ export class PoolManager extends EventEmitter<PoolEvents> {
   acquireFd(target: Endpoint): { fd: number; entry: EntryRef } | undefined {
     const handoffFd = this.driver.handoffFd?.bind(this.driver);
     if (handoffFd === undefined) return undefined;
-    return this.acquireWith(target, (entry) => ({ fd: handoffFd(entry), entry: { id: entry.id, target: entry.target } }));
+    return this.acquireWith(target, false, (entry) => ({ fd: handoffFd(entry), entry: { id: entry.id, target: entry.target } }));
+  }
+
+  /**
+   * acquireFd() held (held-socket.ts): the descriptor drops every inbound segment until
+   * its receiver opens it, and `holdMs` says how long it may wait for its first segment
+   * (the entry's TTL and, where the pool watches it, its full initial window; at most
+   * MAX_HOLD_MS). Undefined when the pool is empty, or the driver cannot hold.
+   */
+  acquireHeldFd(target: Endpoint): { fd: number; entry: EntryRef; holdMs: number } | undefined {
+    const handoffFd = this.driver.handoffFd?.bind(this.driver);
+    if (handoffFd === undefined) return undefined;
+    return this.acquireWith(target, true, (entry) => {
+      const fd = handoffFd(entry, true);
+      const until = this.pools.get(endpointKey(target))?.usableUntilOf(entry.id) ?? this.deps.clock.now();
+      return { fd, entry: { id: entry.id, target: entry.target }, holdMs: Math.max(0, Math.min(MAX_HOLD_MS, until - this.deps.clock.now())) };
+    });
   }
 
   /** take() + `hand` (a handoff); a handoff that throws releases that entry (evicted: 'handoff-failed') and tries the next once. */
-  private acquireWith<T>(target: Endpoint, hand: (entry: HalfOpen) => T): T | undefined {
+  private acquireWith<T>(target: Endpoint, youngest: boolean, hand: (entry: HalfOpen) => T): T | undefined {
     const pool = this.pools.get(endpointKey(target));
-    let entry = this.take(target);
+    let entry = this.take(target, youngest);
     for (let attempt = 0; entry !== undefined && pool !== undefined; attempt++) {
       try {
         return hand(entry);
       } catch {
         pool.handoffFailed(entry);
-        entry = attempt === 0 && !this.closed ? pool.take(false) : undefined;
+        entry = attempt === 0 && !this.closed ? pool.take(false, youngest) : undefined;
       }
     }
     return undefined;

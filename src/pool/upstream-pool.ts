@@ -79,7 +79,7 @@ export class UpstreamPool {
   private readonly ready = new Map<number, Slot>();
   private head: Slot | undefined;
   private tail: Slot | undefined;
-  private readonly taken = new Map<number, { openedAt: number; takenAt: number }>();
+  private readonly taken = new Map<number, { openedAt: number; takenAt: number; usableUntil: number }>();
 
   private readonly bucket: TokenBucket;
   private readonly backoff: Backoff;
@@ -182,8 +182,10 @@ export class UpstreamPool {
    * oldest one younger than the effective TTL. Entries past their TTL met on
    * the way are released for good; aged ones are skipped, at most the cap of
    * them (the list is in openedAt order, so they sit at its head).
+   * `youngest`: the newest usable entry instead (a held handoff, which may wait
+   * for its first segment: the most time left before its window ends).
    */
-  take(countDemand = true): HalfOpen | undefined {
+  take(countDemand = true, youngest = false): HalfOpen | undefined {
     if (this.closed) return undefined;
     const now = this.deps.clock.now();
     // A take after a pause starts a new run (an earlier run's start must not cut this one's deferral short).
@@ -198,8 +200,8 @@ export class UpstreamPool {
     const aging = this.agingApplies(now);
     let chosen: Slot | undefined;
     let fallback: Slot | undefined;
-    for (let slot = this.head; slot !== undefined; ) {
-      const next = slot.next;
+    for (let slot = youngest ? this.tail : this.head; slot !== undefined; ) {
+      const next = youngest ? slot.prev : slot.next;
       if (this.keepReady(slot, now, ttl)) {
         if (!this.aged(slot, now, aging)) {
           chosen = slot;
@@ -215,7 +217,7 @@ export class UpstreamPool {
       const slot = chosen;
       this.unlink(slot);
       this.deps.owners.delete(slot.entry.id);
-      this.taken.set(slot.entry.id, { openedAt: slot.openedAt, takenAt: now });
+      this.taken.set(slot.entry.id, { openedAt: slot.openedAt, takenAt: now, usableUntil: this.usableUntil(slot, ttl, aging) });
       if (this.taken.size > TAKEN_MEMORY) {
         const oldest = this.taken.keys().next();
         if (!oldest.done) this.taken.delete(oldest.value);
@@ -539,6 +541,20 @@ export class UpstreamPool {
       }
     }
     return next;
+  }
+
+  /**
+   * How long a taken entry may wait for its first segment (a held handoff): until its
+   * TTL, and, where the window is watched, the end of its full window.
+   */
+  private usableUntil(slot: Slot, ttl: number, aging: boolean): number {
+    const byTtl = slot.openedAt + ttl;
+    return aging || slot.synAcks >= 2 ? Math.min(byTtl, this.fullWindowUntil(slot)) : byTtl;
+  }
+
+  /** For an entry this pool handed out recently: until when it may wait for its first segment (clock ms), else undefined. */
+  usableUntilOf(id: number): number | undefined {
+    return this.taken.get(id)?.usableUntil;
   }
 
   /** Age at which an entry is replaced: TTL − lead × (1 + jitter), lead = min(refreshLeadMs, TTL / 4). */

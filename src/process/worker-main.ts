@@ -52,7 +52,7 @@ export async function runWorker(start: StartMessage): Promise<void> {
   // The supervisor is gone (killed): nobody restarts or drains us; finish what is in flight and go.
   process.on('disconnect', () => void (running?.shutdown('supervisor gone') ?? Promise.resolve()).then(() => process.exit(0)));
 
-  const source = new KeeperConnectionSource({ path: start.keeperSocket });
+  const source = new KeeperConnectionSource({ path: start.keeperSocket, hold: config.accel ? config.heldPerWorker : 0 });
   attachKeeperClientObservers(logger, registry, source);
   running = await serve(config, {
     logger,

@@ -1,3 +1,4 @@
+import { UpstreamSocket } from '../util/upstream-socket.js';
 import net, { type Socket } from 'node:net';
 import { buildConnector, errors } from 'undici';
 import { canonicalAddress, type Endpoint } from '../handshake/endpoint.js';
@@ -144,7 +145,8 @@ export function createConnector(options: ConnectorOptions): Connector {
 
 /** net.connect with a timeout; `done` gets the connected socket or the error (the socket destroyed). */
 function connectPlain(host: string, port: number, connectTimeoutMs: number, done: (err: Error | null, socket: Socket | null) => void): void {
-  const socket = net.connect({ host, port, noDelay: true, keepAlive: true, keepAliveInitialDelay: 60_000 });
+  // As net.connect(opts) does: the constructor takes noDelay and keep-alive (Node's types list them only for connect()).
+  const socket = new UpstreamSocket({ noDelay: true, keepAlive: true, keepAliveInitialDelay: 60_000 } as net.SocketConstructorOpts).connect({ host, port });
   let settled = false;
   const finish = (err: Error | null): void => {
     if (settled) return;

@@ -87,6 +87,14 @@ export class PoolConnectionSource extends EventEmitter<PoolSourceEvents> impleme
     return got;
   }
 
+  /** acquireFd() held (PoolManager.acquireHeldFd): the receiver opens it before its first byte, within `holdMs`. */
+  acquireHeldFd(target: Endpoint): { fd: number; entry: EntryRef; holdMs: number } | undefined {
+    const t0 = performance.now();
+    const got = this.pool.acquireHeldFd(target);
+    if (got) this.emit('handoff', { target, us: (performance.now() - t0) * 1000 });
+    return got;
+  }
+
   reachable(target: Endpoint): boolean {
     return this.pool.reachable(target) ?? true;
   }

@@ -119,6 +119,14 @@ export class FakeHandshakeDriver extends EventEmitter<HandshakeDriverEvents> imp
     return new Socket();
   }
 
+  /** handoff() as a descriptor: a made-up number (nothing here is a real socket); `held` records which were held. */
+  readonly held: HalfOpen[] = [];
+  handoffFd(entry: HalfOpen, hold = false): number {
+    this.handoff(entry);
+    if (hold) this.held.push(entry);
+    return 10_000 + entry.id;
+  }
+
   release(entry: HalfOpen): void {
     if (entry.state === 'released' || entry.state === 'handed-off') return;
     entry.state = 'released';

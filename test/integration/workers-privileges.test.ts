@@ -134,6 +134,8 @@ describe('synpool --workers 2 as root', () => {
     const metrics = await cli.metrics();
     expect(metricValue(metrics, 'synpool_request_duration_seconds_count')).toBeGreaterThanOrEqual(12);
     expect(metricValue(metrics, 'synpool_processes_ready', { role: 'worker' })).toBe(2);
+    // After a worker's first, its requests take held connections (heldPerWorker, default 2): no round trip to the keeper.
+    expect(metricValue(metrics, 'synpool_worker_held_connections_total', { outcome: 'used' })).toBeGreaterThanOrEqual(4);
   });
 
   it('a killed worker is restarted and no request that was not in flight is lost', async () => {

@@ -8,7 +8,7 @@ describe('own-time command line', () => {
   it('runs every mode and contender by default, with a pool as large as the burst', () => {
     const o = parseOwnTimeArgs([]);
     expect(o.modes).toEqual(['idle', 'tight', 'burst']);
-    expect(o.contenders).toEqual(['synpool', 'no-accel', 'node-proxy', 'nginx', 'floor']);
+    expect(o.contenders).toEqual(['synpool', 'no-accel', 'node-proxy', 'nginx', 'no-accel-warm', 'node-proxy-warm', 'floor']);
     expect(o.burst).toBe(32);
     expect(o.poolSize).toBe(32);
     expect(o.synpoolCli).toBeUndefined();
@@ -47,12 +47,16 @@ function summary(clientP50: number, ownP50: number): OwnTimeSummary {
   };
 }
 
-function burstRun(synpoolClientP50: number): ColdRunResult {
+function burstRun(synpoolClientP50: number, warm?: { clientP50: number; ownP50: number }): ColdRunResult {
   const result = (contender: string, s: OwnTimeSummary) => ({ contender, mode: 'burst' as const, summary: s, unmatched: [], clientErrors: [], records: [] });
   return {
     mode: 'burst',
     capture: { segments: 0, droppedByKernel: 0, frames: 0, skipped: 0, truncated: 0, kept: undefined },
-    results: [result('synpool', summary(synpoolClientP50, 20)), result('node:http floor', summary(15, 10))],
+    results: [
+      result('synpool', summary(synpoolClientP50, 20)),
+      ...(warm ? [result('node proxy, warm', { ...summary(warm.clientP50, warm.ownP50), connections: { reused: 32 } })] : []),
+      result('node:http floor', summary(15, 10)),
+    ],
   };
 }
 
@@ -71,5 +75,13 @@ describe('burst verdict', () => {
     const v = verdicts([burstRun(83)], [], { burst: 32, poolSize: 8, measuredRttMs: 40 });
     expect(v.burstMet).toBeUndefined();
     expect(v.lines.join('\n')).toMatch(/smaller than the burst: no target/);
+  });
+
+  it('sets the warm contenders beside synpool when they ran, and says nothing of them when they did not', () => {
+    const v = verdicts([burstRun(83, { clientP50: 70, ownP50: 16 })], [], { burst: 32, poolSize: 32, measuredRttMs: 40 });
+    const line = v.lines.find((l) => l.startsWith('same burst'));
+    expect(line).toMatch(/node proxy, warm: own p50 16\.00 \/ p99 17\.00 ms, client p50 70\.00 ms = RTT \+ 30\.00 \(reused 32\)/);
+    expect(line).toMatch(/synpool pooled: own p50 20\.00 \/ p99 21\.00 ms, client p50 83\.00 ms = RTT \+ 43\.00$/);
+    expect(verdicts([burstRun(83)], [], { burst: 32, poolSize: 32, measuredRttMs: 40 }).lines.some((l) => l.startsWith('same burst'))).toBe(false);
   });
 });

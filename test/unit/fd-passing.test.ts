@@ -129,6 +129,18 @@ describe('sendWithFd / FdReceiver over a socketpair', () => {
     rx.free();
   });
 
+  it('recvNow: undefined when nothing is in (no error built), the message and its fd when one is, and a closed fd throws', () => {
+    const [a, b] = socketpair();
+    toClose.push(a, b);
+    const rx = new FdReceiver(4096, 4);
+    expect(rx.recvNow(b, 0)).toBeUndefined();
+    sendBytes(a, Buffer.from('one\n'), MSG_NOSIGNAL);
+    expect(rx.recvNow(b, 0)?.bytes.toString()).toBe('one\n');
+    expect(rx.recvNow(b, 0)).toBeUndefined();
+    expect(() => rx.recvNow(-1, 0)).toThrowError(expect.objectContaining({ errnoCode: 'EBADF' }) as Error);
+    rx.free();
+  });
+
   it('sendmsg to a closed peer is EPIPE (MSG_NOSIGNAL: no signal)', () => {
     const [a, b] = socketpair();
     toClose.push(a);

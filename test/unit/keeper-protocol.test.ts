@@ -12,7 +12,7 @@ const text = (b: Buffer): string => b.toString('utf8').replace(/\n$/, '');
 
 describe('parseRequest', () => {
   it('reads connect, hello and dead; extra fields are ignored', () => {
-    expect(parseRequest('{"v":1,"op":"connect","id":7,"host":"10.0.0.2","port":8080,"extra":[1]}')).toEqual({ op: 'connect', id: 7, host: '10.0.0.2', port: 8080 });
+    expect(parseRequest('{"v":1,"op":"connect","id":7,"host":"10.0.0.2","port":8080,"extra":[1]}')).toEqual({ op: 'connect', id: 7, host: '10.0.0.2', port: 8080, hold: false });
     expect(parseRequest('{"v":1,"op":"hello"}')).toEqual({ op: 'hello', id: undefined, watch: false });
     expect(parseRequest('{"v":1,"op":"hello","id":3,"watch":true}')).toEqual({ op: 'hello', id: 3, watch: true });
     expect(parseRequest('{"v":1,"op":"dead","entry":12}')).toEqual({ op: 'dead', entry: 12 });
@@ -79,6 +79,16 @@ describe('parseRequest', () => {
 });
 
 describe('replies', () => {
+  it('a held success carries held and holdMs (whole ms, never negative); a reply without them is unheld', () => {
+    const line = text(encodeConnectSuccess({ id: 3, entry: 4, address: '10.0.0.2', port: 80, holdMs: 1234.7 }));
+    expect(JSON.parse(line)).toMatchObject({ held: true, holdMs: 1234 });
+    expect(parseReply(line)).toEqual({ kind: 'connected', id: 3, entry: 4, address: '10.0.0.2', port: 80, holdMs: 1234 });
+    expect(JSON.parse(text(encodeConnectSuccess({ id: 3, entry: 4, address: '10.0.0.2', port: 80, holdMs: -5 })))).toMatchObject({ holdMs: 0 });
+    expect(parseReply(text(encodeConnectSuccess({ id: 3, entry: 4, address: '10.0.0.2', port: 80 })))).not.toHaveProperty('holdMs');
+    // "held" without a usable holdMs is not a hold the client can time.
+    expect(parseReply('{"v":1,"id":3,"ok":true,"fd":true,"entry":4,"address":"10.0.0.2","port":80,"held":true}')).not.toHaveProperty('holdMs');
+  });
+
   it('round-trip through parseReply', () => {
     expect(parseReply(text(encodeConnectSuccess({ id: 9, entry: 44, address: '10.0.0.2', port: 8080 })))).toEqual({
       kind: 'connected', id: 9, entry: 44, address: '10.0.0.2', port: 8080,
@@ -102,7 +112,10 @@ describe('replies', () => {
   });
 
   it('requests encoded by the client parse on the server', () => {
-    expect(parseRequest(text(encodeConnect(5, 'fd00::2', 443)))).toEqual({ op: 'connect', id: 5, host: 'fd00::2', port: 443 });
+    expect(parseRequest(text(encodeConnect(5, 'fd00::2', 443)))).toEqual({ op: 'connect', id: 5, host: 'fd00::2', port: 443, hold: false });
+    expect(parseRequest(text(encodeConnect(6, '10.0.0.2', 80, true)))).toEqual({ op: 'connect', id: 6, host: '10.0.0.2', port: 80, hold: true });
+    // Only true holds: anything else is an ordinary request.
+    expect(parseRequest('{"v":1,"op":"connect","id":7,"host":"10.0.0.2","port":80,"hold":"yes"}')).toMatchObject({ hold: false });
     expect(parseRequest(text(encodeDead(8)))).toEqual({ op: 'dead', entry: 8 });
     expect(parseRequest(text(encodePause('10.0.0.3', 80, false)))).toEqual({ op: 'pause', host: '10.0.0.3', port: 80, paused: false });
   });

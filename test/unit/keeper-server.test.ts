@@ -325,10 +325,42 @@ describe('KeeperConnectionSource', () => {
     expect(src.stats().timeouts).toBe(1);
   });
 
-  it('a reply with a descriptor after the timeout: the descriptor is closed (the upstream sees the connection end)', async () => {
+  it('requests asked at different times each time out at their own deadline (one timer for all of them)', async () => {
+    const path = join(dir, 'mute2.sock');
+    const mute = net.createServer((c) => {
+      let helloSent = false;
+      c.on('data', () => {
+        if (helloSent) return; // every connect request goes unanswered
+        helloSent = true;
+        c.write('{"v":1,"ok":true,"op":"hello","versions":[1],"accelerated":true,"targets":[]}\n');
+      });
+    });
+    await new Promise<void>((r) => mute.listen(path, r));
+    cleanups.push(() => new Promise((r) => mute.close(r)));
+    const src = new KeeperConnectionSource({ path, requestTimeoutMs: 60 });
+    cleanups.push(() => src.close());
+    const ready = once(src, 'connected');
+    src.start();
+    await ready;
+    const t0 = performance.now();
+    const settled: number[] = [];
+    const first = acquire(src, target).then((s) => (settled.push(performance.now() - t0), s));
+    await new Promise((r) => setTimeout(r, 40));
+    const second = acquire(src, target).then((s) => (settled.push(performance.now() - t0), s));
+    expect(await first).toBeUndefined();
+    expect(await second).toBeUndefined();
+    // The first at its 60 ms, the second at its own (40 + 60), not with the first.
+    expect(settled[0]).toBeGreaterThanOrEqual(55);
+    expect(settled[0]).toBeLessThan(95);
+    expect(settled[1]).toBeGreaterThanOrEqual(95);
+    expect(settled[1]).toBeLessThan(400);
+    expect(src.stats().timeouts).toBe(2);
+  });
+
+  it('a reply with a descriptor after the timeout: the descriptor is aborted (the upstream sees a reset, nothing to read)', async () => {
     const path = join(dir, 'slow.sock');
-    const upstreamClosed = new Promise<void>((resolve) => {
-      const watch = net.createServer((s) => s.on('end', () => resolve()).on('error', () => resolve()).resume());
+    const upstreamClosed = new Promise<string>((resolve) => {
+      const watch = net.createServer((s) => s.on('end', () => resolve('end')).on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? 'error')).resume());
       cleanups.push(() => new Promise((r) => watch.close(r)));
       watch.listen(0, '127.0.0.1', () => {
         const port = (watch.address() as net.AddressInfo).port;
@@ -365,7 +397,7 @@ describe('KeeperConnectionSource', () => {
     const late = once(src, 'late');
     expect(await acquire(src, target)).toBeUndefined();
     await late;
-    await upstreamClosed;
+    expect(await upstreamClosed).toBe('ECONNRESET');
     expect(src.stats()).toMatchObject({ timeouts: 1, late: 1, served: 0 });
   });
 

@@ -11,7 +11,7 @@ import type { Endpoint } from '../../src/handshake/endpoint.js';
 import { FakeClock } from '../../src/pool/clock.js';
 import { resolvePoolConfig, type UpstreamPoolConfig } from '../../src/pool/pool-config.js';
 import type { PoolEvents, PoolSnapshot } from '../../src/pool/pool-events.js';
-import { PoolManager } from '../../src/pool/pool-manager.js';
+import { MAX_HOLD_MS, PoolManager } from '../../src/pool/pool-manager.js';
 import { FakeHandshakeDriver, type FakeUpstreamBehaviour } from '../helpers/fake-handshake-driver.js';
 
 const A: Endpoint = { address: '10.0.0.2', port: 80 };
@@ -145,5 +145,37 @@ describe('an upstream that answers with SYN cookies', () => {
     // Two entries refreshed at ~40-45 s, plus the one taken: a handful of SYNs, not one per entry every 3 s.
     expect(snap().synsSent).toBeLessThanOrEqual(10);
     expect(snap().agedHits).toBe(0);
+  });
+});
+
+describe('held handoffs (acquireHeldFd)', () => {
+  it('take the youngest usable entry, which may wait until its full window ends; acquireFd still takes the oldest', () => {
+    // One SYN a second: entries 1 s apart in age.
+    const { clock, driver, mgr, hits } = setup(retransmitting, { sizing: 'fixed', targetSize: 3, synRatePerSec: 1, synBurst: 1 });
+    mgr.start();
+    clock.advance(2_100);
+    const held = mgr.acquireHeldFd(A);
+    expect(held).toBeDefined();
+    expect(driver.held.map((e) => e.id)).toEqual([held!.entry.id]);
+    // The newest entry: its SYN went out ~2 s in, its SYN-ACK 40 ms later.
+    expect(hits.at(-1)!.ageMs).toBeLessThan(200);
+    // Its window ends 3 s (F × (2^2 − 1)) after its first SYN-ACK, less one RTT and the 100 ms margin.
+    expect(held!.holdMs).toBeGreaterThan(2_500);
+    expect(held!.holdMs).toBeLessThan(3_000);
+    const plain = mgr.acquireFd(A);
+    expect(plain).toBeDefined();
+    expect(hits.at(-1)!.ageMs).toBeGreaterThan(2_000);
+  });
+
+  it('against an upstream that never retransmits (SYN cookies) the hold is bounded by MAX_HOLD_MS', () => {
+    const { clock, mgr } = setup(cookies, { sizing: 'fixed', targetSize: 1 });
+    mgr.start();
+    clock.advance(500);
+    expect(mgr.acquireHeldFd(A)?.holdMs).toBe(MAX_HOLD_MS);
+  });
+
+  it('an empty pool holds nothing', () => {
+    const { mgr } = setup(retransmitting, { sizing: 'fixed', targetSize: 1 });
+    expect(mgr.acquireHeldFd(A)).toBeUndefined();
   });
 });

@@ -1,0 +1,36 @@
+// A handed-off connection that may wait before its first request: ESTABLISHED
+// on our side, every inbound segment dropped by a filter until it is opened.
+import { SO_ATTACH_FILTER, SO_DETACH_FILTER, SOL_SOCKET } from '../../native/constants.js';
+import { loadBpfProgram, type BpfProgram } from '../../native/bpf.js';
+import { abortCloseFd, setBufferOption, setIntOption } from '../../native/socket-ops.js';
+import { dropAllProgram } from './bpf-programs.js';
+
+let dropAll: BpfProgram | undefined;
+
+/**
+ * Before TCP_REPAIR goes off: from here the socket wins the 4-tuple's lookup,
+ * and a SYN-ACK retransmit reaching it would be acknowledged, completing the
+ * server's handshake (an idle connection on the server, before any request).
+ * With the filter, TCP never sees it, exactly as the reserving listener did:
+ * the server's entry stays in SYN_RECV. The socket itself sends nothing while
+ * it waits (no data queued, no keepalive, no window probe: repair ends with
+ * TCP_REPAIR_OFF_NO_WP).
+ */
+export function holdSocket(fd: number): void {
+  dropAll ??= loadBpfProgram(dropAllProgram());
+  setBufferOption(fd, SOL_SOCKET, SO_ATTACH_FILTER, dropAll.fprog, 'setsockopt(SO_ATTACH_FILTER, held)');
+}
+
+/** Lets the server's segments in again: the first request byte is next. Needs no privilege. */
+export function openHeldSocket(fd: number): void {
+  setIntOption(fd, SOL_SOCKET, SO_DETACH_FILTER, 0, 'setsockopt(SO_DETACH_FILTER)');
+}
+
+/**
+ * Gives up a held socket without telling the server's application: a RST with
+ * seq = ISN+1 (a FIN's ACK would complete the handshake first, and the server
+ * would accept an empty connection), so the server drops its SYN_RECV entry.
+ */
+export function discardHeldSocket(fd: number): void {
+  abortCloseFd(fd);
+}

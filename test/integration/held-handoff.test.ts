@@ -1,0 +1,92 @@
+// A held handoff across a real delay line: a socket ESTABLISHED on our side
+// whose filter drops every inbound segment. The server's entry must stay in
+// SYN_RECV while it waits (its SYN-ACK retransmits go unanswered), the socket
+// must serve a request once opened, and a discarded one must leave nothing on
+// the server. The control case (no filter) shows what the filter prevents.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTopology, enterNamespace, type Topology } from '../../bench/topology/index.js';
+import { startNodeUpstream, type UpstreamServer } from '../../bench/upstream/index.js';
+import { closeFd } from '../../native/socket-ops.js';
+import { awaitEstablished } from '../../src/handshake/await-established.js';
+import type { Endpoint } from '../../src/handshake/endpoint.js';
+import { Handshaker } from '../../src/handshake/handshaker.js';
+import { discardHeldSocket, openHeldSocket } from '../../src/handshake/held-socket.js';
+import { RepairedSocket } from '../../src/handshake/repaired-socket.js';
+import { exchange } from '../helpers/http-exchange.js';
+import { assertIntegrationPrerequisites } from '../helpers/prerequisites.js';
+
+const ONE_WAY_MS = 10;
+const RTT_MS = 2 * ONE_WAY_MS;
+/** The server's first SYN-ACK retransmit comes about 1 s after its SYN-ACK. */
+const PAST_FIRST_RETRANSMIT_MS = 1_600;
+
+let topo: Topology;
+let leave: (() => void) | undefined;
+let node: UpstreamServer;
+let hs: Handshaker;
+let target: Endpoint;
+
+beforeAll(async () => {
+  assertIntegrationPrerequisites([]);
+  topo = await createTopology({ oneWayDelayMs: ONE_WAY_MS, link: 'vde', prefix: 'sphold' });
+  node = await startNodeUpstream(topo);
+  target = { address: topo.serverAddr, port: node.port };
+  leave = enterNamespace(topo.netnsPath('client'));
+  hs = Handshaker.create({ targets: [target] });
+}, 60_000);
+
+afterAll(async () => {
+  hs?.close();
+  leave?.();
+  await node?.stop();
+  await topo?.destroy();
+});
+
+/** The server's TCP state for the connection from our `port`: 'SYN-RECV', 'ESTAB', … or undefined (none). */
+async function serverState(port: number): Promise<string | undefined> {
+  const { stdout } = await topo.exec('server', 'ss', ['-Htan', `dport = :${port}`]);
+  return stdout.trim().split('\n').filter(Boolean)[0]?.split(/\s+/)[0];
+}
+
+async function established() {
+  const entry = hs.open(target);
+  await awaitEstablished(hs, entry, 3 * RTT_MS + 1000);
+  return entry;
+}
+
+describe('held handoff', () => {
+  it('control: an unheld socket left waiting answers the SYN-ACK retransmit, and the server accepts an idle connection', async () => {
+    const entry = await established();
+    const fd = hs.handoffFd(entry);
+    try {
+      expect(await serverState(entry.local.port)).toBe('SYN-RECV');
+      await new Promise((r) => setTimeout(r, PAST_FIRST_RETRANSMIT_MS));
+      expect(await serverState(entry.local.port)).toBe('ESTAB');
+    } finally {
+      closeFd(fd);
+    }
+  });
+
+  it("a held socket leaves the server's entry in SYN_RECV across a SYN-ACK retransmit, then serves a request once opened", async () => {
+    const entry = await established();
+    const fd = hs.handoffFd(entry, true);
+    await new Promise((r) => setTimeout(r, PAST_FIRST_RETRANSMIT_MS));
+    expect(await serverState(entry.local.port)).toBe('SYN-RECV');
+    openHeldSocket(fd);
+    const res = await exchange({ host: target.address, port: target.port, path: '/bytes/100000', socket: new RepairedSocket(fd, target, entry.id) });
+    expect(res.status).toBe(200);
+    expect(res.bytes).toBe(100_000);
+  }, 20_000);
+
+  it('a discarded held socket resets the server\'s entry: nothing reaches its application', async () => {
+    const entry = await established();
+    const fd = hs.handoffFd(entry, true);
+    expect(await serverState(entry.local.port)).toBe('SYN-RECV');
+    discardHeldSocket(fd);
+    await new Promise((r) => setTimeout(r, 3 * ONE_WAY_MS + 50));
+    expect(await serverState(entry.local.port)).toBeUndefined();
+    // And after the server's retransmit time, still nothing (no ESTAB, no TIME-WAIT from an accepted connection).
+    await new Promise((r) => setTimeout(r, PAST_FIRST_RETRANSMIT_MS));
+    expect(await serverState(entry.local.port)).toBeUndefined();
+  }, 20_000);
+});

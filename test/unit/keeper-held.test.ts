@@ -1,0 +1,176 @@
+// Held connections between a real KeeperServer and a worker's KeeperConnectionSource,
+// over a real Unix socket, with loopback TCP connections that carry the same drop-all
+// filter a held handoff has (test/integration/held-handoff.test.ts checks what the
+// filter does for a server across a real delay line).
+import { once } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { AF_INET, SOCK_CLOEXEC, SOCK_STREAM } from '../../native/constants.js';
+import { closeFd, connectIp, openSocket } from '../../native/socket-ops.js';
+import type { Endpoint } from '../../src/handshake/endpoint.js';
+import { holdSocket } from '../../src/handshake/held-socket.js';
+import { KeeperServer, type KeeperSource } from '../../src/keeper/keeper-server.js';
+import { KeeperConnectionSource } from '../../src/keeper/keeper-source.js';
+
+let dir: string;
+let upstream: net.Server;
+let target: Endpoint;
+/** How each connection the upstream accepted ended: 'end' (FIN), 'reset' (RST), or open. */
+const ends: Array<'open' | 'end' | 'reset'> = [];
+const cleanups: (() => unknown)[] = [];
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'synpool-held-'));
+  upstream = net.createServer((s) => {
+    const i = ends.push('open') - 1;
+    s.on('error', (err: NodeJS.ErrnoException) => (ends[i] = err.code === 'ECONNRESET' ? 'reset' : ends[i]!));
+    s.on('end', () => (ends[i] = 'end'));
+    s.on('data', (d) => s.write(`echo:${d.toString()}`));
+  });
+  await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
+  target = { address: '127.0.0.1', port: (upstream.address() as net.AddressInfo).port };
+});
+afterAll(() => {
+  upstream.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+/** A pool stand-in handing out fresh loopback connections: held ones (filtered) when asked, counting each kind of call. */
+class HoldingPool implements KeeperSource {
+  accelerated = true;
+  plainCalls = 0;
+  heldCalls = 0;
+  holdMs = 5_000;
+  readonly pool: NonNullable<KeeperSource['pool']>;
+  #entry = 1;
+  constructor(t: Endpoint, readonly canHold = true) {
+    this.pool = { upstreams: [{ key: `${t.address}:${t.port}`, target: t }], reportDead: () => true };
+    if (!canHold) this.acquireHeldFd = undefined;
+  }
+  acquire(): undefined {
+    return undefined;
+  }
+  acquireFd(t: Endpoint): { fd: number; entry: { id: number; target: Endpoint } } {
+    this.plainCalls += 1;
+    return { fd: connected(t), entry: { id: this.#entry++, target: t } };
+  }
+  acquireHeldFd: KeeperSource['acquireHeldFd'] = (t: Endpoint) => {
+    this.heldCalls += 1;
+    const fd = connected(t);
+    holdSocket(fd);
+    return { fd, entry: { id: this.#entry++, target: t }, holdMs: this.holdMs };
+  };
+}
+
+function connected(t: Endpoint): number {
+  const fd = openSocket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  try {
+    connectIp(fd, t.address, t.port); // blocking: loopback completes at once
+  } catch (err) {
+    closeFd(fd);
+    throw err;
+  }
+  return fd;
+}
+
+let seq = 0;
+async function start(pool: HoldingPool, hold: number, extra: Partial<ConstructorParameters<typeof KeeperConnectionSource>[0]> = {}) {
+  const keeper = new KeeperServer({ path: join(dir, `h${seq++}.sock`), source: pool });
+  await keeper.listen();
+  cleanups.push(() => keeper.close());
+  const src = new KeeperConnectionSource({ path: keeper.path, hold, ...extra });
+  cleanups.push(() => src.close());
+  const ready = once(src, 'connected');
+  src.start();
+  await ready;
+  return src;
+}
+
+function acquire(src: KeeperConnectionSource): Promise<net.Socket | undefined> {
+  return new Promise((resolve) => src.acquireAsync(target, resolve));
+}
+
+async function until(cond: () => boolean, ms = 2_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+async function roundTrip(socket: net.Socket, text: string): Promise<string> {
+  socket.write(text);
+  const [data] = (await once(socket, 'data')) as [Buffer];
+  return data.toString();
+}
+
+describe('held connections in a worker', () => {
+  it.each([
+    ['on the event loop (descriptors as libuv handles)', false],
+    ['on the threadpool (bare descriptors)', true],
+  ])('a request after the first takes a held connection with no request to the keeper, opened (its filter off): %s', async (_, threadpoolReceive) => {
+    const pool = new HoldingPool(target);
+    const src = await start(pool, 2, { threadpoolReceive });
+    const first = await acquire(src); // stock empty: asked, and two held ones asked for behind it
+    expect(first).toBeDefined();
+    first!.destroy();
+    await until(() => src.stats().heldReceived === 2);
+    expect(pool.plainCalls).toBe(1);
+    const second = await acquire(src);
+    expect(second).toBeDefined();
+    // No request of its own: the keeper saw only the top-up that replaces it.
+    expect(pool.plainCalls).toBe(1);
+    expect(src.stats()).toMatchObject({ heldUsed: 1, served: 2 });
+    // The filter was detached: the upstream's answer gets in.
+    expect(await roundTrip(second!, 'hi')).toBe('echo:hi');
+    second!.destroy();
+    await until(() => pool.heldCalls === 3);
+  });
+
+  it('a held connection past its time is given up with a RST and never used', async () => {
+    const pool = new HoldingPool(target);
+    pool.holdMs = 80; // 60 ms usable after the 20 ms margin
+    const before = ends.length;
+    const src = await start(pool, 1, { holdDemandMs: 1 });
+    (await acquire(src))?.destroy();
+    await until(() => src.stats().heldReceived === 1);
+    await until(() => src.stats().heldDiscarded === 1);
+    // With no demand left, it is not replaced.
+    await new Promise((r) => setTimeout(r, 150));
+    expect(pool.heldCalls).toBe(1);
+    // The upstream saw the held one end with a RST (the first, used and destroyed, may end either way).
+    await until(() => ends.slice(before).includes('reset'));
+    const again = await acquire(src);
+    expect(src.stats().heldUsed).toBe(0);
+    again?.destroy();
+  });
+
+  it('a keeper that cannot hold: its unheld answer is aborted, and no more holds are asked', async () => {
+    const pool = new HoldingPool(target, false);
+    const src = await start(pool, 2);
+    (await acquire(src))?.destroy();
+    await until(() => src.stats().heldReceived + pool.plainCalls >= 2);
+    await new Promise((r) => setTimeout(r, 50));
+    const calls = pool.plainCalls;
+    (await acquire(src))?.destroy();
+    await new Promise((r) => setTimeout(r, 50));
+    // The second request asked for itself only.
+    expect(pool.plainCalls).toBe(calls + 1);
+    expect(src.stats().heldUsed).toBe(0);
+  });
+
+  it('close() gives up what is held', async () => {
+    const pool = new HoldingPool(target);
+    const src = await start(pool, 2);
+    (await acquire(src))?.destroy();
+    await until(() => src.stats().heldReceived === 2);
+    await src.close();
+    expect(src.stats().heldDiscarded).toBe(2);
+  });
+});
