@@ -196,6 +196,63 @@ export async function measureIpcHandoff(script: string, mode: KeeperMode, count:
   }
 }
 
+/**
+ * A held connection taken from the worker's stock (KeeperConnectionSource `hold`, the
+ * default path for a worker since heldPerWorker): acquireAsync → socket in hand, with no
+ * message to the keeper on the way (the stock is refilled behind it). Before each round
+ * the stock is full; then `hold` requests back to back: µs.
+ */
+export async function measureHeldHandoff(script: string, count: number, hold: number, deadlineMs: number): Promise<number[]> {
+  const dir = mkdtempSync(join(tmpdir(), 'synpool-bench-held-'));
+  const path = join(dir, 'keeper.sock');
+  let child: ChildProcess | undefined;
+  let upstream: ChildProcess | undefined;
+  let src: KeeperConnectionSource | undefined;
+  try {
+    upstream = fork(script, [UPSTREAM_CHILD_FLAG], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const [{ port }] = (await once(upstream, 'message')) as [{ port: number }];
+    child = fork(script, [KEEPER_CHILD_FLAG, path, 'pool', String(port)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const [first] = (await once(child, 'message')) as [ChildMessage];
+    if (!('ready' in first)) throw new Error('the keeper process did not start');
+    const target = first.target;
+    src = new KeeperConnectionSource({ path, requestTimeoutMs: 1_000, hold });
+    const connected = once(src, 'connected');
+    src.start();
+    await connected;
+    const inStock = (): number => {
+      const st = src!.stats();
+      return st.heldReceived - st.heldUsed - st.heldDiscarded;
+    };
+    const out: number[] = [];
+    const deadline = performance.now() + deadlineMs;
+    // The first request asks (an empty stock), and the stock fills behind it.
+    (await new Promise<Socket | undefined>((resolve) => src!.acquireAsync(target, resolve)))?.destroy();
+    while (out.length < count && performance.now() < deadline) {
+      while (inStock() < hold && performance.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+      await new Promise((r) => setTimeout(r, IDLE_MS));
+      const before = src.stats().heldUsed;
+      for (let j = 0; j < hold && out.length < count; j++) {
+        const t0 = performance.now();
+        const socket = await new Promise<Socket | undefined>((resolve) => src!.acquireAsync(target, resolve));
+        const us = (performance.now() - t0) * 1000;
+        socket?.destroy();
+        if (src.stats().heldUsed === before + j + 1) out.push(us);
+      }
+    }
+    return out;
+  } finally {
+    await src?.close();
+    for (const c of [child, upstream]) {
+      if (c !== undefined && c.connected) {
+        const exited = once(c, 'exit');
+        c.disconnect();
+        await exited;
+      }
+    }
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 /** Echo round trips, back to back in bursts like the handoffs (a burst's first one not recorded). */
 async function measureEcho(path: string, count: number, warmup: number): Promise<number[]> {
   const c = net.connect(path);

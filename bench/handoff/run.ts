@@ -17,13 +17,14 @@ import { parseArgs } from 'node:util';
 import { awaitEstablished } from '../../src/handshake/await-established.js';
 import { Handshaker } from '../../src/handshake/handshaker.js';
 import { quantile } from '../../src/util/stats.js';
-import { KEEPER_CHILD_FLAG, measureIpcHandoff, runKeeperChild, runUpstreamChild, summarize, UPSTREAM_CHILD_FLAG, type IpcHandoffResult, type KeeperMode } from './ipc-handoff.js';
+import { KEEPER_CHILD_FLAG, measureHeldHandoff, measureIpcHandoff, runKeeperChild, runUpstreamChild, summarize, UPSTREAM_CHILD_FLAG, type IpcHandoffResult, type KeeperMode } from './ipc-handoff.js';
 
 const HELP = `Usage: node dist/bench/handoff/run.js [flags]   (root: raw sockets and TCP_REPAIR)
 
 The repair handoff in one process (hot: prepared at SYN-ACK, full: every step), then the
 keeper's IPC handoff timed from a worker process (keeper with ready entries, and with a
-refilling pool), beside a Unix-socket echo between the same processes (the floor).
+refilling pool), beside a Unix-socket echo between the same processes (the floor), and a
+held connection taken from the worker's stock (heldPerWorker: no message to the keeper).
 
   --count N        handoffs per variant (default 2000)
   --no-ipc         only the in-process repair handoff
@@ -63,6 +64,8 @@ async function main(): Promise<void> {
   const count = Number(values.count);
   if (!Number.isInteger(count) || count < 10 || count > 100_000) throw new Error('--count must be an integer in 10..100000');
   const BATCH = 50;
+  // Taken back to back from a full stock: a burst's start, or requests spread out in time.
+  const HELD_PER_ROUND = 8;
   const WARMUP = 200;
 
   const server = net.createServer((s) => s.on('error', () => {}).destroy());
@@ -121,6 +124,7 @@ async function main(): Promise<void> {
     : {
         stock: ipcSummary(await measureIpcHandoff(process.argv[1]!, 'stock', count, WARMUP, 120_000)),
         pool: ipcSummary(await measureIpcHandoff(process.argv[1]!, 'pool', count, WARMUP, 120_000)),
+        held: summarize(await measureHeldHandoff(process.argv[1]!, count, HELD_PER_ROUND, 120_000)),
       };
 
   const summary = (xs: number[]) => ({ n: xs.length, p50Us: round(quantile(xs, 0.5)), p99Us: round(quantile(xs, 0.99)), maxUs: round(Math.max(...xs)) });
@@ -149,7 +153,10 @@ async function main(): Promise<void> {
     console.log(`  hot  (prepared at SYN-ACK, the default): p50 ${result.hot.p50Us} µs  p99 ${result.hot.p99Us} µs  max ${result.hot.maxUs} µs`);
     console.log(`  full (every repair step + net.Socket):    p50 ${result.full.p50Us} µs  p99 ${result.full.p99Us} µs  max ${result.full.maxUs} µs`);
     if (result.ipc !== undefined) {
-      for (const [name, r] of Object.entries(result.ipc)) {
+      const held = result.ipc.held;
+      console.log(`  held (heldPerWorker): worker acquireAsync → socket from its stock, no message to the keeper`);
+      console.log(`       p50 ${held.p50Us} µs  p99 ${held.p99Us} µs  max ${held.maxUs} µs  (n ${held.n}, rounds of ${HELD_PER_ROUND})`);
+      for (const [name, r] of Object.entries({ stock: result.ipc.stock, pool: result.ipc.pool })) {
         const label = name === 'stock' ? 'ipc, entries ready (the handoff itself)' : 'ipc, keeper with a refilling PoolManager';
         console.log(`  ${label}: worker acquireAsync → fd received`);
         console.log(`       back to back:          p50 ${r.p50Us} µs  p99 ${r.p99Us} µs  max ${r.maxUs} µs  (n ${r.n})`);
