@@ -111,6 +111,8 @@ interface Session {
    * for all): one timer for the oldest instead of one per request (a burst made 32 timers).
    */
   readonly pending: Map<number, Pending>;
+  /** Of `pending`, the requests' own (with a callback), not held connections asked ahead. */
+  asks: number;
   expiry: NodeJS.Timeout | undefined;
   drainScheduled: boolean;
   accelerated: boolean;
@@ -170,6 +172,8 @@ export class KeeperConnectionSource extends EventEmitter<KeeperConnectionSourceE
   readonly #holding = new Map<string, HoldState>();
   readonly #topUpTargets = new Map<string, Endpoint>();
   #topUpScheduled = false;
+  /** Top-ups put off while requests' own asks were outstanding (a burst): sent when the last is answered. */
+  readonly #topUpDeferred = new Map<string, Endpoint>();
 
   constructor(options: KeeperConnectionSourceOptions) {
     super();
@@ -302,6 +306,7 @@ export class KeeperConnectionSource extends EventEmitter<KeeperConnectionSourceE
 
   #track(s: Session, id: number, target: Endpoint, callback: Pending['callback']): void {
     s.pending.set(id, { target, callback, deadline: performance.now() + this.#o.requestTimeoutMs });
+    if (callback !== undefined) s.asks += 1;
     if (s.expiry === undefined) this.#armExpiry(s, this.#o.requestTimeoutMs);
     if (s.pipe !== undefined && s.pending.size > 1 && !s.drainScheduled) {
       s.drainScheduled = true;
@@ -350,6 +355,12 @@ export class KeeperConnectionSource extends EventEmitter<KeeperConnectionSourceE
     if (this.#hold === 0 || this.#closed) return;
     const s = this.#session;
     if (s === undefined || s.closing || !s.helloDone || !s.accelerated || s.holdUnsupported) return;
+    // While requests wait on their own asks (a burst), replacements would compete with them for
+    // the keeper and for the pool's entries (measured: keeper timeouts in bursts): later.
+    if (s.asks > 0) {
+      this.#topUpDeferred.set(endpointKey(target), target);
+      return;
+    }
     const h = this.#holdState(target);
     const now = performance.now();
     if (now - h.lastDemand > this.#holdDemandMs || now < h.retryAt) return;
@@ -403,7 +414,7 @@ export class KeeperConnectionSource extends EventEmitter<KeeperConnectionSourceE
         this.#armExpiry(s, p.deadline - now);
         break;
       }
-      s.pending.delete(id);
+      this.#settle(s, id, p);
       expired.push(p);
     }
     for (const p of expired) {
@@ -415,6 +426,16 @@ export class KeeperConnectionSource extends EventEmitter<KeeperConnectionSourceE
       this.emit('timeout', { target: p.target });
       p.callback(undefined);
     }
+  }
+
+  /** Removes an answered (or given up) request; the last of the requests' own asks lets deferred top-ups go. */
+  #settle(s: Session, id: number, p: Pending): void {
+    s.pending.delete(id);
+    if (p.callback === undefined) return;
+    s.asks -= 1;
+    if (s.asks > 0 || this.#topUpDeferred.size === 0 || s.closing) return;
+    for (const t of this.#topUpDeferred.values()) this.#topUpLater(t);
+    this.#topUpDeferred.clear();
   }
 
   /** A hold request was answered (or given up on): one fewer in flight. */
@@ -490,6 +511,7 @@ export class KeeperConnectionSource extends EventEmitter<KeeperConnectionSourceE
       lines: new LineReader(MAX_LINE_BYTES),
       fds: [],
       pending: new Map(),
+      asks: 0,
       expiry: undefined,
       drainScheduled: false,
       accelerated: false,
@@ -580,7 +602,7 @@ export class KeeperConnectionSource extends EventEmitter<KeeperConnectionSourceE
         if (reply.id === null) return;
         const p = s.pending.get(reply.id);
         if (p === undefined) return;
-        s.pending.delete(reply.id);
+        this.#settle(s, reply.id, p);
         this.#stats.refused[reply.code] = (this.#stats.refused[reply.code] ?? 0) + 1;
         if (p.callback === undefined) {
           this.#holdAnswered(p.target);
@@ -605,7 +627,7 @@ export class KeeperConnectionSource extends EventEmitter<KeeperConnectionSourceE
           this.emit('late', { id: reply.id });
           return;
         }
-        s.pending.delete(reply.id);
+        this.#settle(s, reply.id, p);
         const target = { address: reply.address, port: reply.port };
         if (p.callback === undefined) {
           this.#holdAnswered(p.target);
@@ -674,7 +696,7 @@ export class KeeperConnectionSource extends EventEmitter<KeeperConnectionSourceE
     clearTimeout(s.expiry);
     s.expiry = undefined;
     for (const [id, p] of s.pending) {
-      s.pending.delete(id);
+      this.#settle(s, id, p);
       if (p.callback === undefined) this.#holdAnswered(p.target);
       else process.nextTick(p.callback, undefined);
     }

@@ -14,6 +14,9 @@ import type { Endpoint } from '../../src/handshake/endpoint.js';
 import { holdSocket } from '../../src/handshake/held-socket.js';
 import { KeeperServer, type KeeperSource } from '../../src/keeper/keeper-server.js';
 import { KeeperConnectionSource } from '../../src/keeper/keeper-source.js';
+import { LineReader } from '../../src/keeper/line-reader.js';
+import { MSG_NOSIGNAL } from '../../native/constants.js';
+import { sendWithFd } from '../../native/fd-passing.js';
 
 let dir: string;
 let upstream: net.Server;
@@ -137,7 +140,7 @@ describe('held connections in a worker', () => {
     const pool = new HoldingPool(target);
     pool.holdMs = 80; // 60 ms usable after the 20 ms margin
     const before = ends.length;
-    const src = await start(pool, 1, { holdDemandMs: 1 });
+    const src = await start(pool, 1, { holdDemandMs: 40 }); // long enough for the first top-up, shorter than its 60 ms
     (await acquire(src))?.destroy();
     await until(() => src.stats().heldReceived === 1);
     await until(() => src.stats().heldDiscarded === 1);
@@ -172,5 +175,50 @@ describe('held connections in a worker', () => {
     await until(() => src.stats().heldReceived === 2);
     await src.close();
     expect(src.stats().heldDiscarded).toBe(2);
+  });
+
+  it('no held connection is asked for while a request waits on its own ask (a burst): only after its answer', async () => {
+    // A keeper that answers a request's ask after 80 ms and a hold at once, logging when each arrived.
+    const path = join(dir, `slow-ask-${seq++}.sock`);
+    const log: { op: string; at: number }[] = [];
+    const t0 = performance.now();
+    const fake = net.createServer((c) => {
+      const reader = new LineReader(4096);
+      const cfd = (c as unknown as { _handle: { fd: number } })._handle.fd;
+      c.on('data', (d) => {
+        for (const l of reader.push(d)) {
+          const req = JSON.parse(l) as { op: string; id: number; hold?: boolean };
+          if (req.op === 'hello') {
+            sendWithFd(cfd, Buffer.from('{"v":1,"ok":true,"op":"hello","versions":[1],"accelerated":true,"targets":[]}\n'), undefined, MSG_NOSIGNAL);
+            continue;
+          }
+          log.push({ op: req.hold ? 'hold' : 'ask', at: performance.now() - t0 });
+          const answer = (): void => {
+            const fd = connected(target);
+            if (req.hold) holdSocket(fd);
+            const extra = req.hold ? ',"held":true,"holdMs":5000' : '';
+            sendWithFd(cfd, Buffer.from(`{"v":1,"id":${req.id},"ok":true,"fd":true,"entry":${req.id},"address":"127.0.0.1","port":${target.port}${extra}}\n`), fd, MSG_NOSIGNAL);
+            closeFd(fd);
+            if (!req.hold) log.push({ op: 'answered', at: performance.now() - t0 });
+          };
+          if (req.hold) answer();
+          else setTimeout(answer, 80);
+        }
+      });
+      c.on('error', () => {});
+    });
+    await new Promise<void>((r) => fake.listen(path, r));
+    cleanups.push(() => new Promise((r) => fake.close(r)));
+    const src = new KeeperConnectionSource({ path, hold: 2, requestTimeoutMs: 1_000 });
+    cleanups.push(() => src.close());
+    const ready = once(src, 'connected');
+    src.start();
+    await ready;
+    (await acquire(src))?.destroy();
+    await until(() => src.stats().heldReceived === 2);
+    const answered = log.find((e) => e.op === 'answered')!.at;
+    const holds = log.filter((e) => e.op === 'hold');
+    expect(holds).toHaveLength(2);
+    for (const h of holds) expect(h.at).toBeGreaterThanOrEqual(answered);
   });
 });
