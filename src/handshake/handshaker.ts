@@ -1,4 +1,3 @@
-import { holdSocket } from './held-socket.js';
 import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
@@ -8,6 +7,7 @@ import { encodeRst, encodeSyn, TCP_FLAGS, type DecodedSegment } from '../packet/
 import type { HandshakeDriver, HandshakeDriverEvents } from './driver.js';
 import { endpointFamily, endpointKey, formatEndpoint, parseEndpoint, type AddressFamily, type Endpoint } from './endpoint.js';
 import type { HalfOpen, SynAckInfo } from './half-open.js';
+import { holdSocket } from './held-socket.js';
 import { resolveLocalRoute, type LocalRoute } from './local-route.js';
 import { PortReservation } from './port-reservation.js';
 import { randomIsnTag, taggedIsn } from './isn-tag.js';

@@ -1,6 +1,6 @@
-import { UpstreamSocket } from '../util/upstream-socket.js';
 import { tcpInfo } from '../../native/socket-ops.js';
 import { PooledConnectionResetError } from '../errors.js';
+import { UpstreamSocket } from '../util/upstream-socket.js';
 import { formatEndpoint, type Endpoint } from './endpoint.js';
 
 const RESET_CODES = new Set(['ECONNRESET', 'EPIPE']);

@@ -2,7 +2,6 @@
 // worker, examples/accelerated-connect.py) asks for a connection to a
 // configured upstream and receives a ready ESTABLISHED TCP socket by SCM_RIGHTS.
 // Protocol: docs/keeper-protocol.md; codec: protocol.ts.
-import { discardHeldSocket } from '../handshake/held-socket.js';
 import { EventEmitter } from 'node:events';
 import { chmodSync, chownSync, lstatSync, unlinkSync } from 'node:fs';
 import net, { type Socket } from 'node:net';
@@ -11,6 +10,7 @@ import { sendWithFd } from '../../native/fd-passing.js';
 import { closeFd } from '../../native/socket-ops.js';
 import { InvalidArgumentError } from '../errors.js';
 import { canonicalAddress, endpointKey, formatEndpoint, type Endpoint } from '../handshake/endpoint.js';
+import { discardHeldSocket } from '../handshake/held-socket.js';
 import type { EntryRef } from '../pool/pool-manager.js';
 import { LineReader, LineTooLongError } from './line-reader.js';
 import {

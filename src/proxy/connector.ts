@@ -1,7 +1,7 @@
-import { UpstreamSocket } from '../util/upstream-socket.js';
 import net, { type Socket } from 'node:net';
 import { buildConnector, errors } from 'undici';
 import { canonicalAddress, type Endpoint } from '../handshake/endpoint.js';
+import { UpstreamSocket } from '../util/upstream-socket.js';
 import { registerConnection } from './connection-registry.js';
 import type { ConnectionSource } from './connection-source.js';
 import { isPooledReset } from './retry-policy.js';
