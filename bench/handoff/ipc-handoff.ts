@@ -128,8 +128,18 @@ export interface IpcHandoffResult {
   readonly empty: number;
 }
 
-/** Starts a keeper process of `mode`, takes `warmup` + `count` sockets through it in bursts. */
-export async function measureIpcHandoff(script: string, mode: KeeperMode, count: number, warmup: number, deadlineMs: number): Promise<IpcHandoffResult> {
+interface KeeperRig {
+  /** The keeper's socket path (its echo listener is `${path}.echo`). */
+  readonly path: string;
+  readonly target: Endpoint;
+  /** A message to the keeper process and its answer. */
+  ask(m: ParentMessage): Promise<ChildMessage>;
+  /** A worker's source connected to it (closed with the rig). */
+  connect(options?: { hold?: number }): Promise<KeeperConnectionSource>;
+}
+
+/** An upstream process and a keeper process of `mode` for `fn`; both stopped, and their directory removed, after it. */
+async function withKeeperProcess<T>(script: string, mode: KeeperMode, fn: (rig: KeeperRig) => Promise<T>): Promise<T> {
   const dir = mkdtempSync(join(tmpdir(), 'synpool-bench-keeper-'));
   const path = join(dir, 'keeper.sock');
   let child: ChildProcess | undefined;
@@ -138,20 +148,48 @@ export async function measureIpcHandoff(script: string, mode: KeeperMode, count:
   try {
     upstream = fork(script, [UPSTREAM_CHILD_FLAG], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     const [{ port }] = (await once(upstream, 'message')) as [{ port: number }];
-    child = fork(script, [KEEPER_CHILD_FLAG, path, mode, String(port)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-    const ask = async (m: ParentMessage): Promise<ChildMessage> => {
-      const reply = once(child!, 'message') as Promise<[ChildMessage]>;
-      child!.send(m);
-      return (await reply)[0];
-    };
-    const [first] = (await once(child, 'message')) as [ChildMessage];
+    const keeper = fork(script, [KEEPER_CHILD_FLAG, path, mode, String(port)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    child = keeper;
+    const [first] = (await once(keeper, 'message')) as [ChildMessage];
     if (!('ready' in first)) throw new Error('the keeper process did not start');
-    const target = first.target;
-    // A generous timeout: this measures the handoff, not the fallback.
-    src = new KeeperConnectionSource({ path, requestTimeoutMs: 1_000 });
-    const connected = once(src, 'connected');
-    src.start();
-    await connected;
+    return await fn({
+      path,
+      target: first.target,
+      ask: async (m) => {
+        const reply = once(keeper, 'message') as Promise<[ChildMessage]>;
+        keeper.send(m);
+        return (await reply)[0];
+      },
+      connect: async (options) => {
+        // A generous timeout: this measures the handoff, not the fallback.
+        src = new KeeperConnectionSource({ path, requestTimeoutMs: 1_000, ...options });
+        const connected = once(src, 'connected');
+        src.start();
+        await connected;
+        return src;
+      },
+    });
+  } finally {
+    await src?.close();
+    for (const c of [child, upstream]) {
+      if (c !== undefined && c.connected) {
+        const exited = once(c, 'exit');
+        c.disconnect();
+        await exited;
+      }
+    }
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function acquireOne(src: KeeperConnectionSource, target: Endpoint): Promise<Socket | undefined> {
+  return new Promise((resolve) => src.acquireAsync(target, resolve));
+}
+
+/** Starts a keeper process of `mode`, takes `warmup` + `count` sockets through it in bursts. */
+export async function measureIpcHandoff(script: string, mode: KeeperMode, count: number, warmup: number, deadlineMs: number): Promise<IpcHandoffResult> {
+  return withKeeperProcess(script, mode, async ({ path, target, ask, connect }) => {
+    const src = await connect();
     const roundTrip: number[] = [];
     const afterIdle: number[] = [];
     let empty = 0;
@@ -163,7 +201,7 @@ export async function measureIpcHandoff(script: string, mode: KeeperMode, count:
       await new Promise((r) => setTimeout(r, IDLE_MS));
       for (let j = 0; j < BURST && roundTrip.length < count; j++) {
         const t0 = performance.now();
-        const socket = await new Promise<Socket | undefined>((resolve) => src!.acquireAsync(target, resolve));
+        const socket = await acquireOne(src, target);
         const us = (performance.now() - t0) * 1000;
         if (socket === undefined) {
           empty++;
@@ -180,20 +218,7 @@ export async function measureIpcHandoff(script: string, mode: KeeperMode, count:
     const keeperSide = 'servedUs' in report ? report.servedUs.slice(-recorded) : [];
     const acquire = 'acquireUs' in report ? report.acquireUs.slice(-recorded) : [];
     return { roundTrip, afterIdle, keeperSide, acquire, echo, empty };
-  } finally {
-    await src?.close();
-    if (child !== undefined && child.connected) {
-      const exited = once(child, 'exit');
-      child.disconnect();
-      await exited;
-    }
-    if (upstream !== undefined && upstream.connected) {
-      const exited = once(upstream, 'exit');
-      upstream.disconnect();
-      await exited;
-    }
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 }
 
 /**
@@ -203,54 +228,30 @@ export async function measureIpcHandoff(script: string, mode: KeeperMode, count:
  * the stock is full; then `hold` requests back to back: µs.
  */
 export async function measureHeldHandoff(script: string, count: number, hold: number, deadlineMs: number): Promise<number[]> {
-  const dir = mkdtempSync(join(tmpdir(), 'synpool-bench-held-'));
-  const path = join(dir, 'keeper.sock');
-  let child: ChildProcess | undefined;
-  let upstream: ChildProcess | undefined;
-  let src: KeeperConnectionSource | undefined;
-  try {
-    upstream = fork(script, [UPSTREAM_CHILD_FLAG], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-    const [{ port }] = (await once(upstream, 'message')) as [{ port: number }];
-    child = fork(script, [KEEPER_CHILD_FLAG, path, 'pool', String(port)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-    const [first] = (await once(child, 'message')) as [ChildMessage];
-    if (!('ready' in first)) throw new Error('the keeper process did not start');
-    const target = first.target;
-    src = new KeeperConnectionSource({ path, requestTimeoutMs: 1_000, hold });
-    const connected = once(src, 'connected');
-    src.start();
-    await connected;
+  return withKeeperProcess(script, 'pool', async ({ target, connect }) => {
+    const src = await connect({ hold });
     const inStock = (): number => {
-      const st = src!.stats();
+      const st = src.stats();
       return st.heldReceived - st.heldUsed - st.heldDiscarded;
     };
     const out: number[] = [];
     const deadline = performance.now() + deadlineMs;
     // The first request asks (an empty stock), and the stock fills behind it.
-    (await new Promise<Socket | undefined>((resolve) => src!.acquireAsync(target, resolve)))?.destroy();
+    (await acquireOne(src, target))?.destroy();
     while (out.length < count && performance.now() < deadline) {
       while (inStock() < hold && performance.now() < deadline) await new Promise((r) => setTimeout(r, 5));
       await new Promise((r) => setTimeout(r, IDLE_MS));
       const before = src.stats().heldUsed;
       for (let j = 0; j < hold && out.length < count; j++) {
         const t0 = performance.now();
-        const socket = await new Promise<Socket | undefined>((resolve) => src!.acquireAsync(target, resolve));
+        const socket = await acquireOne(src, target);
         const us = (performance.now() - t0) * 1000;
         socket?.destroy();
         if (src.stats().heldUsed === before + j + 1) out.push(us);
       }
     }
     return out;
-  } finally {
-    await src?.close();
-    for (const c of [child, upstream]) {
-      if (c !== undefined && c.connected) {
-        const exited = once(c, 'exit');
-        c.disconnect();
-        await exited;
-      }
-    }
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 }
 
 /** Echo round trips, back to back in bursts like the handoffs (a burst's first one not recorded). */

@@ -1,11 +1,8 @@
 // A handed-off connection that may wait before its first request: ESTABLISHED
 // on our side, every inbound segment dropped by a filter until it is opened.
-import { SO_ATTACH_FILTER, SO_DETACH_FILTER, SOL_SOCKET } from '../../native/constants.js';
-import { loadBpfProgram, type BpfProgram } from '../../native/bpf.js';
-import { abortCloseFd, setBufferOption, setIntOption } from '../../native/socket-ops.js';
-import { dropAllProgram } from './bpf-programs.js';
-
-let dropAll: BpfProgram | undefined;
+import { SO_DETACH_FILTER, SOL_SOCKET } from '../../native/constants.js';
+import { abortCloseFd, setIntOption } from '../../native/socket-ops.js';
+import { attachDropAllFilter } from './port-reservation.js';
 
 /**
  * Before TCP_REPAIR goes off: from here the socket wins the 4-tuple's lookup,
@@ -17,8 +14,7 @@ let dropAll: BpfProgram | undefined;
  * TCP_REPAIR_OFF_NO_WP).
  */
 export function holdSocket(fd: number): void {
-  dropAll ??= loadBpfProgram(dropAllProgram());
-  setBufferOption(fd, SOL_SOCKET, SO_ATTACH_FILTER, dropAll.fprog, 'setsockopt(SO_ATTACH_FILTER, held)');
+  attachDropAllFilter(fd, 'setsockopt(SO_ATTACH_FILTER, held)');
 }
 
 /** Lets the server's segments in again: the first request byte is next. Needs no privilege. */

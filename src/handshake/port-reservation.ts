@@ -6,6 +6,12 @@ import { dropAllProgram } from './bpf-programs.js';
 
 let dropAll: BpfProgram | undefined;
 
+/** Attaches the drop-all filter: TCP never sees a segment for `fd` (the reservation below; a held handoff, held-socket.ts). */
+export function attachDropAllFilter(fd: number, what: string): void {
+  dropAll ??= loadBpfProgram(dropAllProgram());
+  setBufferOption(fd, SOL_SOCKET, SO_ATTACH_FILTER, dropAll.fprog, what);
+}
+
 /**
  * A local port held by a listening socket whose filter drops every packet:
  * the kernel will not hand the port to anyone else, and the server's SYN-ACK
@@ -24,12 +30,11 @@ export class PortReservation {
 
   /** Reserves a kernel-chosen port on `address` (IPv4 or IPv6: the socket's family follows it). */
   static reserve(address: string): PortReservation {
-    dropAll ??= loadBpfProgram(dropAllProgram());
     const family = familyOf(address);
     const fd = openSocket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, 'socket(reservation)');
     try {
       // Filter first, so no segment can slip in between listen() and the attach.
-      setBufferOption(fd, SOL_SOCKET, SO_ATTACH_FILTER, dropAll.fprog, 'setsockopt(SO_ATTACH_FILTER)');
+      attachDropAllFilter(fd, 'setsockopt(SO_ATTACH_FILTER)');
       bindIp(fd, address, 0, 'bind(reservation)');
       check(getLibc().listen(fd, 1), 'listen(reservation)');
       return new PortReservation(fd, address, sockNameOf(fd, family).port);

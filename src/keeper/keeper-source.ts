@@ -168,6 +168,7 @@ export class KeeperConnectionSource extends EventEmitter<KeeperConnectionSourceE
   readonly #holdDemandMs: number;
   readonly #held: HeldStock<HeldDescriptor>;
   #heldTimer: NodeJS.Timeout | undefined;
+  #heldTimerAt = Infinity;
   /** Per endpoint key: hold requests in flight, the latest request (demand), no asking before (after an empty pool). */
   readonly #holding = new Map<string, HoldState>();
   readonly #topUpTargets = new Map<string, Endpoint>();
@@ -340,7 +341,6 @@ export class KeeperConnectionSource extends EventEmitter<KeeperConnectionSourceE
       this.#stats.served += 1;
       this.#stats.heldUsed += 1;
       this.emit('held', { outcome: 'used', target });
-      this.#armHeldTimer();
       return socket;
     }
     return undefined;
@@ -383,18 +383,21 @@ export class KeeperConnectionSource extends EventEmitter<KeeperConnectionSourceE
     }
   }
 
-  /** Expired held connections are discarded when their time runs out, and replaced while there is demand. */
-  #armHeldTimer(): void {
+  /**
+   * Expired held connections are discarded when their time runs out, and replaced while
+   * there is demand. One timer, for the earliest deadline; it is moved only when a new one
+   * is earlier (a take leaves it: firing early finds nothing and re-arms).
+   */
+  #armHeldTimer(until: number): void {
+    if (this.#heldTimer !== undefined && this.#heldTimerAt <= until) return;
     clearTimeout(this.#heldTimer);
-    this.#heldTimer = undefined;
-    const next = this.#held.expire();
-    if (!Number.isFinite(next)) return;
+    this.#heldTimerAt = until;
     this.#heldTimer = setTimeout(() => {
       this.#heldTimer = undefined;
-      this.#held.expire();
+      const next = this.#held.expire();
       for (const h of this.#holding.values()) this.#topUp(h.target);
-      this.#armHeldTimer();
-    }, Math.max(1, Math.ceil(next - performance.now())));
+      if (Number.isFinite(next)) this.#armHeldTimer(next);
+    }, Math.max(1, Math.ceil(until - performance.now())));
     this.#heldTimer.unref();
   }
 
@@ -667,8 +670,7 @@ export class KeeperConnectionSource extends EventEmitter<KeeperConnectionSourceE
       this.emit('held', { outcome: 'discarded', target });
       return;
     }
-    this.#held.add({ passed, session: s }, entry, target, holdMs);
-    this.#armHeldTimer();
+    if (this.#held.add({ passed, session: s }, entry, target, holdMs)) this.#armHeldTimer(this.#held.expire());
   }
 
   /** As PoolManager.watchFirstUse, across the process boundary: a reset on first use becomes a `dead` report. */
