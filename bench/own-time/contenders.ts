@@ -6,8 +6,12 @@
 // keep-alive upstream, their connections opened by the unrecorded warm-up and
 // kept for minutes, so every recorded request finds one open. They are the
 // floor of a pooled request: everything a Node proxy does for it except making
-// (or being handed) a connection. synpool and nginx are started by
-// bench/harness/proxy-process.ts, as in `npm run bench`.
+// (or being handed) a connection. Two *local* contenders, the same two proxies in
+// front of an upstream on their own loopback that closes every connection: a new
+// connection per request whose handshake costs nothing on the network (tens of
+// µs), so what is left is what making a new connection costs a Node proxy:
+// the floor of a pooled request's new connection. synpool and nginx are started
+// by bench/harness/proxy-process.ts, as in `npm run bench`.
 // The caller's thread must be in the client namespace (readiness checks).
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -17,11 +21,27 @@ import { stopChild, waitForJsonLine } from '../topology/child-output.js';
 import type { Topology } from '../topology/index.js';
 import type { Endpoint } from './own-time.js';
 
-export const CONTENDER_NAMES = ['synpool', 'synpool --no-accel', 'node proxy', 'nginx', 'synpool --no-accel, warm', 'node proxy, warm', 'node:http floor'] as const;
+export const CONTENDER_NAMES = [
+  'synpool',
+  'synpool --no-accel',
+  'node proxy',
+  'nginx',
+  'synpool --no-accel, warm',
+  'node proxy, warm',
+  'synpool --no-accel, local',
+  'node proxy, local',
+  'node:http floor',
+] as const;
 export type ContenderName = (typeof CONTENDER_NAMES)[number];
 
 /** The contenders whose upstream keeps connections open (ContenderContext.warmUpstream). */
 export const WARM_CONTENDERS: readonly ContenderName[] = ['synpool --no-accel, warm', 'node proxy, warm'];
+
+/** The contenders whose upstream is on their own loopback (ContenderContext.localUpstream). */
+export const LOCAL_CONTENDERS: readonly ContenderName[] = ['synpool --no-accel, local', 'node proxy, local'];
+
+/** The cold modes' references only: not run in the throughput part. */
+export const COLD_ONLY_CONTENDERS: readonly ContenderName[] = [...WARM_CONTENDERS, ...LOCAL_CONTENDERS];
 
 /** How long the warm contenders and their upstream keep an idle connection: longer than any gap between a contender's turns. */
 export const WARM_KEEPALIVE_MS = 300_000;
@@ -50,6 +70,8 @@ export interface ContenderContext {
   upstream: Endpoint;
   /** The keep-alive upstream of the warm contenders (undefined: none running). */
   warmUpstream: Endpoint | undefined;
+  /** The local contenders' upstream, on the client namespace's loopback, closing every connection (undefined: none running). */
+  localUpstream: Endpoint | undefined;
   /** synpool's fixed pool size (--pool-size): as large as a burst, or ahead of one request per round trip. */
   poolSize: number;
   /** Another build's cli.js for the synpool contenders (--synpool-cli), or undefined. */
@@ -69,12 +91,15 @@ const urlOf = (e: Endpoint): string => `http://${e.addr}:${e.port}`;
 export async function startOwnTimeContender(name: ContenderName, ctx: ContenderContext): Promise<RunningContender> {
   const none = (): Promise<undefined> => Promise.resolve(undefined);
   const warm = WARM_CONTENDERS.includes(name);
+  const local = LOCAL_CONTENDERS.includes(name);
   if (warm && ctx.warmUpstream === undefined) throw new Error(`${name} needs the keep-alive upstream (ContenderContext.warmUpstream)`);
-  const upstream = warm ? ctx.warmUpstream! : ctx.upstream;
+  if (local && ctx.localUpstream === undefined) throw new Error(`${name} needs the loopback upstream (ContenderContext.localUpstream)`);
+  const upstream = warm ? ctx.warmUpstream! : local ? ctx.localUpstream! : ctx.upstream;
   switch (name) {
     case 'synpool':
     case 'synpool --no-accel':
-    case 'synpool --no-accel, warm': {
+    case 'synpool --no-accel, warm':
+    case 'synpool --no-accel, local': {
       const accel = name === 'synpool';
       const port = ctx.port();
       const p = await startSynpool(ctx.topo, {
@@ -106,6 +131,7 @@ export async function startOwnTimeContender(name: ContenderName, ctx: ContenderC
     }
     case 'node proxy':
     case 'node proxy, warm':
+    case 'node proxy, local':
     case 'node:http floor': {
       const port = ctx.port();
       const proxies = name !== 'node:http floor';

@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 import { intFlag } from '../int-flag.js';
 
 /** --contenders ids, in the order of CONTENDER_NAMES (contenders.ts). */
-export const CONTENDER_IDS = ['synpool', 'no-accel', 'node-proxy', 'nginx', 'no-accel-warm', 'node-proxy-warm', 'floor'] as const;
+export const CONTENDER_IDS = ['synpool', 'no-accel', 'node-proxy', 'nginx', 'no-accel-warm', 'node-proxy-warm', 'no-accel-local', 'node-proxy-local', 'floor'] as const;
 export type ContenderId = (typeof CONTENDER_IDS)[number];
 
 export const COLD_MODES = ['idle', 'tight', 'burst'] as const;
@@ -48,7 +48,10 @@ loop and in bursts, and warm-path throughput with wrk: synpool, synpool --no-acc
 minimal node:http + undici proxy, nginx, and a bare node:http server (the floor);
 in the cold modes also synpool --no-accel and the minimal proxy in front of a
 keep-alive upstream with their connections already open (the warm contenders:
-a pooled request's floor).
+a pooled request's floor), and in front of an upstream on their own loopback
+that closes every connection (the local contenders: a new connection per
+request whose handshake costs nothing on the network; the floor of a pooled
+request's new connection).
 
   --quick            smoke run: 5 requests per mode (one burst of 8, pool 8), wrk 2 s × 1 round (~1 min)
   --requests N       requests per contender in each cold mode (default 50)
@@ -62,8 +65,9 @@ a pooled request's floor).
   --rounds N         wrk rounds per contender (default 3)
   --connections N    wrk connections (default 64)
   --parts LIST       cold,throughput (default both)
-  --contenders LIST  synpool,no-accel,node-proxy,nginx,no-accel-warm,node-proxy-warm,floor
-                     (default all; nginx only where installed; the -warm ones in the cold modes only)
+  --contenders LIST  synpool,no-accel,node-proxy,nginx,no-accel-warm,node-proxy-warm,
+                     no-accel-local,node-proxy-local,floor
+                     (default all; nginx only where installed; the -warm and -local ones in the cold modes only)
   --synpool-cli FILE run the synpool contenders from another build's dist/src/cli.js (A/B across runs)
   --synpool-workers N  the synpool contenders with --workers N (default: synpool's default, 1)
   --json             print the JSON instead of the markdown table

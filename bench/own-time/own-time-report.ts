@@ -2,7 +2,7 @@
 import { formatMarkdownTable } from '../harness/markdown-table.js';
 import type { ColdRunResult } from './cold-run.js';
 import type { ThroughputRow } from './throughput-run.js';
-import { WARM_CONTENDERS, type ContenderName } from './contenders.js';
+import { LOCAL_CONTENDERS, WARM_CONTENDERS, type ContenderName } from './contenders.js';
 import type { OwnTimeSummary, Quantiles } from './own-time-summary.js';
 
 /** Issue 11's targets. */
@@ -88,8 +88,10 @@ export function verdicts(cold: readonly ColdRunResult[], throughput: readonly Th
         (floorMeets ? 'within the cold-path target, so the target is not out of reach for Node here' : 'Node alone misses the cold-path target on this machine in this run'),
     );
   }
-  const idleWarm = warmLine(cold, 'idle');
-  if (idleWarm) lines.push(idleWarm);
+  for (const ref of REFERENCES) {
+    const line = referenceLine(cold, 'idle', ref);
+    if (line) lines.push(line);
+  }
   if (ratio !== undefined) lines.push(`warm path, wrk median req/s synpool / node proxy = ${ratio} (target ≥ ${TARGETS.throughputRatio}): ${throughputMet ? 'met' : 'MISSED'}`);
   const burstRun = cold.find((r) => r.mode === 'burst');
   const sBurst = burstRun?.results.find((x) => x.contender === 'synpool')?.summary;
@@ -111,27 +113,49 @@ export function verdicts(cold: readonly ColdRunResult[], throughput: readonly Th
           `what ${burst.burst} simultaneous connections cost one Node process and the client here before any proxying`,
       );
     }
-    const burstWarm = warmLine(cold, 'burst', burst.measuredRttMs);
-    if (burstWarm) lines.push(burstWarm);
+    for (const ref of REFERENCES) {
+      const line = referenceLine(cold, 'burst', ref, burst.measuredRttMs);
+      if (line) lines.push(line);
+    }
   }
   return { idleP50Ms: idle?.p50, idleP99Ms: idle?.p99, idleMet, throughputRatio: ratio, throughputMet, burstOverRttP50Ms, burstMet, lines };
 }
 
+interface Reference {
+  readonly contenders: readonly ContenderName[];
+  readonly what: string;
+  /** Their client times include a round trip to the delay line's upstream (the local ones' do not). */
+  readonly acrossLink: boolean;
+}
+
 /**
- * The warm contenders against synpool in one mode: the same proxying with every
- * upstream connection already open, so what synpool spends beyond them is the
- * cost of being handed its connection (and of its own pooled-path work).
+ * The references a pooled request is read against. Warm: the same proxying with every
+ * upstream connection already open, so what synpool spends beyond them is the cost of
+ * being handed its connection. Local: a new connection per request whose handshake
+ * costs nothing on the network, so what synpool spends beyond them is its pool's own.
  */
-function warmLine(cold: readonly ColdRunResult[], mode: 'idle' | 'burst', rttMs?: number): string | undefined {
+const REFERENCES: readonly Reference[] = [
+  { contenders: WARM_CONTENDERS, what: "proxies whose upstream connections are already open (a pooled request's floor)", acrossLink: true },
+  {
+    contenders: LOCAL_CONTENDERS,
+    what: "proxies making a new connection per request to an upstream on their loopback (a pooled request's new-connection floor; their client times have no link round trip)",
+    acrossLink: false,
+  },
+];
+
+function referenceLine(cold: readonly ColdRunResult[], mode: 'idle' | 'burst', ref: Reference, rttMs?: number): string | undefined {
   const run = cold.find((r) => r.mode === mode);
   const s = run?.results.find((x) => x.contender === 'synpool')?.summary;
-  const warm = run?.results.filter((x) => WARM_CONTENDERS.includes(x.contender as ContenderName) && x.summary.totalMs !== undefined) ?? [];
-  if (s?.totalMs === undefined || warm.length === 0) return undefined;
-  const client = (c: Quantiles | undefined): string => (c === undefined ? '' : mode === 'burst' && rttMs !== undefined ? `, client p50 ${ms(c.p50)} ms = RTT + ${ms(c.p50 - rttMs)}` : `, client p50 ${ms(c.p50)} ms`);
-  const parts = warm.map((w) => `${w.contender}: own p50 ${ms(w.summary.totalMs!.p50)} / p99 ${ms(w.summary.totalMs!.p99)} ms${client(w.summary.clientMs)} (${describeConnections(w.summary.connections)})`);
+  const refs = run?.results.filter((x) => ref.contenders.includes(x.contender as ContenderName) && x.summary.totalMs !== undefined) ?? [];
+  if (s?.totalMs === undefined || refs.length === 0) return undefined;
+  const client = (c: Quantiles | undefined, acrossLink: boolean): string =>
+    c === undefined ? '' : mode === 'burst' && rttMs !== undefined && acrossLink ? `, client p50 ${ms(c.p50)} ms = RTT + ${ms(c.p50 - rttMs)}` : `, client p50 ${ms(c.p50)} ms`;
+  const parts = refs.map(
+    (w) => `${w.contender}: own p50 ${ms(w.summary.totalMs!.p50)} / p99 ${ms(w.summary.totalMs!.p99)} ms${client(w.summary.clientMs, ref.acrossLink)} (${describeConnections(w.summary.connections)})`,
+  );
   return (
-    `${mode === 'idle' ? 'after idleness' : 'same burst'}, proxies whose upstream connections are already open (a pooled request's floor): ${parts.join('; ')}; ` +
-    `synpool pooled: own p50 ${ms(s.totalMs.p50)} / p99 ${ms(s.totalMs.p99)} ms${client(s.clientMs)}`
+    `${mode === 'idle' ? 'after idleness' : 'same burst'}, ${ref.what}: ${parts.join('; ')}; ` +
+    `synpool pooled: own p50 ${ms(s.totalMs.p50)} / p99 ${ms(s.totalMs.p99)} ms${client(s.clientMs, true)}`
   );
 }
 

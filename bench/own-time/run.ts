@@ -10,7 +10,10 @@ import { startNginxUpstream, type UpstreamServer } from '../upstream/index.js';
 import { createTopology, enterNamespace, type Topology, type TopologyOptions } from '../topology/index.js';
 import { isOnPath } from '../topology/run-command.js';
 import { runColdMode, type ColdRunResult } from './cold-run.js';
-import { CONTENDER_NAMES, nginxAvailable, startAll, stopAll, WARM_CONTENDERS, WARM_KEEPALIVE_MS, type ContenderContext, type ContenderName } from './contenders.js';
+import {
+  COLD_ONLY_CONTENDERS, CONTENDER_NAMES, LOCAL_CONTENDERS, nginxAvailable, startAll, stopAll, WARM_CONTENDERS, WARM_KEEPALIVE_MS,
+  type ContenderContext, type ContenderName,
+} from './contenders.js';
 import { CONTENDER_IDS, OWN_TIME_HELP, OwnTimeUsageError, parseOwnTimeArgs, type OwnTimeOptions } from './own-time-args.js';
 import { coldTable, throughputTable, verdicts } from './own-time-report.js';
 import { runThroughput, type ThroughputRow } from './throughput-run.js';
@@ -18,6 +21,8 @@ import { runThroughput, type ThroughputRow } from './throughput-run.js';
 /** nginx upstreams need a fixed port; free in a fresh namespace. */
 const UPSTREAM_PORT = 18081;
 const WARM_UPSTREAM_PORT = 18082;
+/** The local contenders' upstream, on the client namespace's loopback. */
+const LOCAL_UPSTREAM_PORT = 18083;
 const FIRST_PROXY_PORT = 21_000;
 const TIGHT_BATCH = 10;
 const COLD_WARMUP = 2;
@@ -55,6 +60,7 @@ async function withContenders<T>(
   topo: Topology,
   upstream: UpstreamServer,
   warmUpstream: UpstreamServer | undefined,
+  localUpstream: UpstreamServer | undefined,
   names: readonly ContenderName[],
   o: Pick<OwnTimeOptions, 'poolSize' | 'synpoolCli' | 'synpoolWorkers'>,
   fn: (c: Awaited<ReturnType<typeof startAll>>) => Promise<T>,
@@ -64,6 +70,7 @@ async function withContenders<T>(
     topo,
     upstream: { addr: topo.serverAddr, port: upstream.port },
     warmUpstream: warmUpstream && { addr: topo.serverAddr, port: warmUpstream.port },
+    localUpstream: localUpstream && { addr: '127.0.0.1', port: localUpstream.port },
     poolSize: o.poolSize,
     synpoolCli: o.synpoolCli,
     synpoolWorkers: o.synpoolWorkers,
@@ -82,12 +89,17 @@ async function coldPart(o: OwnTimeOptions, names: readonly ContenderName[], sign
     note(`cold path: vde link, measured RTT ${topo.measuredRttMs.toFixed(1)} ms; nginx upstream, keepalive_timeout 0`);
     const upstream = await startNginxUpstream(topo, { port: UPSTREAM_PORT, keepaliveTimeoutS: 0 });
     let warmUpstream: UpstreamServer | undefined;
+    let localUpstream: UpstreamServer | undefined;
     try {
       if (names.some((n) => WARM_CONTENDERS.includes(n))) {
         note(`warm contenders: a second nginx upstream, keepalive_timeout ${WARM_KEEPALIVE_MS / 1000} s`);
         warmUpstream = await startNginxUpstream(topo, { port: WARM_UPSTREAM_PORT, keepaliveTimeoutS: WARM_KEEPALIVE_MS / 1000 });
       }
-      return await withContenders(topo, upstream, warmUpstream, names, o, async (contenders) => {
+      if (names.some((n) => LOCAL_CONTENDERS.includes(n))) {
+        note('local contenders: a third nginx upstream on the client loopback, keepalive_timeout 0');
+        localUpstream = await startNginxUpstream(topo, { port: LOCAL_UPSTREAM_PORT, keepaliveTimeoutS: 0, ns: 'client', host: '127.0.0.1' });
+      }
+      return await withContenders(topo, upstream, warmUpstream, localUpstream, names, o, async (contenders) => {
         const runs: ColdRunResult[] = [];
         for (const mode of o.modes) {
           if (signal.aborted) break;
@@ -98,6 +110,7 @@ async function coldPart(o: OwnTimeOptions, names: readonly ContenderName[], sign
         return { runs, link: topo.link, measuredRttMs: topo.measuredRttMs };
       });
     } finally {
+      await localUpstream?.stop();
       await warmUpstream?.stop();
       await upstream.stop();
     }
@@ -109,9 +122,9 @@ async function throughputPart(o: OwnTimeOptions, names: readonly ContenderName[]
     note('throughput: veth link (0 ms added); nginx upstream, keep-alive');
     const upstream = await startNginxUpstream(topo, { port: UPSTREAM_PORT });
     try {
-      // The warm contenders are the cold modes' reference; here every contender's upstream keeps connections open.
-      const plain = names.filter((n) => !WARM_CONTENDERS.includes(n));
-      return await withContenders(topo, upstream, undefined, plain, o, (contenders) =>
+      // The warm and local contenders are the cold modes' references; here every contender's upstream keeps connections open.
+      const plain = names.filter((n) => !COLD_ONLY_CONTENDERS.includes(n));
+      return await withContenders(topo, upstream, undefined, undefined, plain, o, (contenders) =>
         runThroughput(topo, contenders, { seconds: o.seconds, rounds: o.rounds, connections: o.connections, warmupSeconds: o.quick ? 1 : 3, signal, note }),
       );
     } finally {

@@ -19,6 +19,8 @@ export interface NginxUpstreamOptions {
   host?: string;
   /** worker_processes (default 1); above 1 the listener gets `reuseport` (one accept queue per worker). */
   workers?: number;
+  /** The namespace it runs in (default 'server'); in 'client', give `host` (e.g. 127.0.0.1: no link between it and the client's processes). */
+  ns?: 'server' | 'client';
 }
 
 /** Served at /bytes. */
@@ -67,7 +69,8 @@ export async function startNginxUpstream(topo: Topology, opts: NginxUpstreamOpti
   writeFileSync(conf, config(prefix, host, opts));
 
   // -e: the error log for the time before the config is read (default is under /var/log).
-  const child = topo.spawn('server', 'nginx', ['-c', conf, '-p', prefix, '-e', join(prefix, 'error.log')], {
+  const ns = opts.ns ?? 'server';
+  const child = topo.spawn(ns, 'nginx', ['-c', conf, '-p', prefix, '-e', join(prefix, 'error.log')], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   const master = child.pid;
@@ -82,7 +85,7 @@ export async function startNginxUpstream(topo: Topology, opts: NginxUpstreamOpti
     rmSync(prefix, { recursive: true, force: true });
   };
   try {
-    await waitUntilAccepting(topo, child, `nginx (${conf})`, opts.port, host);
+    await waitUntilAccepting(topo, child, `nginx (${conf})`, opts.port, host, ns);
     return { port: opts.port, pid: master!, stop };
   } catch (err) {
     const log = existsSync(join(prefix, 'error.log')) ? readFileSync(join(prefix, 'error.log'), 'utf8').trim().slice(-2000) : '';

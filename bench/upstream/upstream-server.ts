@@ -25,7 +25,14 @@ export const READY_DEADLINE_MS = 5_000;
  * accepts a TCP connection from the client namespace. Rejects, naming `server`
  * and quoting its stderr, if the child exits first or the deadline passes.
  */
-export async function waitUntilAccepting(topo: Topology, child: ChildProcess, server: string, port: number, host: string = topo.serverAddr): Promise<void> {
+export async function waitUntilAccepting(
+  topo: Topology,
+  child: ChildProcess,
+  server: string,
+  port: number,
+  host: string = topo.serverAddr,
+  ns: 'server' | 'client' = 'server',
+): Promise<void> {
   captureStderr(child);
   let onClose: (() => void) | undefined;
   const exited = new Promise<never>((_, reject) => {
@@ -36,7 +43,7 @@ export async function waitUntilAccepting(topo: Topology, child: ChildProcess, se
   exited.catch(() => {});
   const deadline = Date.now() + READY_DEADLINE_MS;
   try {
-    await Promise.race([waitUntilListening(topo, child, port, deadline), exited]);
+    await Promise.race([waitUntilListening(topo, child, port, deadline, ns), exited]);
     const left = Math.max(deadline - Date.now(), 100);
     await Promise.race([probeConnect(topo, host, port, { deadlineMs: left }), exited]);
   } catch (err) {
@@ -53,11 +60,11 @@ export async function waitUntilAccepting(topo: Topology, child: ChildProcess, se
 }
 
 /** Polls `ss -ltnp` in the server namespace until a listener on port belongs to child's pid. */
-async function waitUntilListening(topo: Topology, child: ChildProcess, port: number, deadline: number): Promise<void> {
+async function waitUntilListening(topo: Topology, child: ChildProcess, port: number, deadline: number, ns: 'server' | 'client'): Promise<void> {
   if (!isOnPath('ss') || child.pid === undefined) return;
   const owner = `pid=${child.pid},`;
   for (;;) {
-    const { stdout } = await topo.exec('server', 'ss', ['-Hltnp', `sport = :${port}`], { allowFailure: true });
+    const { stdout } = await topo.exec(ns, 'ss', ['-Hltnp', `sport = :${port}`], { allowFailure: true });
     if (stdout.includes(owner)) return;
     if (Date.now() > deadline) {
       const other = stdout.trim() ? `; the port is held by: ${stdout.trim()}` : '';

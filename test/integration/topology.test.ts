@@ -157,6 +157,20 @@ describe('topology', () => {
     expect(isProcessAlive(py.pid)).toBe(false);
   });
 
+  test('an nginx upstream in the client namespace answers on its loopback, not in the server namespace', async () => {
+    const topo = await build({ oneWayDelayMs: 0, link: 'veth' });
+    const ngx = await startNginxUpstream(topo, { port: 8082, keepaliveTimeoutS: 0, ns: 'client', host: '127.0.0.1' });
+    try {
+      expect(await curl(topo, `http://127.0.0.1:${ngx.port}/`)).toBe('ok\n');
+      const listening = async (side: 'client' | 'server'): Promise<string> => (await topo.exec(side, 'ss', ['-Hltn', `sport = :${ngx.port}`], { allowFailure: true })).stdout.trim();
+      expect(await listening('client')).toContain(`127.0.0.1:${ngx.port}`);
+      expect(await listening('server')).toBe('');
+    } finally {
+      await ngx.stop();
+    }
+    expect(isProcessAlive(ngx.pid)).toBe(false);
+  });
+
   test('a server that never comes up fails with its name and stderr', async () => {
     const topo = await build({ oneWayDelayMs: 0, link: 'veth' });
     const a = await startPythonUpstream(topo, { port: 8090 });

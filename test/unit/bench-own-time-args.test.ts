@@ -8,7 +8,7 @@ describe('own-time command line', () => {
   it('runs every mode and contender by default, with a pool as large as the burst', () => {
     const o = parseOwnTimeArgs([]);
     expect(o.modes).toEqual(['idle', 'tight', 'burst']);
-    expect(o.contenders).toEqual(['synpool', 'no-accel', 'node-proxy', 'nginx', 'no-accel-warm', 'node-proxy-warm', 'floor']);
+    expect(o.contenders).toEqual(['synpool', 'no-accel', 'node-proxy', 'nginx', 'no-accel-warm', 'node-proxy-warm', 'no-accel-local', 'node-proxy-local', 'floor']);
     expect(o.burst).toBe(32);
     expect(o.poolSize).toBe(32);
     expect(o.synpoolCli).toBeUndefined();
@@ -47,7 +47,7 @@ function summary(clientP50: number, ownP50: number): OwnTimeSummary {
   };
 }
 
-function burstRun(synpoolClientP50: number, warm?: { clientP50: number; ownP50: number }): ColdRunResult {
+function burstRun(synpoolClientP50: number, warm?: { clientP50: number; ownP50: number }, local?: { clientP50: number; ownP50: number }): ColdRunResult {
   const result = (contender: string, s: OwnTimeSummary) => ({ contender, mode: 'burst' as const, summary: s, unmatched: [], clientErrors: [], records: [] });
   return {
     mode: 'burst',
@@ -55,6 +55,7 @@ function burstRun(synpoolClientP50: number, warm?: { clientP50: number; ownP50: 
     results: [
       result('synpool', summary(synpoolClientP50, 20)),
       ...(warm ? [result('node proxy, warm', { ...summary(warm.clientP50, warm.ownP50), connections: { reused: 32 } })] : []),
+      ...(local ? [result('synpool --no-accel, local', { ...summary(local.clientP50, local.ownP50), connections: { plain: 32 } })] : []),
       result('node:http floor', summary(15, 10)),
     ],
   };
@@ -83,5 +84,15 @@ describe('burst verdict', () => {
     expect(line).toMatch(/node proxy, warm: own p50 16\.00 \/ p99 17\.00 ms, client p50 70\.00 ms = RTT \+ 30\.00 \(reused 32\)/);
     expect(line).toMatch(/synpool pooled: own p50 20\.00 \/ p99 21\.00 ms, client p50 83\.00 ms = RTT \+ 43\.00$/);
     expect(verdicts([burstRun(83)], [], { burst: 32, poolSize: 32, measuredRttMs: 40 }).lines.some((l) => l.startsWith('same burst'))).toBe(false);
+  });
+
+  it('sets the local contenders (new connections, no link) on a line of their own, their client time without an RTT', () => {
+    const v = verdicts([burstRun(83, { clientP50: 70, ownP50: 16 }, { clientP50: 25, ownP50: 19 })], [], { burst: 32, poolSize: 32, measuredRttMs: 40 });
+    const lines = v.lines.filter((l) => l.startsWith('same burst'));
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatch(/already open/);
+    expect(lines[0]).not.toMatch(/local/);
+    expect(lines[1]).toMatch(/new connection per request .*synpool --no-accel, local: own p50 19\.00 \/ p99 20\.00 ms, client p50 25\.00 ms \(plain 32\); synpool pooled: own p50 20\.00/);
+    expect(lines[1]).not.toMatch(/client p50 25\.00 ms = RTT/);
   });
 });
