@@ -51,7 +51,7 @@ keep-alive upstream with their connections already open (the warm contenders:
 a pooled request's floor), and in front of an upstream on their own loopback
 that closes every connection (the local contenders: a new connection per
 request whose handshake costs nothing on the network; the floor of a pooled
-request's new connection).
+request's new connection; idle and tight modes only).
 
   --quick            smoke run: 5 requests per mode (one burst of 8, pool 8), wrk 2 s × 1 round (~1 min)
   --requests N       requests per contender in each cold mode (default 50)
@@ -67,7 +67,8 @@ request's new connection).
   --parts LIST       cold,throughput (default both)
   --contenders LIST  synpool,no-accel,node-proxy,nginx,no-accel-warm,node-proxy-warm,
                      no-accel-local,node-proxy-local,floor
-                     (default all; nginx only where installed; the -warm and -local ones in the cold modes only)
+                     (default all; nginx only where installed; the -warm ones in the cold modes only,
+                     the -local ones in the idle and tight modes only)
   --synpool-cli FILE run the synpool contenders from another build's dist/src/cli.js (A/B across runs)
   --synpool-workers N  the synpool contenders with --workers N (default: synpool's default, 1)
   --json             print the JSON instead of the markdown table

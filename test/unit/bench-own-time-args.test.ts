@@ -87,8 +87,9 @@ describe('burst verdict', () => {
   });
 
   it('sets the local contenders (new connections, no link) on a line of their own, their client time without an RTT', () => {
-    const v = verdicts([burstRun(83, { clientP50: 70, ownP50: 16 }, { clientP50: 25, ownP50: 19 })], [], { burst: 32, poolSize: 32, measuredRttMs: 40 });
-    const lines = v.lines.filter((l) => l.startsWith('same burst'));
+    const run = { ...burstRun(83, { clientP50: 70, ownP50: 16 }, { clientP50: 25, ownP50: 19 }), mode: 'idle' as const };
+    const v = verdicts([run], [], { burst: 32, poolSize: 32, measuredRttMs: 40 });
+    const lines = v.lines.filter((l) => l.startsWith('after idleness'));
     expect(lines).toHaveLength(2);
     expect(lines[0]).toMatch(/already open/);
     expect(lines[0]).not.toMatch(/local/);
