@@ -9,9 +9,10 @@
 // (or being handed) a connection. Two *local* contenders, the same two proxies in
 // front of an upstream on their own loopback that closes every connection: a new
 // connection per request whose handshake costs nothing on the network (tens of
-// µs), so what is left is what making a new connection costs a Node proxy:
-// the floor of a pooled request's new connection (idle and tight modes only). synpool and nginx are started
-// by bench/harness/proxy-process.ts, as in `npm run bench`.
+// µs), so what is left is what making a new connection costs a Node proxy: the
+// floor of a pooled request's new connection (idle and tight modes only).
+// synpool and nginx are started by bench/harness/proxy-process.ts, as in
+// `npm run bench`.
 // The caller's thread must be in the client namespace (readiness checks).
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
