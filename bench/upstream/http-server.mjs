@@ -21,6 +21,8 @@
 //   GET  /reset     no answer: the request is read (the kernel acknowledged
 //                   it), then the connection is reset (RST), the way an
 //                   application may refuse a request
+//   POST /refuse    413 at once, the body never read, the connection closed:
+//                   an upload refused by its headers alone (PUT too)
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
@@ -89,6 +91,10 @@ const server = (tlsOptions ? createTlsServer.bind(null, tlsOptions) : createServ
     req.on('end', () => send(res, 200, JSON.stringify({ received }), 'application/json'));
     req.on('error', () => res.destroy());
     return;
+  }
+  if (url === '/refuse' && (method === 'POST' || method === 'PUT')) {
+    res.writeHead(413, { connection: 'close', 'content-type': 'text/plain' });
+    return res.end('refused\n');
   }
   // Any other body is drained so keep-alive connections stay usable.
   req.resume();

@@ -5,6 +5,7 @@ import { tcpInfo } from '../../native/socket-ops.js';
 import { PooledConnectionResetError } from '../errors.js';
 import { formatEndpoint, type Endpoint } from '../handshake/endpoint.js';
 import { ALPN_PROTOCOLS, type UpstreamTls } from './upstream-tls.js';
+import { holdRefusedWrites } from '../util/upstream-socket.js';
 
 /** One finished TLS handshake on a new upstream connection (kept apart from the TCP handoff time). */
 export interface TlsHandshakeEvent {
@@ -92,6 +93,13 @@ export function startTls(o: StartTlsOptions, done: (err: Error | null, socket?: 
       destroy(err, cb);
     };
   }
+  // An https upstream's early answer to an upload: its body's writes fail in this TLS socket, not in the TCP one under it.
+  const destroyTls = socket.destroy.bind(socket);
+  const destroyHeld = holdRefusedWrites(socket, (e) => void destroyTls(e));
+  socket.destroy = (error?: Error): TLSSocket => {
+    destroyHeld(error);
+    return socket;
+  };
   socket.on('session', (session: Buffer) => o.tls.sessions.set(origin, session));
 
   let settled = false;
