@@ -83,7 +83,11 @@ export class UpstreamSocket extends Socket {
   declare [kDestroy]: ((error?: Error) => void) | undefined;
 
   override destroy(error?: Error): this {
-    (this[kDestroy] ??= holdRefusedWrites(this, (e) => destroyUpstream(this, e)))(error);
+    const held = this[kDestroy];
+    if (held !== undefined) held(error);
+    // The hold is made only for a refused write: a connection's ordinary end allocates nothing.
+    else if (error !== undefined && isWriteRefused(error)) (this[kDestroy] = holdRefusedWrites(this, (e) => destroyUpstream(this, e)))(error);
+    else destroyUpstream(this, error);
     return this;
   }
 }
