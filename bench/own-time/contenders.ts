@@ -10,7 +10,9 @@
 // front of an upstream on their own loopback that closes every connection: a new
 // connection per request whose handshake costs nothing on the network (tens of
 // µs), so what is left is what making a new connection costs a Node proxy: the
-// floor of a pooled request's new connection (idle and tight modes only).
+// floor of a pooled request's new connection (idle and tight modes only). And
+// the relay floor: bytes relayed over an upstream connection already open, no
+// HTTP parsed (bench/own-time/relay-floor.ts), the least any Node proxy does.
 // synpool and nginx are started by bench/harness/proxy-process.ts, as in
 // `npm run bench`.
 // The caller's thread must be in the client namespace (readiness checks).
@@ -31,6 +33,7 @@ export const CONTENDER_NAMES = [
   'node proxy, warm',
   'synpool --no-accel, local',
   'node proxy, local',
+  'node:net relay, warm',
   'node:http floor',
 ] as const;
 export type ContenderName = (typeof CONTENDER_NAMES)[number];
@@ -38,11 +41,17 @@ export type ContenderName = (typeof CONTENDER_NAMES)[number];
 /** The contenders whose upstream keeps connections open (ContenderContext.warmUpstream). */
 export const WARM_CONTENDERS: readonly ContenderName[] = ['synpool --no-accel, warm', 'node proxy, warm'];
 
+/** The byte relay over open upstream connections (relay-floor.ts): the least a Node proxy does per request. */
+export const RELAY_CONTENDERS: readonly ContenderName[] = ['node:net relay, warm'];
+
+/** The contenders in front of the keep-alive upstream (ContenderContext.warmUpstream). */
+export const KEEP_ALIVE_UPSTREAM_CONTENDERS: readonly ContenderName[] = [...WARM_CONTENDERS, ...RELAY_CONTENDERS];
+
 /** The contenders whose upstream is on their own loopback (ContenderContext.localUpstream). */
 export const LOCAL_CONTENDERS: readonly ContenderName[] = ['synpool --no-accel, local', 'node proxy, local'];
 
 /** The cold modes' references only: not run in the throughput part. */
-export const COLD_ONLY_CONTENDERS: readonly ContenderName[] = [...WARM_CONTENDERS, ...LOCAL_CONTENDERS];
+export const COLD_ONLY_CONTENDERS: readonly ContenderName[] = [...KEEP_ALIVE_UPSTREAM_CONTENDERS, ...LOCAL_CONTENDERS];
 
 /** How long the warm contenders and their upstream keep an idle connection: longer than any gap between a contender's turns. */
 export const WARM_KEEPALIVE_MS = 300_000;
@@ -63,6 +72,7 @@ export interface RunningContender {
 
 const PLAIN_PROXY = fileURLToPath(new URL('../proxy/plain-proxy.js', import.meta.url));
 const FLOOR_SERVER = fileURLToPath(new URL('./floor-server.js', import.meta.url));
+const RELAY_FLOOR = fileURLToPath(new URL('./relay-floor.js', import.meta.url));
 const POOL_FILL_DEADLINE_MS = 5_000;
 
 export interface ContenderContext {
@@ -91,7 +101,7 @@ const urlOf = (e: Endpoint): string => `http://${e.addr}:${e.port}`;
 
 export async function startOwnTimeContender(name: ContenderName, ctx: ContenderContext): Promise<RunningContender> {
   const none = (): Promise<undefined> => Promise.resolve(undefined);
-  const warm = WARM_CONTENDERS.includes(name);
+  const warm = KEEP_ALIVE_UPSTREAM_CONTENDERS.includes(name);
   const local = LOCAL_CONTENDERS.includes(name);
   if (warm && ctx.warmUpstream === undefined) throw new Error(`${name} needs the keep-alive upstream (ContenderContext.warmUpstream)`);
   if (local && ctx.localUpstream === undefined) throw new Error(`${name} needs the loopback upstream (ContenderContext.localUpstream)`);
@@ -133,10 +143,13 @@ export async function startOwnTimeContender(name: ContenderName, ctx: ContenderC
     case 'node proxy':
     case 'node proxy, warm':
     case 'node proxy, local':
+    case 'node:net relay, warm':
     case 'node:http floor': {
       const port = ctx.port();
       const proxies = name !== 'node:http floor';
-      const args = proxies
+      const args = name === 'node:net relay, warm'
+        ? [RELAY_FLOOR, '--upstream', `${upstream.addr}:${upstream.port}`, '--listen', `127.0.0.1:${port}`]
+        : proxies
         ? [PLAIN_PROXY, '--upstream', urlOf(upstream), '--listen', `127.0.0.1:${port}`, ...(warm ? ['--keep-alive-ms', String(WARM_KEEPALIVE_MS)] : [])]
         : [FLOOR_SERVER, '--listen', `127.0.0.1:${port}`];
       const child = ctx.topo.spawn('client', process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });

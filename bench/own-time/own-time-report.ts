@@ -2,7 +2,7 @@
 import { formatMarkdownTable } from '../harness/markdown-table.js';
 import type { ColdRunResult } from './cold-run.js';
 import type { ThroughputRow } from './throughput-run.js';
-import { LOCAL_CONTENDERS, WARM_CONTENDERS, type ContenderName } from './contenders.js';
+import { LOCAL_CONTENDERS, RELAY_CONTENDERS, WARM_CONTENDERS, type ContenderName } from './contenders.js';
 import type { OwnTimeSummary, Quantiles } from './own-time-summary.js';
 
 /** Issue 11's targets. */
@@ -88,6 +88,16 @@ export function verdicts(cold: readonly ColdRunResult[], throughput: readonly Th
         (floorMeets ? 'within the cold-path target, so the target is not out of reach for Node here' : 'Node alone misses the cold-path target on this machine in this run'),
     );
   }
+  const relay = cold.find((r) => r.mode === 'idle')?.results.find((x) => x.contender === 'node:net relay, warm')?.summary.totalMs;
+  if (relay) {
+    const relayMeets = relay.p50 <= TARGETS.idleP50Ms && relay.p99 <= TARGETS.idleP99Ms;
+    lines.push(
+      `relay floor after idleness (node:net relaying bytes over an open upstream connection, no HTTP parsed): p50 ${ms(relay.p50)} ms, p99 ${ms(relay.p99)} ms: ` +
+        (relayMeets
+          ? 'within the cold-path target: what a proxy spends beyond it is HTTP and its own work'
+          : 'a Node proxy that parses no HTTP at all misses the cold-path target on this machine in this run'),
+    );
+  }
   for (const ref of REFERENCES) {
     const line = referenceLine(cold, 'idle', ref);
     if (line) lines.push(line);
@@ -136,6 +146,7 @@ interface Reference {
  */
 const REFERENCES: readonly Reference[] = [
   { contenders: WARM_CONTENDERS, what: "proxies whose upstream connections are already open (a pooled request's floor)", acrossLink: true },
+  { contenders: RELAY_CONTENDERS, what: 'a byte relay over open upstream connections, no HTTP parsed (the least a Node proxy does)', acrossLink: true },
   {
     contenders: LOCAL_CONTENDERS,
     what: "proxies making a new connection per request to an upstream on their loopback (a pooled request's new-connection floor; their client times have no link round trip)",

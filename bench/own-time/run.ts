@@ -11,7 +11,7 @@ import { createTopology, enterNamespace, type Topology, type TopologyOptions } f
 import { isOnPath } from '../topology/run-command.js';
 import { runColdMode, type ColdRunResult } from './cold-run.js';
 import {
-  COLD_ONLY_CONTENDERS, CONTENDER_NAMES, LOCAL_CONTENDERS, nginxAvailable, startAll, stopAll, WARM_CONTENDERS, WARM_KEEPALIVE_MS,
+  COLD_ONLY_CONTENDERS, CONTENDER_NAMES, KEEP_ALIVE_UPSTREAM_CONTENDERS, LOCAL_CONTENDERS, nginxAvailable, startAll, stopAll, WARM_KEEPALIVE_MS,
   type ContenderContext, type ContenderName,
 } from './contenders.js';
 import { CONTENDER_IDS, OWN_TIME_HELP, OwnTimeUsageError, parseOwnTimeArgs, type OwnTimeOptions } from './own-time-args.js';
@@ -91,7 +91,7 @@ async function coldPart(o: OwnTimeOptions, names: readonly ContenderName[], sign
     let warmUpstream: UpstreamServer | undefined;
     let localUpstream: UpstreamServer | undefined;
     try {
-      if (names.some((n) => WARM_CONTENDERS.includes(n))) {
+      if (names.some((n) => KEEP_ALIVE_UPSTREAM_CONTENDERS.includes(n))) {
         note(`warm contenders: a second nginx upstream, keepalive_timeout ${WARM_KEEPALIVE_MS / 1000} s`);
         warmUpstream = await startNginxUpstream(topo, { port: WARM_UPSTREAM_PORT, keepaliveTimeoutS: WARM_KEEPALIVE_MS / 1000 });
       }

@@ -8,7 +8,7 @@ describe('own-time command line', () => {
   it('runs every mode and contender by default, with a pool as large as the burst', () => {
     const o = parseOwnTimeArgs([]);
     expect(o.modes).toEqual(['idle', 'tight', 'burst']);
-    expect(o.contenders).toEqual(['synpool', 'no-accel', 'node-proxy', 'nginx', 'no-accel-warm', 'node-proxy-warm', 'no-accel-local', 'node-proxy-local', 'floor']);
+    expect(o.contenders).toEqual(['synpool', 'no-accel', 'node-proxy', 'nginx', 'no-accel-warm', 'node-proxy-warm', 'no-accel-local', 'node-proxy-local', 'relay-warm', 'floor']);
     expect(o.burst).toBe(32);
     expect(o.poolSize).toBe(32);
     expect(o.synpoolCli).toBeUndefined();
@@ -47,7 +47,12 @@ function summary(clientP50: number, ownP50: number): OwnTimeSummary {
   };
 }
 
-function burstRun(synpoolClientP50: number, warm?: { clientP50: number; ownP50: number }, local?: { clientP50: number; ownP50: number }): ColdRunResult {
+function burstRun(
+  synpoolClientP50: number,
+  warm?: { clientP50: number; ownP50: number },
+  local?: { clientP50: number; ownP50: number },
+  relay?: { clientP50: number; ownP50: number },
+): ColdRunResult {
   const result = (contender: string, s: OwnTimeSummary) => ({ contender, mode: 'burst' as const, summary: s, unmatched: [], clientErrors: [], records: [] });
   return {
     mode: 'burst',
@@ -56,6 +61,7 @@ function burstRun(synpoolClientP50: number, warm?: { clientP50: number; ownP50: 
       result('synpool', summary(synpoolClientP50, 20)),
       ...(warm ? [result('node proxy, warm', { ...summary(warm.clientP50, warm.ownP50), connections: { reused: 32 } })] : []),
       ...(local ? [result('synpool --no-accel, local', { ...summary(local.clientP50, local.ownP50), connections: { plain: 32 } })] : []),
+      ...(relay ? [result('node:net relay, warm', { ...summary(relay.clientP50, relay.ownP50), connections: { reused: 32 } })] : []),
       result('node:http floor', summary(15, 10)),
     ],
   };
@@ -95,5 +101,15 @@ describe('burst verdict', () => {
     expect(lines[0]).not.toMatch(/local/);
     expect(lines[1]).toMatch(/new connection per request .*synpool --no-accel, local: own p50 19\.00 \/ p99 20\.00 ms, client p50 25\.00 ms \(plain 32\); synpool pooled: own p50 20\.00/);
     expect(lines[1]).not.toMatch(/client p50 25\.00 ms = RTT/);
+  });
+
+  it('judges the relay floor (no HTTP parsed) against the cold-path target, and sets it beside synpool on a line of its own', () => {
+    const run = (relayOwnP50: number): ColdRunResult => ({ ...burstRun(83, undefined, undefined, { clientP50: 42, ownP50: relayOwnP50 }), mode: 'idle' });
+    const over = verdicts([run(1.5)], [], undefined).lines;
+    expect(over.find((l) => l.startsWith('relay floor'))).toMatch(/p50 1\.50 ms, p99 2\.50 ms: a Node proxy that parses no HTTP at all misses/);
+    expect(over.find((l) => l.startsWith('after idleness'))).toMatch(/byte relay .*node:net relay, warm: own p50 1\.50 .*synpool pooled: own p50 20\.00/);
+    const within = verdicts([run(0.5)], [], undefined).lines;
+    expect(within.find((l) => l.startsWith('relay floor'))).toMatch(/p50 0\.50 ms, p99 1\.50 ms: within the cold-path target/);
+    expect(verdicts([burstRun(83)], [], undefined).lines.some((l) => l.startsWith('relay floor'))).toBe(false);
   });
 });
