@@ -62,6 +62,12 @@ export interface BenchOptions {
   compareLabel: string;
   /** 0: GET / (3 bytes); N: GET /bytes/N from the node upstream (a response of several server flights). */
   responseBytes: number;
+  /**
+   * Compare mode: after the latency tables, run the proxy's own time and warm-path throughput
+   * (bench/own-time/run.js; --quick with --quick). On for a full run; off when --scenarios,
+   * --contenders or --compare-cli narrow the run, unless --own-time asks for it.
+   */
+  ownTime: boolean;
 }
 
 export class BenchUsageError extends Error {
@@ -104,6 +110,11 @@ Usage: node dist/bench/harness/main.js [flags]
   --compare-label LABEL   its label                                      (default before)
   --response-bytes N      GET /bytes/N instead of / (node upstream; not https-close): a response
                           bigger than the server's initial window of 10 segments (default 0: /)
+  --own-time, --no-own-time
+                          then the proxy's own time from packet captures and warm-path throughput with wrk
+                          (npm run bench:own-time, --quick with --quick; its tables follow, its files are
+                          DIR/own-time.json and .md): on by default, off when --scenarios, --contenders or
+                          --compare-cli narrow the run (--own-time turns it back on)
   --help
 `;
 
@@ -175,6 +186,8 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
         'compare-cli': { type: 'string' },
         'compare-label': { type: 'string' },
         'response-bytes': { type: 'string' },
+        'own-time': { type: 'boolean' },
+        'no-own-time': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -186,6 +199,8 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
   if (sweep !== undefined && sweep !== 'pool-size') throw new BenchUsageError(`--sweep: only 'pool-size' is supported, got '${sweep}'`);
   const mode: BenchOptions['mode'] = values.help === true ? 'help' : sweep !== undefined ? 'sweep' : 'compare';
 
+  if (values['own-time'] === true && values['no-own-time'] === true) throw new BenchUsageError('--own-time and --no-own-time: give one of them');
+  const narrowed = values.scenarios !== undefined || values.contenders !== undefined || values['compare-cli'] !== undefined;
   const opts: BenchOptions = {
     mode,
     quick,
@@ -210,7 +225,9 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
     compareCli: values['compare-cli'],
     compareLabel: values['compare-label'] ?? 'before',
     responseBytes: values['response-bytes'] !== undefined ? intIn('--response-bytes', values['response-bytes'], 0, 100_000_000) : 0,
+    ownTime: mode === 'compare' && (values['own-time'] === true || (values['no-own-time'] !== true && !narrowed)),
   };
+  if (values['own-time'] === true && mode !== 'compare') throw new BenchUsageError('--own-time runs after a comparison, not with --sweep');
   if (opts.responseBytes > 0 && (opts.upstreamServer !== 'node' || opts.scenarios.includes('https-close'))) {
     // Only bench/upstream/http-server.mjs serves /bytes/N; https-close's origin is nginx.
     throw new BenchUsageError('--response-bytes needs --upstream-server node and no https-close scenario');

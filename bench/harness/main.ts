@@ -2,6 +2,8 @@
 // reuse and nginx, over an emulated link (network namespaces + delay line).
 // Prints markdown tables on stdout, writes JSON and an SVG chart under
 // bench/results/. Progress goes to stderr. Run as root.
+// A full comparison (no --scenarios, --contenders or --compare-cli) is followed by
+// the proxy's own time and warm-path throughput (bench/own-time; --no-own-time skips it).
 //   node dist/bench/harness/main.js --quick
 //   node dist/bench/harness/main.js --rtt 10,40,100
 //   node dist/bench/harness/main.js --sweep pool-size --sweep-sizes 1,2,4,8,16
@@ -11,6 +13,7 @@ import { release } from 'node:os';
 import { join } from 'node:path';
 import { BENCH_HELP, BenchUsageError, parseBenchArgs, type BenchOptions } from './bench-args.js';
 import { formatResultsTable } from './bench-result.js';
+import { ownTimeArgs, runOwnTimePart } from './own-time-part.js';
 import { chartSpec, renderChartSvg } from './chart.js';
 import { fmt, fmtPercent, formatMarkdownTable } from './markdown-table.js';
 import { Progress } from './progress.js';
@@ -127,6 +130,10 @@ export async function main(argv: readonly string[]): Promise<number> {
       progress.finish();
       if (abort.signal.aborted) return 130;
       await reportCompare(o, argv, r, performance.now() - started, progress);
+      if (o.ownTime) {
+        progress.note(`own time and throughput: node dist/bench/own-time/run.js ${ownTimeArgs(o).join(' ')}`);
+        return await runOwnTimePart(o, abort.signal);
+      }
     }
     return 0;
   } catch (err) {

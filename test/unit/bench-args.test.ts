@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { ownTimeArgs } from '../../bench/harness/own-time-part.js';
 import { BENCH_HELP, BenchUsageError, CONTENDERS, SCENARIOS, parseBenchArgs } from '../../bench/harness/bench-args.js';
 
 describe('bench harness arguments', () => {
@@ -94,7 +95,7 @@ describe('bench harness arguments', () => {
 
   it('--help mode; the help text names every flag', () => {
     expect(parseBenchArgs(['--help']).mode).toBe('help');
-    for (const flag of ['--quick', '--rtt', '--upstream-server', '--pool-size', '--rate', '--burst', '--sweep', '--sweep-sizes', '--no-chart', '--compare-cli', '--compare-label']) {
+    for (const flag of ['--quick', '--rtt', '--upstream-server', '--pool-size', '--rate', '--burst', '--sweep', '--sweep-sizes', '--no-chart', '--compare-cli', '--compare-label', '--own-time', '--no-own-time']) {
       expect(BENCH_HELP).toContain(flag);
     }
   });
@@ -118,5 +119,23 @@ describe('bench harness arguments', () => {
     expect(() => parseBenchArgs(['--response-bytes', '-1'])).toThrow(BenchUsageError);
     expect(() => parseBenchArgs(['--response-bytes', '1000', '--upstream-server', 'nginx', '--scenarios', 'connection-close'])).toThrow(/node/);
     expect(() => parseBenchArgs(['--response-bytes', '1000'])).toThrow(/https-close/);
+  });
+
+  it('--own-time: a full run ends with the own-time bench; a narrowed one only when asked; never with --sweep', () => {
+    expect(parseBenchArgs([]).ownTime).toBe(true);
+    expect(parseBenchArgs(['--quick']).ownTime).toBe(true);
+    expect(parseBenchArgs(['--rtt', '40']).ownTime).toBe(true);
+    expect(parseBenchArgs(['--scenarios', 'burst']).ownTime).toBe(false);
+    expect(parseBenchArgs(['--contenders', 'direct,accel']).ownTime).toBe(false);
+    expect(parseBenchArgs(['--scenarios', 'burst', '--own-time']).ownTime).toBe(true);
+    expect(parseBenchArgs(['--no-own-time']).ownTime).toBe(false);
+    expect(parseBenchArgs(['--sweep', 'pool-size']).ownTime).toBe(false);
+    expect(() => parseBenchArgs(['--own-time', '--no-own-time'])).toThrow(/give one of them/);
+    expect(() => parseBenchArgs(['--sweep', 'pool-size', '--own-time'])).toThrow(/--sweep/);
+  });
+
+  it('the own-time part writes beside the harness results, quick with --quick', () => {
+    expect(ownTimeArgs(parseBenchArgs([]))).toEqual(['--out', 'bench/results/own-time.json']);
+    expect(ownTimeArgs(parseBenchArgs(['--quick', '--out', '/tmp/r']))).toEqual(['--quick', '--out', '/tmp/r/own-time-quick.json']);
   });
 });
