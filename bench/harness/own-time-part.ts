@@ -16,6 +16,7 @@ export function ownTimeArgs(o: Pick<BenchOptions, 'quick' | 'outDir'>): string[]
 
 /** Runs it with stdout and stderr shared; resolves with its exit code (130 when `signal` stopped it). */
 export function runOwnTimePart(o: Pick<BenchOptions, 'quick' | 'outDir'>, signal: AbortSignal): Promise<number> {
+  if (signal.aborted) return Promise.resolve(130);
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [OWN_TIME, ...ownTimeArgs(o)], { stdio: 'inherit', detached: true });
     const stop = (): void => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ownTimeArgs } from '../../bench/harness/own-time-part.js';
+import { ownTimeArgs, runOwnTimePart } from '../../bench/harness/own-time-part.js';
 import { BENCH_HELP, BenchUsageError, CONTENDERS, SCENARIOS, parseBenchArgs } from '../../bench/harness/bench-args.js';
 
 describe('bench harness arguments', () => {
@@ -137,5 +137,11 @@ describe('bench harness arguments', () => {
   it('the own-time part writes beside the harness results, quick with --quick', () => {
     expect(ownTimeArgs(parseBenchArgs([]))).toEqual(['--out', 'bench/results/own-time.json']);
     expect(ownTimeArgs(parseBenchArgs(['--quick', '--out', '/tmp/r']))).toEqual(['--quick', '--out', '/tmp/r/own-time-quick.json']);
+  });
+
+  it('an interrupted run does not start the own-time part', async () => {
+    const stopped = new AbortController();
+    stopped.abort();
+    expect(await runOwnTimePart(parseBenchArgs([]), stopped.signal)).toBe(130);
   });
 });
