@@ -34,9 +34,9 @@ let leaveCurrent: (() => void) | undefined;
 
 /**
  * Back to the original namespace. The signal handler calls it first: bench/topology's
- * exit hook SIGKILLs every process inside the namespaces at a signal, and a thread
- * still inside the client namespace makes this process one of them (seen: exit 137,
- * namespaces and nginx workers left behind).
+ * exit hook SIGKILLs every process inside the namespaces when the process exits (a
+ * second signal), and a thread still inside the client namespace makes this process
+ * one of them (seen: exit 137, namespaces and nginx workers left behind).
  */
 function leaveClientNamespace(): void {
   const leave = leaveCurrent;

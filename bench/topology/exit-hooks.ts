@@ -19,10 +19,15 @@ function teardownAll(): void {
 }
 
 function onSignal(signal: NodeJS.Signals): void {
+  // A program with its own handler for the signal (bench/interrupt.ts) stops gracefully: its
+  // children get SIGTERM and time to clean up (a synpool removes its socket directory, which a
+  // SIGKILL here left in /tmp), then its topologies are destroyed; 'exit' stays the backstop for
+  // whatever is left, also when a second signal makes it quit at once.
+  if (process.listenerCount(signal) > 1) return;
   teardownAll();
-  // Restore the default action unless somebody else handles the signal.
+  // Restore the default action.
   process.removeListener(signal, onSignal);
-  if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
+  process.kill(process.pid, signal);
 }
 
 function install(): void {
