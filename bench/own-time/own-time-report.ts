@@ -68,8 +68,11 @@ export interface Verdicts {
 }
 
 export function verdicts(cold: readonly ColdRunResult[], throughput: readonly ThroughputRow[], burst?: BurstContext): Verdicts {
-  const idle = cold.find((r) => r.mode === 'idle')?.results.find((x) => x.contender === 'synpool')?.summary.totalMs;
-  const idleMet = idle === undefined ? undefined : idle.p50 <= TARGETS.idleP50Ms && idle.p99 <= TARGETS.idleP99Ms;
+  const idleRun = cold.find((r) => r.mode === 'idle');
+  const idleTotal = (contender: ContenderName): Quantiles | undefined => idleRun?.results.find((x) => x.contender === contender)?.summary.totalMs;
+  const meetsIdle = (q: Quantiles): boolean => q.p50 <= TARGETS.idleP50Ms && q.p99 <= TARGETS.idleP99Ms;
+  const idle = idleTotal('synpool');
+  const idleMet = idle === undefined ? undefined : meetsIdle(idle);
   const s = throughput.find((x) => x.contender === 'synpool');
   const n = throughput.find((x) => x.contender === 'node proxy');
   const ratio = s && n && n.medianRps > 0 ? Math.round((s.medianRps / n.medianRps) * 1000) / 1000 : undefined;
@@ -80,23 +83,9 @@ export function verdicts(cold: readonly ColdRunResult[], throughput: readonly Th
       `cold path after idleness, synpool own time: p50 ${ms(idle.p50)} ms (target ≤ ${TARGETS.idleP50Ms}), p99 ${ms(idle.p99)} ms (target ≤ ${TARGETS.idleP99Ms}): ${idleMet ? 'met' : 'MISSED'}`,
     );
   }
-  const floor = cold.find((r) => r.mode === 'idle')?.results.find((x) => x.contender === 'node:http floor')?.summary.totalMs;
-  if (floor) {
-    const floorMeets = floor.p50 <= TARGETS.idleP50Ms && floor.p99 <= TARGETS.idleP99Ms;
-    lines.push(
-      `floor after idleness (bare node:http answering from memory, no upstream): p50 ${ms(floor.p50)} ms, p99 ${ms(floor.p99)} ms: ` +
-        (floorMeets ? 'within the cold-path target, so the target is not out of reach for Node here' : 'Node alone misses the cold-path target on this machine in this run'),
-    );
-  }
-  const relay = cold.find((r) => r.mode === 'idle')?.results.find((x) => x.contender === 'node:net relay, warm')?.summary.totalMs;
-  if (relay) {
-    const relayMeets = relay.p50 <= TARGETS.idleP50Ms && relay.p99 <= TARGETS.idleP99Ms;
-    lines.push(
-      `relay floor after idleness (node:net relaying bytes over an open upstream connection, no HTTP parsed): p50 ${ms(relay.p50)} ms, p99 ${ms(relay.p99)} ms: ` +
-        (relayMeets
-          ? 'within the cold-path target: what a proxy spends beyond it is HTTP and its own work'
-          : 'a Node proxy that parses no HTTP at all misses the cold-path target on this machine in this run'),
-    );
+  for (const f of IDLE_FLOORS) {
+    const q = idleTotal(f.contender);
+    if (q) lines.push(`${f.what}: p50 ${ms(q.p50)} ms, p99 ${ms(q.p99)} ms: ${meetsIdle(q) ? f.within : f.misses}`);
   }
   for (const ref of REFERENCES) {
     const line = referenceLine(cold, 'idle', ref);
@@ -130,6 +119,22 @@ export function verdicts(cold: readonly ColdRunResult[], throughput: readonly Th
   }
   return { idleP50Ms: idle?.p50, idleP99Ms: idle?.p99, idleMet, throughputRatio: ratio, throughputMet, burstOverRttP50Ms, burstMet, lines };
 }
+
+/** The floors judged against the cold-path target after idleness: whether even they meet it. */
+const IDLE_FLOORS: readonly { contender: ContenderName; what: string; within: string; misses: string }[] = [
+  {
+    contender: 'node:http floor',
+    what: 'floor after idleness (bare node:http answering from memory, no upstream)',
+    within: 'within the cold-path target, so the target is not out of reach for Node here',
+    misses: 'Node alone misses the cold-path target on this machine in this run',
+  },
+  {
+    contender: 'node:net relay, warm',
+    what: 'relay floor after idleness (node:net relaying bytes over an open upstream connection, no HTTP parsed)',
+    within: 'within the cold-path target: what a proxy spends beyond it is HTTP and its own work',
+    misses: 'a Node proxy that parses no HTTP at all misses the cold-path target on this machine in this run',
+  },
+];
 
 interface Reference {
   readonly contenders: readonly ContenderName[];

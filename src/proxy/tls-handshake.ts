@@ -95,7 +95,7 @@ export function startTls(o: StartTlsOptions, done: (err: Error | null, socket?: 
   }
   // An https upstream's early answer to an upload: its body's writes fail in this TLS socket, not in the TCP one under it.
   const destroyTls = socket.destroy.bind(socket);
-  const destroyHeld = holdRefusedWrites(socket, (e) => void destroyTls(e));
+  const destroyHeld = holdRefusedWrites(socket, destroyTls);
   socket.destroy = (error?: Error): TLSSocket => {
     destroyHeld(error);
     return socket;
