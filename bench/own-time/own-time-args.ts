@@ -6,6 +6,8 @@ import { intFlag } from '../int-flag.js';
 export const CONTENDER_IDS = ['synpool', 'no-accel', 'node-proxy', 'nginx', 'no-accel-warm', 'node-proxy-warm', 'no-accel-local', 'node-proxy-local', 'relay-warm', 'floor'] as const;
 export type ContenderId = (typeof CONTENDER_IDS)[number];
 
+const PARTS = ['cold', 'throughput', 'machine'] as const;
+
 export const COLD_MODES = ['idle', 'tight', 'burst'] as const;
 export type ColdModeName = (typeof COLD_MODES)[number];
 
@@ -19,7 +21,8 @@ export interface OwnTimeOptions {
   seconds: number;
   rounds: number;
   connections: number;
-  parts: { cold: boolean; throughput: boolean };
+  /** machine: the idle-penalty probe (idle-penalty.ts), before the contenders start. */
+  parts: { cold: boolean; throughput: boolean; machine: boolean };
   json: boolean;
   /** JSON file; the markdown table goes beside it (.md). */
   out: string;
@@ -66,7 +69,8 @@ relay floor: the least any Node proxy does per request; cold modes only).
   --seconds N        wrk duration per round (default 10)
   --rounds N         wrk rounds per contender (default 3)
   --connections N    wrk connections (default 64)
-  --parts LIST       cold,throughput (default both)
+  --parts LIST       cold,throughput,machine (default all three; machine: the same CPU work timed
+                     back to back and after 40 ms and 1 s of idleness, the host's idle penalty)
   --contenders LIST  synpool,no-accel,node-proxy,nginx,no-accel-warm,node-proxy-warm,
                      no-accel-local,node-proxy-local,relay-warm,floor
                      (default all; nginx only where installed; the -warm ones in the cold modes only,
@@ -129,9 +133,7 @@ export function parseOwnTimeArgs(argv: readonly string[]): OwnTimeOptions {
   const quick = values.quick;
   const rttMs = int('rtt-ms', values['rtt-ms'], 40, 2, 1_000);
   if (rttMs % 2 !== 0) throw new OwnTimeUsageError('--rtt-ms must be even (wirefilter takes whole milliseconds each way)');
-  const parts = (values.parts ?? 'cold,throughput').split(',').map((s) => s.trim());
-  const unknown = parts.filter((p) => p !== 'cold' && p !== 'throughput');
-  if (unknown.length > 0 || parts.length === 0) throw new OwnTimeUsageError(`--parts takes cold and/or throughput, got ${values.parts}`);
+  const parts = listOf('parts', values.parts, PARTS);
   const modes = listOf('modes', values.modes, COLD_MODES);
   const ids = listOf('contenders', values.contenders, CONTENDER_IDS);
   return {
@@ -142,7 +144,7 @@ export function parseOwnTimeArgs(argv: readonly string[]): OwnTimeOptions {
     seconds: int('seconds', values.seconds, quick ? 2 : 10, 1, 300),
     rounds: int('rounds', values.rounds, quick ? 1 : 3, 1, 20),
     connections: int('connections', values.connections, 64, 1, 10_000),
-    parts: { cold: parts.includes('cold'), throughput: parts.includes('throughput') },
+    parts: { cold: parts.includes('cold'), throughput: parts.includes('throughput'), machine: parts.includes('machine') },
     json: values.json,
     out: values.out ?? `bench/results/${quick ? 'own-time-quick' : 'own-time'}.json`,
     modes: [...new Set(modes)],

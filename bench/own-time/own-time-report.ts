@@ -4,6 +4,7 @@ import type { ColdRunResult } from './cold-run.js';
 import type { ThroughputRow } from './throughput-run.js';
 import { LOCAL_CONTENDERS, RELAY_CONTENDERS, WARM_CONTENDERS, type ContenderName } from './contenders.js';
 import type { OwnTimeSummary, Quantiles } from './own-time-summary.js';
+import { penaltyRatios, type IdlePenaltyProbe } from './idle-penalty.js';
 
 /** Issue 11's targets. */
 export const TARGETS = { idleP50Ms: 1.0, idleP99Ms: 3.0, throughputRatio: 1.0, burstOverRttMs: 5 } as const;
@@ -67,7 +68,7 @@ export interface Verdicts {
   lines: string[];
 }
 
-export function verdicts(cold: readonly ColdRunResult[], throughput: readonly ThroughputRow[], burst?: BurstContext): Verdicts {
+export function verdicts(cold: readonly ColdRunResult[], throughput: readonly ThroughputRow[], burst?: BurstContext, idlePenalty?: IdlePenaltyProbe): Verdicts {
   const idleRun = cold.find((r) => r.mode === 'idle');
   const idleTotal = (contender: ContenderName): Quantiles | undefined => idleRun?.results.find((x) => x.contender === contender)?.summary.totalMs;
   const meetsIdle = (q: Quantiles): boolean => q.p50 <= TARGETS.idleP50Ms && q.p99 <= TARGETS.idleP99Ms;
@@ -91,6 +92,8 @@ export function verdicts(cold: readonly ColdRunResult[], throughput: readonly Th
     const line = referenceLine(cold, 'idle', ref);
     if (line) lines.push(line);
   }
+  const penalty = idlePenalty && idlePenaltyLine(idlePenalty, cold);
+  if (penalty) lines.push(penalty);
   if (ratio !== undefined) lines.push(`warm path, wrk median req/s synpool / node proxy = ${ratio} (target ≥ ${TARGETS.throughputRatio}): ${throughputMet ? 'met' : 'MISSED'}`);
   const burstRun = cold.find((r) => r.mode === 'burst');
   const sBurst = burstRun?.results.find((x) => x.contender === 'synpool')?.summary;
@@ -172,6 +175,32 @@ function referenceLine(cold: readonly ColdRunResult[], mode: 'idle' | 'burst', r
   return (
     `${mode === 'idle' ? 'after idleness' : 'same burst'}, ${ref.what}: ${parts.join('; ')}; ` +
     `synpool pooled: own p50 ${ms(s.totalMs.p50)} / p99 ${ms(s.totalMs.p99)} ms${client(s.clientMs, true)}`
+  );
+}
+
+/**
+ * The host's idle penalty, and the floor paying it in the same run: the bare node:http
+ * server's tight-loop requests come back to back (it waits on no upstream), its idle
+ * ones after a pause, so their ratio is the penalty on Node's own per-request work.
+ */
+export function idlePenaltyLine(p: IdlePenaltyProbe, cold: readonly ColdRunResult[]): string | undefined {
+  const ratios = penaltyRatios(p);
+  const base = p.steps.find((s) => s.gapMs === 0);
+  if (ratios === undefined || base === undefined || ratios.length === 0) return undefined;
+  const paused = p.steps.filter((s) => s.gapMs > 0);
+  const own = (mode: string, contender: ContenderName): Quantiles | undefined =>
+    cold.find((r) => r.mode === mode)?.results.find((x) => x.contender === contender)?.summary.totalMs;
+  const fIdle = own('idle', 'node:http floor');
+  const fTight = own('tight', 'node:http floor');
+  const nIdle = own('idle', 'nginx');
+  const nTight = own('tight', 'nginx');
+  const x = (a: number, b: number): string => `× ${(a / b).toFixed(1)}`;
+  return (
+    `machine idle penalty (${p.workload}; a fresh Node process, JIT warm): p50 ${base.p50Us} µs back to back, ` +
+    paused.map((s) => `${s.p50Us} µs after ${s.gapMs} ms`).join(', ') +
+    ` of idleness (${ratios.map((r) => `× ${r.ratio}`).join(', ')}): here, work that follows a pause runs several times slower than back to back` +
+    (fIdle && fTight ? `; the node:http floor pays it: own p50 ${ms(fTight.p50)} ms back to back (tight), ${ms(fIdle.p50)} ms after idleness (${x(fIdle.p50, fTight.p50)})` : '') +
+    (nIdle && nTight ? `; nginx, with a small footprint per request: ${ms(nTight.p50)} ms tight, ${ms(nIdle.p50)} ms after idleness` : '')
   );
 }
 

@@ -1,7 +1,7 @@
 // `npm run bench:own-time`: the proxy's own time per request from packet
 // captures on both sides of it, and warm-path throughput with wrk; synpool,
 // synpool --no-accel, the minimal Node proxy, nginx, and the node:http floor,
-// in the same run. Method: docs/own-time.md. Run as root, after npm run build.
+// in the same run; and the host's idle penalty (idle-penalty.ts). Method: docs/own-time.md. Run as root, after npm run build.
 //   node dist/bench/own-time/run.js --quick
 //   node dist/bench/own-time/run.js [--requests 50] [--rtt-ms 40] [--seconds 10] [--rounds 3] [--json] [--out FILE]
 import { abortOnSignals, writeResultFile } from '../interrupt.js';
@@ -17,6 +17,7 @@ import {
 import { CONTENDER_IDS, OWN_TIME_HELP, OwnTimeUsageError, parseOwnTimeArgs, type OwnTimeOptions } from './own-time-args.js';
 import { coldTable, throughputTable, verdicts } from './own-time-report.js';
 import { runThroughput, type ThroughputRow } from './throughput-run.js';
+import { IDLE_PENALTY_PLAN, IDLE_PENALTY_PLAN_QUICK, measureIdlePenalty } from './idle-penalty.js';
 
 /** nginx upstreams need a fixed port; free in a fresh namespace. */
 const UPSTREAM_PORT = 18081;
@@ -170,12 +171,15 @@ export async function main(argv: readonly string[]): Promise<number> {
   // The machine's load when the run began: figures from a busy machine are not comparable with a quiet one's.
   const loadAtStart = os.loadavg().map((x) => Math.round(x * 100) / 100);
   try {
-    const cold = o.parts.cold ? await coldPart(o, names, abort.signal) : undefined;
+    // First, before any contender or capture runs: nothing else of this bench wakes the cores in the probe's pauses.
+    if (o.parts.machine) note('machine: the same CPU work back to back and after 40 ms and 1 s of idleness');
+    const idlePenalty = o.parts.machine ? await measureIdlePenalty(o.quick ? IDLE_PENALTY_PLAN_QUICK : IDLE_PENALTY_PLAN, abort.signal) : undefined;
+    const cold = o.parts.cold && !abort.signal.aborted ? await coldPart(o, names, abort.signal) : undefined;
     const throughput = o.parts.throughput && !abort.signal.aborted ? await throughputPart(o, names, abort.signal) : [];
     if (abort.signal.aborted) return 130;
 
     const runs = cold?.runs ?? [];
-    const v = verdicts(runs, throughput, cold ? { burst: o.burst, poolSize: o.poolSize, measuredRttMs: cold.measuredRttMs } : undefined);
+    const v = verdicts(runs, throughput, cold ? { burst: o.burst, poolSize: o.poolSize, measuredRttMs: cold.measuredRttMs } : undefined, idlePenalty);
     const problems = runs.flatMap((r) =>
       r.results.flatMap((x) => [
         ...x.unmatched.map((u) => `${r.mode} ${x.contender}: ${u.id === undefined ? '' : `/own-time/${u.id}: `}${u.reason}`),
@@ -225,6 +229,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       link: cold ? { kind: cold.link, measuredRttMs: Math.round(cold.measuredRttMs * 100) / 100 } : undefined,
       cold: runs.map((r) => ({ mode: r.mode, capture: r.capture, results: r.results })),
       throughput,
+      machine: idlePenalty && { idlePenalty },
       verdicts: { ...v, lines: undefined },
       problems: [...problems, ...drops],
     };
