@@ -1,9 +1,10 @@
 // The machine's idle penalty: how much slower the same CPU work runs after a
 // pause than back to back. On a VM whose idle vCPU halts (this host's haltpoll
-// does not poll), caches and TLBs are cold again after a few ms, so every request
-// that follows a pause pays it in proportion to what its code and data touch.
-// It is what turns a Node HTTP proxy's sub-0.5 ms of warm work into 1.5–2 ms after
-// idleness, while nginx, whose per-request footprint is small, barely pays it.
+// does not poll), caches are cold again after a few ms (large pages did not help:
+// not the TLB), so every request that follows a pause pays it in proportion to what
+// its code and data touch. Here it is what turns a Node HTTP proxy's work into
+// 1.5–2 ms after idleness, while nginx, whose per-request footprint is small, barely
+// pays it (docs/own-time.md, Results, stop 21).
 // The probe runs in a fresh process (idle-penalty-probe.ts), before the contenders start.
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -52,7 +53,12 @@ export function parsePlan(text: string): IdlePenaltyPlanStep[] {
 
 /** The probe's output line, checked: a probe that printed anything else is a failed measurement. */
 export function parseProbe(line: string): IdlePenaltyProbe {
-  const p = JSON.parse(line) as Partial<IdlePenaltyProbe>;
+  let p: Partial<IdlePenaltyProbe>;
+  try {
+    p = JSON.parse(line) as Partial<IdlePenaltyProbe>;
+  } catch {
+    throw new Error(`idle-penalty: unexpected probe output ${line.slice(0, 200)}`);
+  }
   const ok =
     typeof p.workload === 'string' &&
     Array.isArray(p.steps) &&
@@ -61,6 +67,9 @@ export function parseProbe(line: string): IdlePenaltyProbe {
   if (!ok) throw new Error(`idle-penalty: unexpected probe output ${line.slice(0, 200)}`);
   return p as IdlePenaltyProbe;
 }
+
+/** A pause's p50 at least this many times the back-to-back p50 is reported as a penalty. */
+export const MARKED_PENALTY = 2;
 
 /** Each pause's p50 over the back-to-back p50 (undefined without a back-to-back step). */
 export function penaltyRatios(p: IdlePenaltyProbe): { gapMs: number; ratio: number }[] | undefined {

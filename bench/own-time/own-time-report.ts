@@ -4,7 +4,7 @@ import type { ColdRunResult } from './cold-run.js';
 import type { ThroughputRow } from './throughput-run.js';
 import { LOCAL_CONTENDERS, RELAY_CONTENDERS, WARM_CONTENDERS, type ContenderName } from './contenders.js';
 import type { OwnTimeSummary, Quantiles } from './own-time-summary.js';
-import { penaltyRatios, type IdlePenaltyProbe } from './idle-penalty.js';
+import { MARKED_PENALTY, penaltyRatios, type IdlePenaltyProbe } from './idle-penalty.js';
 
 /** Issue 11's targets. */
 export const TARGETS = { idleP50Ms: 1.0, idleP99Ms: 3.0, throughputRatio: 1.0, burstOverRttMs: 5 } as const;
@@ -198,8 +198,11 @@ export function idlePenaltyLine(p: IdlePenaltyProbe, cold: readonly ColdRunResul
   return (
     `machine idle penalty (${p.workload}; a fresh Node process, JIT warm): p50 ${base.p50Us} µs back to back, ` +
     paused.map((s) => `${s.p50Us} µs after ${s.gapMs} ms`).join(', ') +
-    ` of idleness (${ratios.map((r) => `× ${r.ratio}`).join(', ')}): here, work that follows a pause runs several times slower than back to back` +
-    (fIdle && fTight ? `; the node:http floor pays it: own p50 ${ms(fTight.p50)} ms back to back (tight), ${ms(fIdle.p50)} ms after idleness (${x(fIdle.p50, fTight.p50)})` : '') +
+    ` of idleness (${ratios.map((r) => `× ${r.ratio}`).join(', ')}): ` +
+    (Math.max(...ratios.map((r) => r.ratio)) >= MARKED_PENALTY
+      ? 'here, work that follows a pause runs several times slower than back to back'
+      : `no marked penalty on this host (under × ${MARKED_PENALTY})`) +
+    (fIdle && fTight ? `; the node:http floor: own p50 ${ms(fTight.p50)} ms back to back (tight), ${ms(fIdle.p50)} ms after idleness (${x(fIdle.p50, fTight.p50)})` : '') +
     (nIdle && nTight ? `; nginx, with a small footprint per request: ${ms(nTight.p50)} ms tight, ${ms(nIdle.p50)} ms after idleness` : '')
   );
 }

@@ -47,7 +47,7 @@ describe('idle penalty', () => {
     expect(parseProbe(JSON.stringify(probe))).toEqual(probe);
     expect(() => parseProbe('{"workload":"w","steps":[]}')).toThrow(/unexpected probe output/);
     expect(() => parseProbe('{"workload":"w","steps":[{"gapMs":0,"samples":1,"p50Us":null,"p90Us":1}]}')).toThrow(/unexpected probe output/);
-    expect(() => parseProbe('warning: something')).toThrow();
+    expect(() => parseProbe('warning: something')).toThrow(/unexpected probe output warning/);
   });
 
   it('gives each pause against back to back, and nothing without a back-to-back step', () => {
@@ -61,12 +61,17 @@ describe('idle penalty', () => {
   it('reports the penalty beside the floor paying it in the same run', () => {
     const line = idlePenaltyLine(probe, [run('idle', 0.6, 0.45), run('tight', 0.2, 0.42)]);
     expect(line).toContain('p50 20 µs back to back, 110 µs after 40 ms, 130 µs after 1000 ms of idleness (× 5.5, × 6.5)');
-    expect(line).toContain('own p50 0.20 ms back to back (tight), 0.60 ms after idleness (× 3.0)');
+    expect(line).toContain('runs several times slower than back to back');
+    expect(line).toContain('the node:http floor: own p50 0.20 ms back to back (tight), 0.60 ms after idleness (× 3.0)');
     expect(line).toContain('nginx, with a small footprint per request: 0.42 ms tight, 0.45 ms after idleness');
     // Without the cold runs, the machine's figures alone.
     expect(idlePenaltyLine(probe, [])).not.toContain('floor');
     expect(verdicts([], [], undefined, probe).lines).toEqual([idlePenaltyLine(probe, [])]);
     expect(verdicts([], []).lines).toEqual([]);
+    // A host without the penalty is not said to have one.
+    const flat: IdlePenaltyProbe = { workload: 'w', steps: probe.steps.map((s) => ({ ...s, p50Us: s.gapMs === 0 ? 20 : 25 })) };
+    expect(idlePenaltyLine(flat, [])).toContain('(× 1.3, × 1.3): no marked penalty on this host (under × 2)');
+    expect(idlePenaltyLine(flat, [])).not.toContain('several times');
   });
 
   it('is a part of its own, on by default', () => {
