@@ -3,7 +3,8 @@
 //   node dist/bench/own-time/idle-penalty-probe.js GAP_MS:SAMPLES[,GAP_MS:SAMPLES…]
 // Prints one JSON line, an IdlePenaltyProbe.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { parsePlan, type IdlePenaltyProbe, type IdlePenaltyStep } from './idle-penalty.js';
+import { quantile } from '../../src/util/stats.js';
+import { formatPlan, IDLE_PENALTY_PLAN, parsePlan, type IdlePenaltyProbe, type IdlePenaltyStep } from './idle-penalty.js';
 
 /** What a request's work touches, in small: a JSON round trip, short-lived objects, and 1 MiB of data. */
 const WORKLOAD = 'a JSON round trip of a 2 KB object, 64 short-lived objects, one read per 64-byte line of a 1 MiB array';
@@ -21,8 +22,8 @@ function work(): number {
   return sum + Object.keys(copy.headers).length + objs.length;
 }
 
-const quantile = (sorted: readonly number[], q: number): number => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
 const round1 = (x: number): number => Math.round(x * 10) / 10;
+/** Every result feeds this, so the compiler cannot drop the work as unused. */
 let sink = 0;
 
 async function timeAfter(gapMs: number, samples: number): Promise<IdlePenaltyStep> {
@@ -35,11 +36,10 @@ async function timeAfter(gapMs: number, samples: number): Promise<IdlePenaltySte
     sink += work();
     us.push(Number(process.hrtime.bigint() - t0) / 1e3);
   }
-  us.sort((a, b) => a - b);
   return { gapMs, samples, p50Us: round1(quantile(us, 0.5)), p90Us: round1(quantile(us, 0.9)) };
 }
 
-const plan = parsePlan(process.argv[2] ?? '0:200,40:100,1000:15');
+const plan = parsePlan(process.argv[2] ?? formatPlan(IDLE_PENALTY_PLAN));
 // The JIT is warm before the first sample: what is left after a pause is the machine's, not the compiler's.
 for (let i = 0; i < 2_000; i++) sink += work();
 const steps: IdlePenaltyStep[] = [];

@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
+import { quantile } from '../../src/util/stats.js';
 import { intFlag } from '../int-flag.js';
 
 const { values } = parseArgs({
@@ -44,6 +45,5 @@ for (let i = 0; i < requests; i++) {
   ms.push(await request(i));
 }
 const cpuUs = (onCpuNs() - cpu0) / requests / 1e3;
-ms.sort((a, b) => a - b);
-const q = (p: number): string => ms[Math.min(ms.length - 1, Math.floor(p * ms.length))]!.toFixed(3);
+const q = (p: number): string => quantile(ms, p).toFixed(3);
 process.stdout.write(`pause ${pauseMs} ms, ${requests} requests: client p50 ${q(0.5)} ms, p90 ${q(0.9)} ms; server on-CPU ${cpuUs.toFixed(0)} µs per request\n`);

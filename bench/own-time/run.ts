@@ -17,7 +17,7 @@ import {
 import { CONTENDER_IDS, OWN_TIME_HELP, OwnTimeUsageError, parseOwnTimeArgs, type OwnTimeOptions } from './own-time-args.js';
 import { coldTable, throughputTable, verdicts } from './own-time-report.js';
 import { runThroughput, type ThroughputRow } from './throughput-run.js';
-import { IDLE_PENALTY_PLAN, IDLE_PENALTY_PLAN_QUICK, measureIdlePenalty } from './idle-penalty.js';
+import { IDLE_PENALTY_PLAN, IDLE_PENALTY_PLAN_QUICK, measureIdlePenalty, type IdlePenaltyProbe } from './idle-penalty.js';
 
 /** nginx upstreams need a fixed port; free in a fresh namespace. */
 const UPSTREAM_PORT = 18081;
@@ -172,8 +172,11 @@ export async function main(argv: readonly string[]): Promise<number> {
   const loadAtStart = os.loadavg().map((x) => Math.round(x * 100) / 100);
   try {
     // First, before any contender or capture runs: nothing else of this bench wakes the cores in the probe's pauses.
-    if (o.parts.machine) note('machine: the same CPU work back to back and after 40 ms and 1 s of idleness');
-    const idlePenalty = o.parts.machine ? await measureIdlePenalty(o.quick ? IDLE_PENALTY_PLAN_QUICK : IDLE_PENALTY_PLAN, abort.signal) : undefined;
+    let idlePenalty: IdlePenaltyProbe | undefined;
+    if (o.parts.machine) {
+      note('machine: the same CPU work back to back and after 40 ms and 1 s of idleness');
+      idlePenalty = await measureIdlePenalty(o.quick ? IDLE_PENALTY_PLAN_QUICK : IDLE_PENALTY_PLAN, abort.signal);
+    }
     const cold = o.parts.cold && !abort.signal.aborted ? await coldPart(o, names, abort.signal) : undefined;
     const throughput = o.parts.throughput && !abort.signal.aborted ? await throughputPart(o, names, abort.signal) : [];
     if (abort.signal.aborted) return 130;
