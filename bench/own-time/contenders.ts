@@ -12,7 +12,10 @@
 // µs), so what is left is what making a new connection costs a Node proxy: the
 // floor of a pooled request's new connection (idle and tight modes only). And
 // the relay floor: bytes relayed over an upstream connection already open, no
-// HTTP parsed (bench/own-time/relay-floor.ts), the least any Node proxy does.
+// HTTP parsed (bench/own-time/relay-floor.ts), the least any Node proxy does;
+// and the lean HTTP floor: node:http in front, the upstream exchange written by
+// hand over connections already open (bench/own-time/lean-proxy.ts), the least a
+// Node proxy that parses HTTP on both sides does.
 // synpool and nginx are started by bench/harness/proxy-process.ts, as in
 // `npm run bench`.
 // The caller's thread must be in the client namespace (readiness checks).
@@ -34,6 +37,7 @@ export const CONTENDER_NAMES = [
   'synpool --no-accel, local',
   'node proxy, local',
   'node:net relay, warm',
+  'node:http lean proxy, warm',
   'node:http floor',
 ] as const;
 export type ContenderName = (typeof CONTENDER_NAMES)[number];
@@ -44,8 +48,11 @@ export const WARM_CONTENDERS: readonly ContenderName[] = ['synpool --no-accel, w
 /** The byte relay over open upstream connections (relay-floor.ts): the least a Node proxy does per request. */
 export const RELAY_CONTENDERS: readonly ContenderName[] = ['node:net relay, warm'];
 
+/** node:http with a hand-written upstream side over open connections (lean-proxy.ts): the least a Node proxy that parses HTTP does. */
+export const LEAN_CONTENDERS: readonly ContenderName[] = ['node:http lean proxy, warm'];
+
 /** The contenders in front of the keep-alive upstream (ContenderContext.warmUpstream). */
-export const KEEP_ALIVE_UPSTREAM_CONTENDERS: readonly ContenderName[] = [...WARM_CONTENDERS, ...RELAY_CONTENDERS];
+export const KEEP_ALIVE_UPSTREAM_CONTENDERS: readonly ContenderName[] = [...WARM_CONTENDERS, ...RELAY_CONTENDERS, ...LEAN_CONTENDERS];
 
 /** The contenders whose upstream is on their own loopback (ContenderContext.localUpstream). */
 export const LOCAL_CONTENDERS: readonly ContenderName[] = ['synpool --no-accel, local', 'node proxy, local'];
@@ -73,6 +80,7 @@ export interface RunningContender {
 const PLAIN_PROXY = fileURLToPath(new URL('../proxy/plain-proxy.js', import.meta.url));
 const FLOOR_SERVER = fileURLToPath(new URL('./floor-server.js', import.meta.url));
 const RELAY_FLOOR = fileURLToPath(new URL('./relay-floor.js', import.meta.url));
+const LEAN_PROXY = fileURLToPath(new URL('./lean-proxy.js', import.meta.url));
 const POOL_FILL_DEADLINE_MS = 5_000;
 
 export interface ContenderContext {
@@ -144,11 +152,12 @@ export async function startOwnTimeContender(name: ContenderName, ctx: ContenderC
     case 'node proxy, warm':
     case 'node proxy, local':
     case 'node:net relay, warm':
+    case 'node:http lean proxy, warm':
     case 'node:http floor': {
       const port = ctx.port();
       const proxies = name !== 'node:http floor';
-      const args = name === 'node:net relay, warm'
-        ? [RELAY_FLOOR, '--upstream', `${upstream.addr}:${upstream.port}`, '--listen', `127.0.0.1:${port}`]
+      const args = name === 'node:net relay, warm' || name === 'node:http lean proxy, warm'
+        ? [name === 'node:net relay, warm' ? RELAY_FLOOR : LEAN_PROXY, '--upstream', `${upstream.addr}:${upstream.port}`, '--listen', `127.0.0.1:${port}`]
         : proxies
         ? [PLAIN_PROXY, '--upstream', urlOf(upstream), '--listen', `127.0.0.1:${port}`, ...(warm ? ['--keep-alive-ms', String(WARM_KEEPALIVE_MS)] : [])]
         : [FLOOR_SERVER, '--listen', `127.0.0.1:${port}`];

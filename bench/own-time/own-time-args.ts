@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 import { intFlag } from '../int-flag.js';
 
 /** --contenders ids, in the order of CONTENDER_NAMES (contenders.ts). */
-export const CONTENDER_IDS = ['synpool', 'no-accel', 'node-proxy', 'nginx', 'no-accel-warm', 'node-proxy-warm', 'no-accel-local', 'node-proxy-local', 'relay-warm', 'floor'] as const;
+export const CONTENDER_IDS = ['synpool', 'no-accel', 'node-proxy', 'nginx', 'no-accel-warm', 'node-proxy-warm', 'no-accel-local', 'node-proxy-local', 'relay-warm', 'lean-warm', 'floor'] as const;
 export type ContenderId = (typeof CONTENDER_IDS)[number];
 
 const PARTS = ['cold', 'throughput', 'machine'] as const;
@@ -54,9 +54,11 @@ keep-alive upstream with their connections already open (the warm contenders:
 a pooled request's floor), and in front of an upstream on their own loopback
 that closes every connection (the local contenders: a new connection per
 request whose handshake costs nothing on the network; the floor of a pooled
-request's new connection; idle and tight modes only); and a node:net byte relay
+request's new connection; idle and tight modes only); a node:net byte relay
 over connections already open to the keep-alive upstream, no HTTP parsed (the
-relay floor: the least any Node proxy does per request; cold modes only).
+relay floor: the least any Node proxy does per request; cold modes only); and
+node:http in front of a hand-written upstream exchange over such connections
+(the lean HTTP floor: the least a Node proxy that parses HTTP does; cold modes only).
 
   --quick            smoke run: 5 requests per mode (one burst of 8, pool 8), wrk 2 s × 1 round (~1 min)
   --requests N       requests per contender in each cold mode (default 50)
@@ -72,7 +74,7 @@ relay floor: the least any Node proxy does per request; cold modes only).
   --parts LIST       cold,throughput,machine (default all three; machine: the same CPU work timed
                      back to back and after 40 ms and 1 s of idleness, the host's idle penalty)
   --contenders LIST  synpool,no-accel,node-proxy,nginx,no-accel-warm,node-proxy-warm,
-                     no-accel-local,node-proxy-local,relay-warm,floor
+                     no-accel-local,node-proxy-local,relay-warm,lean-warm,floor
                      (default all; nginx only where installed; the -warm ones in the cold modes only,
                      the -local ones in the idle and tight modes only)
   --synpool-cli FILE run the synpool contenders from another build's dist/src/cli.js (A/B across runs)

@@ -2,7 +2,7 @@
 import { formatMarkdownTable } from '../harness/markdown-table.js';
 import type { ColdRunResult } from './cold-run.js';
 import type { ThroughputRow } from './throughput-run.js';
-import { LOCAL_CONTENDERS, RELAY_CONTENDERS, WARM_CONTENDERS, type ContenderName } from './contenders.js';
+import { LEAN_CONTENDERS, LOCAL_CONTENDERS, RELAY_CONTENDERS, WARM_CONTENDERS, type ContenderName } from './contenders.js';
 import type { OwnTimeSummary, Quantiles } from './own-time-summary.js';
 import { MARKED_PENALTY, penaltyRatios, type IdlePenaltyProbe } from './idle-penalty.js';
 
@@ -115,6 +115,12 @@ export function verdicts(cold: readonly ColdRunResult[], throughput: readonly Th
           `what ${burst.burst} simultaneous connections cost one Node process and the client here before any proxying`,
       );
     }
+    for (const f of sized ? BURST_FLOORS : []) {
+      const q = burstRun?.results.find((x) => x.contender === f.contender)?.summary.clientMs;
+      if (q === undefined) continue;
+      const over = q.p50 - burst.measuredRttMs;
+      lines.push(`${f.what}: client p50 ${ms(q.p50)} ms = RTT + ${ms(over)} ms: ${over <= TARGETS.burstOverRttMs ? f.within : f.misses}`);
+    }
     for (const ref of REFERENCES) {
       const line = referenceLine(cold, 'burst', ref, burst.measuredRttMs);
       if (line) lines.push(line);
@@ -137,6 +143,32 @@ const IDLE_FLOORS: readonly { contender: ContenderName; what: string; within: st
     within: 'within the cold-path target: what a proxy spends beyond it is HTTP and its own work',
     misses: 'a Node proxy that parses no HTTP at all misses the cold-path target on this machine in this run',
   },
+  {
+    contender: 'node:http lean proxy, warm',
+    what: 'lean HTTP floor after idleness (node:http in front, the upstream exchange written by hand over an open connection)',
+    within: 'within the cold-path target: a Node proxy that parses HTTP on both sides can meet it here, and what synpool spends beyond it is its HTTP libraries and its own work',
+    misses: 'even a Node proxy with a hand-written upstream side misses the cold-path target on this machine in this run',
+  },
+];
+
+/**
+ * The floors judged against the burst target (a pool as large as the burst): their
+ * connections are open, so the client's p50 over the RTT is what the same burst costs
+ * the client, the delay line and a proxy doing that little here.
+ */
+const BURST_FLOORS: readonly { contender: ContenderName; what: string; within: string; misses: string }[] = [
+  {
+    contender: 'node:net relay, warm',
+    what: 'relay floor in the same burst (no HTTP parsed, upstream connections open)',
+    within: 'within the burst target',
+    misses: 'even a Node proxy that parses no HTTP misses the burst target on this machine in this run',
+  },
+  {
+    contender: 'node:http lean proxy, warm',
+    what: 'lean HTTP floor in the same burst (hand-written upstream side, upstream connections open)',
+    within: 'within the burst target: a Node proxy that parses HTTP can meet it here',
+    misses: 'a Node proxy that parses HTTP misses the burst target on this machine in this run even with its connections open',
+  },
 ];
 
 interface Reference {
@@ -155,6 +187,7 @@ interface Reference {
 const REFERENCES: readonly Reference[] = [
   { contenders: WARM_CONTENDERS, what: "proxies whose upstream connections are already open (a pooled request's floor)", acrossLink: true },
   { contenders: RELAY_CONTENDERS, what: 'a byte relay over open upstream connections, no HTTP parsed (the least a Node proxy does)', acrossLink: true },
+  { contenders: LEAN_CONTENDERS, what: 'node:http with a hand-written upstream exchange over open connections (the least a Node proxy that parses HTTP does)', acrossLink: true },
   {
     contenders: LOCAL_CONTENDERS,
     what: "proxies making a new connection per request to an upstream on their loopback (a pooled request's new-connection floor; their client times have no link round trip)",

@@ -8,7 +8,7 @@ describe('own-time command line', () => {
   it('runs every mode and contender by default, with a pool as large as the burst', () => {
     const o = parseOwnTimeArgs([]);
     expect(o.modes).toEqual(['idle', 'tight', 'burst']);
-    expect(o.contenders).toEqual(['synpool', 'no-accel', 'node-proxy', 'nginx', 'no-accel-warm', 'node-proxy-warm', 'no-accel-local', 'node-proxy-local', 'relay-warm', 'floor']);
+    expect(o.contenders).toEqual(['synpool', 'no-accel', 'node-proxy', 'nginx', 'no-accel-warm', 'node-proxy-warm', 'no-accel-local', 'node-proxy-local', 'relay-warm', 'lean-warm', 'floor']);
     expect(o.burst).toBe(32);
     expect(o.poolSize).toBe(32);
     expect(o.synpoolCli).toBeUndefined();
@@ -52,6 +52,7 @@ function burstRun(
   warm?: { clientP50: number; ownP50: number },
   local?: { clientP50: number; ownP50: number },
   relay?: { clientP50: number; ownP50: number },
+  lean?: { clientP50: number; ownP50: number },
 ): ColdRunResult {
   const result = (contender: string, s: OwnTimeSummary) => ({ contender, mode: 'burst' as const, summary: s, unmatched: [], clientErrors: [], records: [] });
   return {
@@ -62,6 +63,7 @@ function burstRun(
       ...(warm ? [result('node proxy, warm', { ...summary(warm.clientP50, warm.ownP50), connections: { reused: 32 } })] : []),
       ...(local ? [result('synpool --no-accel, local', { ...summary(local.clientP50, local.ownP50), connections: { plain: 32 } })] : []),
       ...(relay ? [result('node:net relay, warm', { ...summary(relay.clientP50, relay.ownP50), connections: { reused: 32 } })] : []),
+      ...(lean ? [result('node:http lean proxy, warm', { ...summary(lean.clientP50, lean.ownP50), connections: { reused: 32 } })] : []),
       result('node:http floor', summary(15, 10)),
     ],
   };
@@ -111,5 +113,29 @@ describe('burst verdict', () => {
     const within = verdicts([run(0.5)], [], undefined).lines;
     expect(within.find((l) => l.startsWith('relay floor'))).toMatch(/p50 0\.50 ms, p99 1\.50 ms: within the cold-path target/);
     expect(verdicts([burstRun(83)], [], undefined).lines.some((l) => l.startsWith('relay floor'))).toBe(false);
+  });
+
+  it('judges the lean HTTP floor (node:http, hand-written upstream side) against the cold-path target, and sets it beside synpool', () => {
+    const run = (leanOwnP50: number): ColdRunResult => ({ ...burstRun(83, undefined, undefined, undefined, { clientP50: 42, ownP50: leanOwnP50 }), mode: 'idle' });
+    const over = verdicts([run(1.2)], [], undefined).lines;
+    expect(over.find((l) => l.startsWith('lean HTTP floor'))).toMatch(/p50 1\.20 ms, p99 2\.20 ms: even a Node proxy with a hand-written upstream side misses/);
+    expect(over.find((l) => l.startsWith('after idleness'))).toMatch(/hand-written upstream exchange .*node:http lean proxy, warm: own p50 1\.20 .*synpool pooled: own p50 20\.00/);
+    const within = verdicts([run(0.8)], [], undefined).lines;
+    expect(within.find((l) => l.startsWith('lean HTTP floor'))).toMatch(/p50 0\.80 ms, p99 1\.80 ms: within the cold-path target: a Node proxy that parses HTTP on both sides can meet it here/);
+    const burst = verdicts([burstRun(83, undefined, undefined, undefined, { clientP50: 52, ownP50: 6 })], [], { burst: 32, poolSize: 32, measuredRttMs: 40 }).lines;
+    expect(burst.find((l) => l.startsWith('same burst'))).toMatch(/node:http lean proxy, warm: own p50 6\.00 \/ p99 7\.00 ms, client p50 52\.00 ms = RTT \+ 12\.00/);
+    expect(verdicts([burstRun(83)], [], undefined).lines.some((l) => l.startsWith('lean HTTP floor'))).toBe(false);
+  });
+
+  it('judges the relay and lean floors against the burst target when the pool is as large as the burst', () => {
+    const run = burstRun(83, undefined, undefined, { clientP50: 46.5, ownP50: 1 }, { clientP50: 48, ownP50: 3 });
+    const lines = verdicts([run], [], { burst: 32, poolSize: 32, measuredRttMs: 40 }).lines;
+    expect(lines.find((l) => l.startsWith('relay floor in the same burst'))).toMatch(/client p50 46\.50 ms = RTT \+ 6\.50 ms: even a Node proxy that parses no HTTP misses the burst target/);
+    expect(lines.find((l) => l.startsWith('lean HTTP floor in the same burst'))).toMatch(/RTT \+ 8\.00 ms: a Node proxy that parses HTTP misses the burst target/);
+    const fast = verdicts([burstRun(83, undefined, undefined, { clientP50: 44, ownP50: 1 }, { clientP50: 45, ownP50: 3 })], [], { burst: 32, poolSize: 32, measuredRttMs: 40 }).lines;
+    expect(fast.find((l) => l.startsWith('relay floor in the same burst'))).toMatch(/RTT \+ 4\.00 ms: within the burst target$/);
+    expect(fast.find((l) => l.startsWith('lean HTTP floor in the same burst'))).toMatch(/RTT \+ 5\.00 ms: within the burst target: a Node proxy that parses HTTP can meet it here$/);
+    const unsized = verdicts([run], [], { burst: 32, poolSize: 8, measuredRttMs: 40 }).lines;
+    expect(unsized.some((l) => / floor in the same burst/.test(l) && /relay|lean/.test(l))).toBe(false);
   });
 });
