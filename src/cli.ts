@@ -6,7 +6,7 @@ import type { Writable } from 'node:stream';
 import { ConfigError, ListenError, SynpoolError } from './errors.js';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
-import { Registry, collectDefaultMetrics } from 'prom-client';
+import { Registry } from 'prom-client';
 import { loadConfig, originOf, resolveUpstream, type UpstreamTarget } from './config/load-config.js';
 import { systemLookup, type AddressLookup } from './resolve/address-lookup.js';
 import { buildRouting, resolveServers, wantedPools, type RuntimeDeps } from './proxy/routing-builder.js';
@@ -36,6 +36,7 @@ import { AcceleratedAgent } from './proxy/accelerated-agent.js';
 import { plainConnectionSource, type ConnectionSource } from './proxy/connection-source.js';
 import { createProxyServer, type ProxyServer } from './proxy/proxy-server.js';
 import { warmUp } from './proxy/warm-up.js';
+import { collectProcessMetrics } from './observability/process-metrics.js';
 
 /** The config keys, wrapped for the help text; generated from the schema so the list cannot drift. */
 function keyList(keys: readonly string[], indent: string, width = 78): string {
@@ -201,7 +202,7 @@ export async function serve(initial: SynpoolConfig, options: ServeOptions = {}):
   let config = initial;
   const logger = options.logger ?? createLogger(config.logLevel);
   const registry = options.registry ?? new Registry();
-  if (options.registry === undefined) collectDefaultMetrics({ register: registry });
+  if (options.registry === undefined) collectProcessMetrics(registry);
   const lookup = options.lookup ?? systemLookup;
   // tls.servername, when set, is the name presented to and checked on every https server.
   const resolve = async (url: string, c: SynpoolConfig): Promise<UpstreamTarget> => {

@@ -2,7 +2,7 @@
 // raw SYN channel, the port reservations, the pools and the TCP_REPAIR handoff, and
 // hands ESTABLISHED sockets over its Unix socket (docs/keeper-protocol.md). It
 // parses no HTTP: its only input is the protocol's one-line JSON requests.
-import { Registry, collectDefaultMetrics } from 'prom-client';
+import { Registry } from 'prom-client';
 import type { SynpoolConfig } from '../config/schema.js';
 import { KeeperServer } from '../keeper/keeper-server.js';
 import { createLogger, SharedLineDestination } from '../observability/logger.js';
@@ -19,13 +19,14 @@ import { onMessage, send } from './ipc-channel.js';
 import type { StartMessage } from './messages.js';
 import { KeeperPools } from './keeper-pools.js';
 import { settleKeeperCapabilities } from './privileges.js';
+import { collectProcessMetrics } from '../observability/process-metrics.js';
 
 export async function runKeeper(start: StartMessage): Promise<void> {
   settleKeeperCapabilities();
   let config: SynpoolConfig = start.config;
   const logger = createLogger(config.logLevel, config.logLevel === 'silent' ? undefined : new SharedLineDestination()).child({ process: 'keeper' });
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry });
+  collectProcessMetrics(registry);
 
   let source: ConnectionSource = plainConnectionSource;
   if (config.accel) {

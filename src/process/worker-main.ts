@@ -1,7 +1,7 @@
 // A worker: the HTTP proxy (serve()) on its share of the front port, with new
 // upstream connections asked of the keeper. It holds no privilege (checked before
 // it serves) and answers to the supervisor: reload, drain, metrics.
-import { Registry, collectDefaultMetrics } from 'prom-client';
+import { Registry } from 'prom-client';
 import { serve, type RunningSynpool } from '../cli.js';
 import type { SynpoolConfig } from '../config/schema.js';
 import { KeeperConnectionSource } from '../keeper/keeper-source.js';
@@ -10,6 +10,7 @@ import { ScrapeRequests, onMessage, send } from './ipc-channel.js';
 import type { ParentMessage, StartMessage } from './messages.js';
 import { checkWorkerPrivileges } from './worker-guard.js';
 import { attachKeeperClientObservers } from '../observability/keeper-observers.js';
+import { collectProcessMetrics } from '../observability/process-metrics.js';
 
 /** A scrape waits this long for the aggregate before it fails (Prometheus's default timeout is 10 s). */
 const SCRAPE_TIMEOUT_MS = 5_000;
@@ -20,7 +21,7 @@ export async function runWorker(start: StartMessage): Promise<void> {
   const privileges = checkWorkerPrivileges(start.expectNonRoot);
   logger.info(privileges, 'worker privileges');
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry });
+  collectProcessMetrics(registry);
   const scrapes = new ScrapeRequests();
   let running: RunningSynpool | undefined;
   const pending: ParentMessage[] = [];
