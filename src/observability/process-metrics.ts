@@ -5,8 +5,8 @@ import { collectDefaultMetrics, type Registry } from 'prom-client';
  * prom-client's default, 10 ms, is a timer that wakes every synpool process 100
  * times a second while it has nothing to do: ~0.5 % of a core each, idle, on the
  * 2-core VM where it was measured, and wake-ups the host charges as cold ones (its
- * idle penalty, docs/own-time.md). A blocked loop still shows in full: a sample
- * waits for the block to end.
+ * idle penalty, docs/own-time.md). A block longer than the interval still shows
+ * in full (the sample waits for it to end); shorter ones are caught less often.
  */
 export const EVENT_LOOP_SAMPLE_MS = 100;
 
