@@ -15,6 +15,7 @@
 import http from 'node:http';
 import net from 'node:net';
 import { parseArgs } from 'node:util';
+import { KeptConnections } from './kept-connections.js';
 
 const { values } = parseArgs({ options: { upstream: { type: 'string' }, listen: { type: 'string', default: '127.0.0.1:0' } } });
 if (values.upstream === undefined) throw new Error('--upstream ADDR:PORT is required');
@@ -24,7 +25,7 @@ const [host, port] = values.listen.split(':') as [string, string];
 const HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
 const HEAD_END = Buffer.from('\r\n\r\n');
 const MAX_HEAD_BYTES = 16 * 1024;
-const idle: net.Socket[] = [];
+const kept = new KeptConnections(upHost, Number(upPort));
 
 interface Answer {
   status: number;
@@ -99,19 +100,6 @@ function exchange(up: net.Socket, head: string, bodyless: boolean, done: (err: E
   up.write(head, 'latin1');
 }
 
-function upstreamConnection(): net.Socket {
-  const up = idle.pop();
-  if (up !== undefined) return up;
-  const fresh = net.connect({ host: upHost, port: Number(upPort), noDelay: true });
-  // An idle connection's close or error takes it off the stack.
-  fresh.on('error', () => fresh.destroy());
-  fresh.on('close', () => {
-    const i = idle.indexOf(fresh);
-    if (i >= 0) idle.splice(i, 1);
-  });
-  return fresh;
-}
-
 const server = http.createServer((req, res) => {
   if (req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined) {
     res.writeHead(502, { 'content-length': 0 }).end();
@@ -121,14 +109,14 @@ const server = http.createServer((req, res) => {
   const raw = req.rawHeaders;
   for (let i = 0; i < raw.length; i += 2) if (!HOP.has(raw[i]!.toLowerCase())) head += `${raw[i]}: ${raw[i + 1]}\r\n`;
   head += 'connection: keep-alive\r\n\r\n';
-  const up = upstreamConnection();
+  const up = kept.take();
   exchange(up, head, req.method === 'HEAD', (err, answer) => {
     if (err !== null || answer === undefined) {
       up.destroy();
       if (!res.headersSent) res.writeHead(502, { 'content-length': 0 }).end();
       return;
     }
-    if (answer.keepAlive && !up.destroyed) idle.push(up);
+    if (answer.keepAlive) kept.give(up);
     else up.end();
     if (req.method !== 'HEAD' && answer.status !== 204 && answer.status !== 304) answer.headers.push('content-length', String(answer.body.length));
     res.writeHead(answer.status, answer.headers);
@@ -142,7 +130,7 @@ server.listen(Number(port), host, 511, () => {
 const stop = (): void => {
   server.close();
   server.closeAllConnections();
-  for (const s of idle.splice(0)) s.destroy();
+  kept.destroyAll();
   setTimeout(() => process.exit(0), 500).unref();
 };
 process.on('SIGTERM', stop);

@@ -15,6 +15,7 @@
 // connection with it (a late response could not be told from the next one's).
 import net from 'node:net';
 import { parseArgs } from 'node:util';
+import { KeptConnections } from './kept-connections.js';
 
 const { values } = parseArgs({ options: { upstream: { type: 'string' }, listen: { type: 'string', default: '127.0.0.1:0' } } });
 if (values.upstream === undefined) throw new Error('--upstream ADDR:PORT is required');
@@ -22,22 +23,10 @@ const [upHost, upPort] = values.upstream.split(':') as [string, string];
 const [host, port] = values.listen.split(':') as [string, string];
 
 const CLOSE = /\r\nconnection: *close\r\n/i;
-const idle: net.Socket[] = [];
-
-function upstreamConnection(): net.Socket {
-  const up = idle.pop();
-  if (up !== undefined) return up;
-  const fresh = net.connect({ host: upHost, port: Number(upPort), noDelay: true });
-  fresh.on('error', () => fresh.destroy());
-  fresh.on('close', () => {
-    const i = idle.indexOf(fresh);
-    if (i >= 0) idle.splice(i, 1);
-  });
-  return fresh;
-}
+const kept = new KeptConnections(upHost, Number(upPort));
 
 const server = net.createServer({ noDelay: true }, (client) => {
-  const up = upstreamConnection();
+  const up = kept.take();
   let answered = false;
   let first = true;
   const toClient = (chunk: Buffer): void => {
@@ -61,7 +50,7 @@ const server = net.createServer({ noDelay: true }, (client) => {
   client.on('close', () => {
     up.off('data', toClient);
     up.off('close', upClosed);
-    if (answered && !up.destroyed) idle.push(up);
+    if (answered) kept.give(up);
     else up.destroy();
   });
 });
@@ -70,7 +59,7 @@ server.listen(Number(port), host, 511, () => {
 });
 const stop = (): void => {
   server.close();
-  for (const s of idle.splice(0)) s.destroy();
+  kept.destroyAll();
   setTimeout(() => process.exit(0), 500).unref();
 };
 process.on('SIGTERM', stop);
