@@ -4,14 +4,15 @@
 // keep-alive upstream: one request head built from the raw headers, one write;
 // the response head found and read by hand (status line, Content-Length), the
 // body collected, one writeHead and end. No client library, no pool, no retries,
-// no logging. What synpool spends beyond it is undici, node:http's response
-// machinery and its own features; what it spends is Node's after idleness here.
+// no logging. What synpool spends beyond it is undici and its own features;
+// what it spends is Node's (node:http's included) after idleness here.
 //   node dist/bench/own-time/lean-proxy.js --upstream ADDR:PORT --listen HOST:PORT
 // Prints {"listening": PORT} once it accepts connections; exits on SIGTERM/SIGINT.
 //
-// A floor, not a proxy: a request body, a response without Content-Length
-// (chunked, or ended by close), an interim (1xx) response, or bytes after the
-// response are answered 502 and the upstream connection dropped.
+// A floor, not a proxy: a request with a body is answered 502 without going
+// upstream; a response without Content-Length (chunked, or ended by close), an
+// interim (1xx) response, or bytes after the response are answered 502 and cost
+// the upstream connection.
 import http from 'node:http';
 import net from 'node:net';
 import { parseArgs } from 'node:util';
@@ -55,7 +56,7 @@ function parseHead(head: string, bodyless: boolean): { status: number; headers: 
       continue;
     }
     if (lower === 'transfer-encoding') return undefined;
-    else if (lower === 'connection') keepAlive = !/\bclose\b/i.test(value);
+    if (lower === 'connection') keepAlive = !/\bclose\b/i.test(value);
     if (!HOP.has(lower)) headers.push(name, value);
   }
   const status = Number(m[2]);
