@@ -34,10 +34,12 @@ interface Answer {
   headers: string[];
   body: Buffer;
   keepAlive: boolean;
+  /** HEAD, 204 or 304: no body, and no Content-Length of its own to give the client. */
+  bodyless: boolean;
 }
 
 /** Parses a response head (latin1, without the blank line); undefined when it is not one this floor reads. */
-function parseHead(head: string, bodyless: boolean): { status: number; headers: string[]; length: number; keepAlive: boolean } | undefined {
+function parseHead(head: string, isHead: boolean): { status: number; headers: string[]; length: number; keepAlive: boolean; bodyless: boolean } | undefined {
   const lines = head.split('\r\n');
   const m = /^HTTP\/1\.([01]) (\d{3})/.exec(lines[0] ?? '');
   if (m === null) return undefined;
@@ -61,13 +63,13 @@ function parseHead(head: string, bodyless: boolean): { status: number; headers: 
   }
   const status = Number(m[2]);
   if (status < 200) return undefined;
-  if (bodyless || status === 204 || status === 304) return { status, headers, length: 0, keepAlive };
+  if (isHead || status === 204 || status === 304) return { status, headers, length: 0, keepAlive, bodyless: true };
   if (!Number.isSafeInteger(length) || length < 0) return undefined;
-  return { status, headers, length, keepAlive };
+  return { status, headers, length, keepAlive, bodyless: false };
 }
 
 /** One exchange on `up`: `done` gets the whole answer, or an error (the connection is then dropped). */
-function exchange(up: net.Socket, head: string, bodyless: boolean, done: (err: Error | null, answer?: Answer) => void): void {
+function exchange(up: net.Socket, head: string, isHead: boolean, done: (err: Error | null, answer?: Answer) => void): void {
   let buf: Buffer | null = null;
   let parsed: ReturnType<typeof parseHead>;
   let bodyStart = 0;
@@ -85,14 +87,14 @@ function exchange(up: net.Socket, head: string, bodyless: boolean, done: (err: E
         if (buf.length > MAX_HEAD_BYTES) finish(new Error('response head too large'));
         return;
       }
-      parsed = parseHead(buf.toString('latin1', 0, end), bodyless);
+      parsed = parseHead(buf.toString('latin1', 0, end), isHead);
       if (parsed === undefined) return finish(new Error('response this floor does not read'));
       bodyStart = end + HEAD_END.length;
     }
     const have = buf.length - bodyStart;
     if (have < parsed.length) return;
     if (have > parsed.length) return finish(new Error('bytes after the response'));
-    finish(null, { status: parsed.status, headers: parsed.headers, body: buf.subarray(bodyStart), keepAlive: parsed.keepAlive });
+    finish(null, { status: parsed.status, headers: parsed.headers, body: buf.subarray(bodyStart), keepAlive: parsed.keepAlive, bodyless: parsed.bodyless });
   };
   const onClose = (): void => finish(new Error('upstream connection closed'));
   up.on('data', onData);
@@ -119,7 +121,7 @@ const server = http.createServer((req, res) => {
     }
     if (answer.keepAlive) kept.give(up);
     else up.end();
-    if (req.method !== 'HEAD' && answer.status !== 204 && answer.status !== 304) answer.headers.push('content-length', String(answer.body.length));
+    if (!answer.bodyless) answer.headers.push('content-length', String(answer.body.length));
     res.writeHead(answer.status, answer.headers);
     res.end(answer.body);
   });
