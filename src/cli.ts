@@ -173,6 +173,7 @@ function buildAgent(config: SynpoolConfig, source: ConnectionSource, events?: Ac
     headersTimeoutMs: config.headersTimeoutMs,
     bodyTimeoutMs: config.bodyTimeoutMs,
     connections: config.maxUpstreamConnections,
+    lean: config.leanExchange,
     ...(events === undefined ? {} : { events }),
   });
 }

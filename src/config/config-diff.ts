@@ -31,6 +31,7 @@ export const RELOAD_EFFECT: { readonly [K in keyof SynpoolConfigShape]: ReloadEf
   connectTimeoutMs: 'agent',
   upstreamKeepAliveTimeoutMs: 'agent',
   maxUpstreamConnections: 'agent',
+  leanExchange: 'agent',
   tls: 'agent',
   preserveHost: 'proxy',
   trustedProxies: 'proxy',

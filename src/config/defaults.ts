@@ -31,6 +31,7 @@ export const DEFAULTS = {
   upgradeIdleTimeoutMs: 60_000,
   /** Upper bound on concurrent connections per upstream, first attempts and replays together (≥ 2; src/proxy/connection-budget.ts). */
   maxUpstreamConnections: 256,
+  leanExchange: true,
   /** Request body bytes kept so a request can be replayed on a fresh connection (bytes). */
   retryBufferBytes: 1_048_576,
   /** SIGTERM/SIGINT: how long in-flight requests may take to finish before connections are cut. */

@@ -33,6 +33,8 @@ export interface SynpoolConfigShape {
   clientHeadersTimeoutMs: number;
   upgradeIdleTimeoutMs: number;
   maxUpstreamConnections: number;
+  /** Bodiless GET/DELETE/OPTIONS to http:// servers through synpool's own HTTP/1 exchange (src/proxy/lean-pool.ts); false: all through undici. */
+  leanExchange: boolean;
   retryBufferBytes: number;
   shutdownTimeoutMs: number;
   metricsListen: string | null;
@@ -94,6 +96,7 @@ export const CONFIG_SCHEMA: { readonly [K in keyof SynpoolConfigShape]: FieldSpe
   upgradeIdleTimeoutMs: { kind: 'int', min: 1, max: HOUR_MS, unit: 'milliseconds' },
   // ≥ 2: first attempts and replays share the cap (src/proxy/connection-budget.ts).
   maxUpstreamConnections: { kind: 'int', min: 2, max: 65_535, unit: 'connections' },
+  leanExchange: { kind: 'bool' },
   retryBufferBytes: { kind: 'int', min: 0, max: 1 << 30, unit: 'bytes' },
   shutdownTimeoutMs: { kind: 'int', min: 0, max: HOUR_MS, unit: 'milliseconds' },
   metricsListen: { kind: 'hostPort', nullable: true },

@@ -4,8 +4,11 @@ import type { Duplex } from 'node:stream';
 import { Dispatcher, util } from 'undici';
 import type { Endpoint } from '../handshake/endpoint.js';
 import { plainConnectionSource, type ConnectionOrigin, type ConnectionSource } from './connection-source.js';
-import { splitConnectionBudget } from './connection-budget.js';
+import { splitConnectionBudget, splitFirstAttempts } from './connection-budget.js';
 import { createConnector, type FallbackReason } from './connector.js';
+import { LeanPool, kLeanHead } from './lean-pool.js';
+import { leanParserAvailable } from './lean-parser.js';
+import { leanHead, originHost } from './lean-request.js';
 import type { TlsHandshakeEvent } from './tls-handshake.js';
 import { resolveUpstreamTls, type UpstreamTls, type UpstreamTlsOptions } from './upstream-tls.js';
 import { ReplayableBody } from './replayable-body.js';
@@ -36,6 +39,13 @@ export interface AcceleratedAgentOptions {
   /** https:// origins: extra CAs, the checked name, verification (default on); sessions are cached per origin. */
   tls?: UpstreamTlsOptions;
   /**
+   * Bodiless GET, DELETE and OPTIONS requests to http:// origins go through synpool's own
+   * HTTP/1 exchange over Node's native parser (lean-pool.ts) instead of undici: the same
+   * connections (pool first), keep-alive, timeouts and retries, at a fraction of the
+   * per-request work. Default true; false sends everything through undici.
+   */
+  lean?: boolean;
+  /**
    * Where the agent emits its events; default a new emitter. A reload that replaces the
    * agent passes the old one's, so the log and metrics stay subscribed.
    */
@@ -48,7 +58,11 @@ const AGENT_DEFAULTS = {
   headersTimeoutMs: 30_000,
   bodyTimeoutMs: 30_000,
   connections: null as number | null,
+  lean: true,
 };
+
+/** Host headers of the origins seen, parsed once each; cleared past this many. */
+const KEPT_HOSTS = 64;
 
 export interface ConnectionEvent {
   /** undici origin of the request, e.g. "http://10.0.0.2:8080". */
@@ -103,6 +117,9 @@ export class AcceleratedAgent extends Dispatcher {
   readonly source: ConnectionSource;
   readonly #accelerated: OriginPools;
   readonly #plain: OriginPools;
+  /** The lean exchange's pools; undefined when it is off. */
+  readonly #lean: OriginPools | undefined;
+  readonly #hosts = new Map<string, string>();
 
   constructor(options: AcceleratedAgentOptions = {}) {
     super();
@@ -113,8 +130,48 @@ export class AcceleratedAgent extends Dispatcher {
     const budget = splitConnectionBudget(o.connections);
     // One secure context and one session cache for both agents: a replay resumes the first attempt's session.
     const tls = resolveUpstreamTls(options.tls);
-    this.#accelerated = this.#makeAgent(o, false, budget.accelerated, tls);
+    const first = o.lean && leanParserAvailable() ? splitFirstAttempts(budget.accelerated) : { lean: 0, streamed: budget.accelerated };
+    this.#accelerated = this.#makeAgent(o, false, first.streamed, tls);
     this.#plain = this.#makeAgent(o, true, budget.replay, tls);
+    this.#lean = first.lean === 0 ? undefined : this.#makeLean(o, first.lean, tls);
+  }
+
+  #makeLean(o: typeof AGENT_DEFAULTS, connections: number | null, tls: UpstreamTls): OriginPools {
+    return new OriginPools({
+      create: (origin) =>
+        new LeanPool(origin, {
+          connect: createConnector({
+            source: this.source,
+            connectTimeoutMs: o.connectTimeoutMs,
+            tls,
+            onFallback: (reason, target) => this.events.emit('fallback', { reason, target }),
+          }),
+          keepAliveTimeoutMs: o.keepAliveTimeoutMs,
+          headersTimeoutMs: o.headersTimeoutMs,
+          bodyTimeoutMs: o.bodyTimeoutMs,
+          connections,
+        }),
+    });
+  }
+
+  /**
+   * The lean exchange's pools and the request head for `opts`, when it takes the request
+   * (lean-request.ts); undefined sends it through undici.
+   */
+  leanRoute(opts: AcceleratedDispatchOptions): { pools: OriginPools; head: string } | undefined {
+    const pools = this.#lean;
+    if (pools === undefined) return undefined;
+    const origin = opts.origin;
+    const key = typeof origin === 'string' ? origin : origin === undefined ? '' : String(origin);
+    if (!key.startsWith('http://')) return undefined;
+    let host = this.#hosts.get(key);
+    if (host === undefined) {
+      host = originHost(key);
+      if (this.#hosts.size >= KEPT_HOSTS) this.#hosts.clear();
+      this.#hosts.set(key, host);
+    }
+    const head = leanHead(opts as Dispatcher.DispatchOptions, host);
+    return head === undefined ? undefined : { pools, head };
   }
 
   #makeAgent(o: typeof AGENT_DEFAULTS, plainOnly: boolean, connections: number | null, tls: UpstreamTls): OriginPools {
@@ -149,12 +206,12 @@ export class AcceleratedAgent extends Dispatcher {
 
   /** Idle keep-alive connections to `origin` (first attempts' connections; replays are rare). */
   idleConnections(origin: string): number {
-    return this.#accelerated.idle(origin);
+    return this.#accelerated.idle(origin) + (this.#lean?.idle(origin) ?? 0);
   }
 
   /** Closes an origin's connections once their requests finish; see OriginPools.retire. */
   retireOrigin(origin: string): Promise<void> {
-    return Promise.all([this.#accelerated.retire(origin), this.#plain.retire(origin)]).then(() => undefined);
+    return Promise.all([this.#accelerated.retire(origin), this.#plain.retire(origin), this.#lean?.retire(origin)]).then(() => undefined);
   }
 
   override dispatch(opts: AcceleratedDispatchOptions, handler: ConnectionAwareHandler | LegacyDispatchHandler): boolean {
@@ -164,7 +221,7 @@ export class AcceleratedAgent extends Dispatcher {
   override close(): Promise<void>;
   override close(callback: () => void): void;
   override close(callback?: () => void): Promise<void> | void {
-    return settleAll([this.#accelerated.close(), this.#plain.close()], callback);
+    return settleAll([this.#accelerated.close(), this.#plain.close(), ...(this.#lean === undefined ? [] : [this.#lean.close()])], callback);
   }
 
   override destroy(): Promise<void>;
@@ -173,7 +230,7 @@ export class AcceleratedAgent extends Dispatcher {
   override destroy(err: Error | null, callback: () => void): void;
   override destroy(a?: Error | null | (() => void), b?: () => void): Promise<void> | void {
     const { err, callback } = destroyArgs(a, b);
-    return settleAll([this.#accelerated.destroy(err), this.#plain.destroy(err)], callback);
+    return settleAll([this.#accelerated.destroy(err), this.#plain.destroy(err), ...(this.#lean === undefined ? [] : [this.#lean.destroy(err)])], callback);
   }
 }
 
@@ -190,6 +247,8 @@ class Exchange implements Dispatcher.DispatchHandler, ResponseStartListener, Tra
   #connection: ConnectionOrigin | undefined;
   #target: Endpoint | undefined;
   #controller: Dispatcher.DispatchController | undefined;
+  /** The current attempt runs on the lean exchange (its parser takes a 100 itself: no filter). */
+  #lean = false;
   readonly #handler: ConnectionAwareHandler;
   /** The socket state of the client the current attempt was queued on (set by TrackingClient.dispatch). */
   clientState: ClientSocketState | undefined;
@@ -205,10 +264,13 @@ class Exchange implements Dispatcher.DispatchHandler, ResponseStartListener, Tra
   }
 
   start(): boolean {
+    const lean = this.agent.leanRoute(this.opts);
+    if (lean !== undefined) return this.#dispatchOn(lean.pools, lean.head);
     return this.#dispatchOn(this.accelerated);
   }
 
-  #dispatchOn(dispatcher: OriginPools): boolean {
+  /** `leanHead`: the request goes through the lean exchange, with this head. */
+  #dispatchOn(dispatcher: OriginPools, leanHead?: string): boolean {
     this.#attempt += 1;
     this.#responded = false;
     this.#connection = undefined;
@@ -217,7 +279,8 @@ class Exchange implements Dispatcher.DispatchHandler, ResponseStartListener, Tra
     this.clientState = undefined;
     const { opts } = this;
     const body = opts.body instanceof ReplayableBody ? opts.body.openAttempt() : opts.body;
-    const attemptOpts = { ...opts, body, [kTrackedRequest]: this } as Dispatcher.DispatchOptions;
+    this.#lean = leanHead !== undefined;
+    const attemptOpts = { ...opts, body, [kTrackedRequest]: this, [kLeanHead]: leanHead } as Dispatcher.DispatchOptions;
     return dispatcher.dispatch(attemptOpts, this);
   }
 
@@ -228,7 +291,7 @@ class Exchange implements Dispatcher.DispatchHandler, ResponseStartListener, Tra
     let target: Endpoint | undefined;
     if (socket !== undefined) {
       // Arm the 100-Continue filter for this response (continue-filter.ts): this exchange is its listener.
-      expectResponse(socket, this);
+      if (!this.#lean) expectResponse(socket, this);
       const info = connectionInfo(socket);
       if (info !== undefined) {
         connection = info.served > 0 ? 'reused' : info.origin;

@@ -33,3 +33,27 @@ export function splitConnectionBudget(total: number | null): ConnectionBudget {
   const replay = Math.max(1, Math.floor(total * REPLAY_SHARE));
   return { accelerated: total - replay, replay };
 }
+
+/** Of the first attempts' share, what undici keeps when the lean exchange runs (bodies, https, upgrades, HEAD): one in four, at least one. */
+export const STREAMED_SHARE = 1 / 4;
+
+/** The first attempts' share split between the lean exchange (lean-pool.ts) and undici. */
+export interface FirstAttemptBudget {
+  /** Bodiless GET/DELETE/OPTIONS to http origins; 0 = the lean exchange is off. */
+  readonly lean: number | null;
+  /** Everything else on undici. */
+  readonly streamed: number | null;
+}
+
+/**
+ * Like the replay share, a static split: each side enforces its own cap, and together
+ * they stay within the first attempts' share. Requests without a body are most of a
+ * proxy's traffic, so the lean side gets three quarters. A share below 2 is not split:
+ * undici keeps it and the lean exchange is off.
+ */
+export function splitFirstAttempts(share: number | null): FirstAttemptBudget {
+  if (share === null) return { lean: null, streamed: null };
+  if (share < 2) return { lean: 0, streamed: share };
+  const streamed = Math.max(1, Math.floor(share * STREAMED_SHARE));
+  return { lean: share - streamed, streamed };
+}

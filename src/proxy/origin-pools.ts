@@ -14,14 +14,23 @@ import { destroyArgs, settleAll } from './dispatcher-fanout.js';
  */
 const KEPT_ORIGINS = 64;
 
+/** What OriginPools needs of one origin's pool: undici's Pool, or the lean exchange's (lean-pool.ts). */
+export interface OriginPool {
+  dispatch(opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean;
+  readonly stats: { free: number; connected: number; pending: number; running: number };
+  close(): Promise<void>;
+  destroy(err?: Error | null): Promise<void>;
+}
+
 export class OriginPools extends Dispatcher {
-  readonly #options: Pool.Options;
-  readonly #pools = new Map<string, Pool>();
+  readonly #create: (origin: string) => OriginPool;
+  readonly #pools = new Map<string, OriginPool>();
   #closed = false;
 
-  constructor(options: Pool.Options) {
+  /** undici Pools with `options`, or the pools `create` makes. */
+  constructor(options: Pool.Options | { create: (origin: string) => OriginPool }) {
     super();
-    this.#options = options;
+    this.#create = 'create' in options ? options.create : (origin) => new Pool(origin, options);
   }
 
   override dispatch(opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
@@ -35,7 +44,7 @@ export class OriginPools extends Dispatcher {
       let pool = this.#pools.get(key);
       if (pool === undefined) {
         if (this.#pools.size >= KEPT_ORIGINS) this.#closeUnused();
-        pool = new Pool(key, this.#options);
+        pool = this.#create(key);
         this.#pools.set(key, pool);
       }
       return pool.dispatch(opts, handler);

@@ -1,0 +1,58 @@
+import type { Dispatcher } from 'undici';
+
+/**
+ * Which requests the lean exchange takes, and their head as written upstream.
+ *
+ * Only what it can write exactly as undici would (lib/dispatcher/client-h1.js, writeH1):
+ * no body, a method whose semantics expect none (HEAD stays with undici, which closes
+ * the connection after it against servers that send a body anyway), an origin-form
+ * path, plain string headers without the ones undici itself interprets or refuses
+ * (Content-Length, Transfer-Encoding, Expect, Upgrade, Connection, Keep-Alive). Anything
+ * else, and every http**s** origin, stays on undici, unchanged.
+ */
+const LEAN_METHODS: ReadonlySet<string> = new Set(['GET', 'DELETE', 'OPTIONS']);
+const UNDICI_HANDLED: ReadonlySet<string> = new Set(['content-length', 'transfer-encoding', 'expect', 'upgrade', 'connection', 'keep-alive', 'host']);
+/** undici's checks (lib/core/util.js): an RFC 9110 token; a field value without CTLs other than tab. */
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+const BAD_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
+const BAD_PATH = /[^\u0021-\u00ff]/;
+
+/** Options undici acts on that the lean exchange does not implement: present, the request stays on undici. */
+const UNDICI_OPTIONS = ['upgrade', 'query', 'reset', 'expectContinue', 'blocking', 'typeOfService', 'maxRedirections'] as const;
+
+/**
+ * The request head (status line to blank line, latin1) for `opts`, or undefined when the
+ * lean exchange does not take it. `defaultHost` is the origin's host, sent when the
+ * headers have no Host (as undici sends it).
+ */
+export function leanHead(opts: Dispatcher.DispatchOptions, defaultHost: string): string | undefined {
+  const method = opts.method;
+  if (!LEAN_METHODS.has(method) || (opts.body !== undefined && opts.body !== null)) return undefined;
+  for (const k of UNDICI_OPTIONS) if ((opts as unknown as Record<string, unknown>)[k] !== undefined && (opts as unknown as Record<string, unknown>)[k] !== null) return undefined;
+  const path = opts.path;
+  if (typeof path !== 'string' || path.charCodeAt(0) !== 0x2f || BAD_PATH.test(path)) return undefined;
+  const headers = opts.headers;
+  let host = defaultHost;
+  let lines = '';
+  if (headers !== undefined && headers !== null) {
+    if (!Array.isArray(headers) || (headers.length & 1) !== 0) return undefined;
+    for (let i = 0; i < headers.length; i += 2) {
+      const name = headers[i];
+      const value = headers[i + 1];
+      if (typeof name !== 'string' || typeof value !== 'string' || !TOKEN.test(name) || BAD_VALUE.test(value)) return undefined;
+      const lower = name.toLowerCase();
+      if (UNDICI_HANDLED.has(lower)) {
+        if (lower !== 'host') return undefined;
+        host = value;
+        continue;
+      }
+      lines += `${name}: ${value}\r\n`;
+    }
+  }
+  return `${method} ${path} HTTP/1.1\r\nhost: ${host}\r\nconnection: keep-alive\r\n${lines}\r\n`;
+}
+
+/** The Host undici sends for an origin URL without one: its host as written (port only when not the default). */
+export function originHost(origin: string): string {
+  return new URL(origin).host;
+}
