@@ -131,7 +131,6 @@ export class ProxyServer extends EventEmitter<ProxyServerEvents> {
   readonly #onResponseClose: (this: ServerResponse) => void;
   /** Upgrade requests not yet answered, and open tunnels: node:http no longer tracks their sockets. */
   readonly #upgrades = new Set<{ shutdown(): void }>();
-  readonly #lineGuard: RequestLineGuard;
   /** Compiled once (and again on reconfigure): the per-request check is integer compares, remembered per client socket. */
   #trustedProxies: TrustedProxies;
 
@@ -158,11 +157,8 @@ export class ProxyServer extends EventEmitter<ProxyServerEvents> {
     );
     this.server.keepAliveTimeout = this.#options.clientKeepAliveTimeoutMs;
     // An HTTP/0.9 line would otherwise wait out the headers timeout (request-line-guard.ts).
-    this.#lineGuard = new RequestLineGuard(this.server, {
-      timeoutMs: headersTimeout,
-      onRejected: (verdict) => {
-        this.emit('client-error', verdict === 'http-0.9' ? { code: 'HTTP_0_9', status: 400 } : { code: 'ERR_HTTP_REQUEST_TIMEOUT', status: 408 });
-      },
+    new RequestLineGuard(this.server, {
+      onRejected: () => this.emit('client-error', { code: 'HTTP_0_9', status: 400 }),
     });
     this.server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => this.#onClientError(err, socket));
     // node:http hands CONNECT (authority-form target) to 'connect' listeners only, and
@@ -225,9 +221,8 @@ export class ProxyServer extends EventEmitter<ProxyServerEvents> {
     this.#draining = true;
     const closed = this.server.listening ? once(this.server, 'close') : Promise.resolve();
     this.server.close();
-    this.server.closeIdleConnections();
     // Connections that have not sent a request line yet are idle too.
-    this.#lineGuard.closeAll();
+    this.server.closeIdleConnections();
     let drained = this.#inFlight === 0;
     if (!drained) {
       let timer: NodeJS.Timeout | undefined;
@@ -242,7 +237,6 @@ export class ProxyServer extends EventEmitter<ProxyServerEvents> {
       clearTimeout(timer);
     }
     this.server.closeAllConnections();
-    this.#lineGuard.closeAll();
     for (const u of this.#upgrades) u.shutdown();
     await closed;
     return drained;
@@ -378,8 +372,11 @@ export class ProxyServer extends EventEmitter<ProxyServerEvents> {
     if (this.#draining) res.shouldKeepAlive = false;
 
     if (req.httpVersionMajor < 1) {
-      // HTTP/0.9 ("GET /" without a version): no headers, no Host, no framing to relay.
-      this.#reject(req, res, 'HTTP_0_9', 'HTTP/0.9 is not supported');
+      // HTTP/0.9 ("GET /" without a version, here followed by an empty line): no headers, no Host, no
+      // framing to relay. A client error, as when the guard answers the bare line (request-line-guard.ts).
+      res.shouldKeepAlive = false;
+      sendText(res, 400, 'HTTP/0.9 is not supported');
+      this.emit('client-error', { code: 'HTTP_0_9', status: 400 });
       return;
     }
     const path = upstreamPath(req.url);

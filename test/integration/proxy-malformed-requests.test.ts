@@ -64,6 +64,25 @@ describe('proxy: malformed requests are answered, then the connection closed (RF
     expect(clientErrors).toEqual([{ code: 'HTTP_0_9', status: 400 }]);
   });
 
+  it('an HTTP/0.9 line that arrives in pieces is judged once its end arrives, then answered at once', async () => {
+    const { clientErrors, hits } = await setUp();
+    const socket = net.connect(proxied!.port, '127.0.0.1');
+    await once(socket, 'connect');
+    let reply = '';
+    socket.on('data', (d: Buffer) => (reply += d.toString('latin1')));
+    const closed = once(socket, 'close');
+    socket.write('GET /ind');
+    await new Promise((r) => setTimeout(r, 50));
+    expect(reply).toBe('');
+    const sent = performance.now();
+    socket.write('ex.html\r\n');
+    await closed;
+    expect(performance.now() - sent).toBeLessThan(1_000);
+    expect(reply).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/);
+    expect(hits()).toBe(0);
+    expect(clientErrors).toEqual([{ code: 'HTTP_0_9', status: 400 }]);
+  });
+
   it('a request line or head that never completes gets a 408 after clientHeadersTimeoutMs', async () => {
     const { clientErrors } = await setUp({ server: { clientHeadersTimeoutMs: 400 } });
     for (const partial of ['GET / HTTP/1.1', 'GET / HTTP/1.1\r\nHost: x\r\n']) {
