@@ -10,7 +10,7 @@ import { closeFd } from '../../native/socket-ops.js';
 import { awaitEstablished } from '../../src/handshake/await-established.js';
 import type { Endpoint } from '../../src/handshake/endpoint.js';
 import { Handshaker } from '../../src/handshake/handshaker.js';
-import { discardHeldSocket, openHeldSocket } from '../../src/handshake/held-socket.js';
+import { discardHeldSocket, discardWrappedHeldSocket, openHeldSocket, openWrappedHeldSocket, wrapHeldSocket } from '../../src/handshake/held-socket.js';
 import { RepairedSocket } from '../../src/handshake/repaired-socket.js';
 import { exchange } from '../helpers/http-exchange.js';
 import { assertIntegrationPrerequisites } from '../helpers/prerequisites.js';
@@ -76,6 +76,33 @@ describe('held handoff', () => {
     const res = await exchange({ host: target.address, port: target.port, path: '/bytes/100000', socket: new RepairedSocket(fd, target, entry.id) });
     expect(res.status).toBe(200);
     expect(res.bytes).toBe(100_000);
+  }, 20_000);
+
+  it('a held socket wrapped ahead of use (reading) still tells the server nothing, then serves a request once opened', async () => {
+    const entry = await established();
+    const fd = hs.handoffFd(entry, true);
+    const socket = wrapHeldSocket(fd, target, entry.id);
+    await new Promise((r) => setTimeout(r, PAST_FIRST_RETRANSMIT_MS));
+    expect(await serverState(entry.local.port)).toBe('SYN-RECV');
+    expect(socket.bytesRead).toBe(0);
+    openWrappedHeldSocket(socket, fd);
+    const res = await exchange({ host: target.address, port: target.port, path: '/bytes/100000', socket });
+    expect(res.status).toBe(200);
+    expect(res.bytes).toBe(100_000);
+  }, 20_000);
+
+  it('a wrapped held socket given up resets the server\'s entry: nothing reaches its application', async () => {
+    const entry = await established();
+    const fd = hs.handoffFd(entry, true);
+    const socket = wrapHeldSocket(fd, target, entry.id);
+    expect(await serverState(entry.local.port)).toBe('SYN-RECV');
+    discardWrappedHeldSocket(socket, fd);
+    await new Promise((r) => setTimeout(r, 3 * ONE_WAY_MS + 50));
+    expect(await serverState(entry.local.port)).toBeUndefined();
+    await new Promise((r) => setTimeout(r, PAST_FIRST_RETRANSMIT_MS));
+    expect(await serverState(entry.local.port)).toBeUndefined();
+    // A second discard of the same socket touches no descriptor (its number may be reused by now).
+    expect(() => discardWrappedHeldSocket(socket, fd)).not.toThrow();
   }, 20_000);
 
   it('a discarded held socket resets the server\'s entry: nothing reaches its application', async () => {
