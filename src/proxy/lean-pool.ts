@@ -45,6 +45,8 @@ export class LeanPool implements LeanConnectionOwner {
   readonly #queue: LeanExchange[] = [];
   #connecting = 0;
   #closed = false;
+  /** Set by destroy(): a connect still under way ends its request with it. */
+  #destroyedWith: Error | undefined;
   #drained: (() => void) | undefined;
 
   constructor(origin: string, options: LeanPoolOptions) {
@@ -105,6 +107,12 @@ export class LeanPool implements LeanConnectionOwner {
       if (err !== null || socket === null) {
         ex.error(err ?? new errors.SocketError('no socket'));
         this.#next();
+        this.#settleClose();
+        return;
+      }
+      if (this.#destroyedWith !== undefined) {
+        socket.destroy();
+        ex.error(this.#destroyedWith);
         this.#settleClose();
         return;
       }
@@ -170,6 +178,7 @@ export class LeanPool implements LeanConnectionOwner {
   destroy(err?: Error | null): Promise<void> {
     this.#closed = true;
     const reason = err ?? new errors.ClientDestroyedError();
+    this.#destroyedWith = reason;
     for (const ex of this.#queue.splice(0)) ex.error(reason);
     for (const c of [...this.#all]) c.fail(reason);
     return this.#connecting === 0 ? Promise.resolve() : this.close();

@@ -260,6 +260,21 @@ describe('the lean exchange (bodiless GET/DELETE/OPTIONS to http origins)', () =
     expect(out.body).toBe('part');
   });
 
+  it('destroy() ends a request whose connection is still being made; close() lets a running one finish', async () => {
+    const s = await rawServer((_h, socket, i) => setTimeout(() => socket.write(ok(`r${i}`)), 50));
+    const a = agent();
+    const cut = exchange(a, s.origin);
+    await a.destroy();
+    expect((await cut).error).toBeDefined();
+    const b = agent();
+    const running = exchange(b, s.origin);
+    await new Promise((r) => setTimeout(r, 20));
+    await b.close();
+    expect((await running).body).toBe('r0');
+    // The destroyed agent's connect never carried a request.
+    expect(s.requests).toHaveLength(1);
+  });
+
   it('a refused connect fails with the connect error, untouched', async () => {
     const s = await rawServer(() => undefined);
     const port = new URL(s.origin).port;
