@@ -742,12 +742,6 @@ export class KeeperConnectionSource extends EventEmitter<KeeperConnectionSourceE
   }
 }
 
-/**
- * A received connection nobody will use (held and unused, late, unclaimed): nothing was
- * sent on it, and an aborting close (a RST) lets the server drop its SYN_RECV entry without
- * its application seeing anything; a plain close's FIN would have its ACK complete the
- * handshake first, and the server accept an empty connection.
- */
 /** A held connection nobody will use, wrapped or not: given up with a RST. */
 function discardHeld(held: HeldDescriptor): void {
   if (held.socket === undefined) discardPassed(held.passed);
@@ -758,6 +752,12 @@ function fdOf(passed: number | PassedHandle): number {
   return typeof passed === 'number' ? passed : passed.fd;
 }
 
+/**
+ * A received connection nobody will use (held and unused, late, unclaimed): nothing was
+ * sent on it, and an aborting close (a RST) lets the server drop its SYN_RECV entry without
+ * its application seeing anything; a plain close's FIN would have its ACK complete the
+ * handshake first, and the server accept an empty connection.
+ */
 function discardPassed(passed: number | PassedHandle): void {
   try {
     if (typeof passed === 'number') abortCloseFd(passed);

@@ -146,14 +146,6 @@ export class LeanConnection {
     socket.on('close', this.#onClose);
   }
 
-  get busy(): boolean {
-    return this.#exchange !== undefined;
-  }
-
-  get closed(): boolean {
-    return this.#closed;
-  }
-
   /** Writes `ex` on this (idle) connection. */
   send(ex: LeanExchange): void {
     this.#exchange = ex;
