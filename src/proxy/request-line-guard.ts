@@ -39,7 +39,7 @@ type ExecuteHook = (this: unknown, ret: unknown) => unknown;
  * request head completes or the first line is judged, so a connection whose first read
  * holds a whole request (nearly all) pays one check. Until stop 23 the guard read the
  * first chunk itself in JS and pushed it back (`unshift`), which cost every new client
- * connection 0.1–0.15 ms of own time after idleness (own-time bench, A/B).
+ * connection 0.1–0.2 ms of own time after idleness (own-time bench, A/B).
  *
  * A line still incomplete is left to node:http's own headers timeout (408). When
  * node:http does not consume the socket natively (its shape changed), nothing is judged
