@@ -49,17 +49,17 @@ export function wrapHeldSocket(handle: number | { readonly fd: number }, target:
   return socket;
 }
 
-export function openWrappedHeldSocket(socket: RepairedSocket, fd: number): void {
-  openHeldSocket(fd);
+export function openWrappedHeldSocket(socket: RepairedSocket): void {
+  openHeldSocket(socket.fd);
   socket.off('error', ignoreWhileHeld);
 }
 
 /** The RST of `discardHeldSocket`, for a wrapped socket: its destroy() is the close that sends it. */
-export function discardWrappedHeldSocket(socket: RepairedSocket, fd: number): void {
+export function discardWrappedHeldSocket(socket: RepairedSocket): void {
   // Its fd is closed already, and the number may be another socket's now.
   if (socket.destroyed) return;
   try {
-    abortOnClose(fd);
+    abortOnClose(socket.fd);
   } catch {
     // Already closed: nothing left to give up.
   }

@@ -24,6 +24,11 @@ export class RepairedSocket extends UpstreamSocket {
     this.entryId = entryId;
   }
 
+  /** The descriptor it wraps (for the socket options a held connection needs: its filter, SO_LINGER). */
+  get fd(): number {
+    return this.#fd;
+  }
+
   override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
     // The handle (and so the fd) is still open here: read what the kernel
     // knows before net.Socket closes it.

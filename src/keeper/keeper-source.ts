@@ -338,11 +338,11 @@ export class KeeperConnectionSource extends EventEmitter<KeeperConnectionSourceE
         if (socket?.destroyed === true) throw new Error('held socket closed');
         socket ??= wrapHeldSocket(passed, target, held.entry);
         // Only now may the server's packets reach the socket (and our kernel answer them).
-        openWrappedHeldSocket(socket, fdOf(passed));
+        openWrappedHeldSocket(socket);
       } catch {
         this.#stats.heldDiscarded += 1;
         if (socket === undefined) discardPassed(passed);
-        else discardWrappedHeldSocket(socket, fdOf(passed));
+        else discardWrappedHeldSocket(socket);
         this.emit('held', { outcome: 'discarded', target });
         continue;
       }
@@ -745,11 +745,7 @@ export class KeeperConnectionSource extends EventEmitter<KeeperConnectionSourceE
 /** A held connection nobody will use, wrapped or not: given up with a RST. */
 function discardHeld(held: HeldDescriptor): void {
   if (held.socket === undefined) discardPassed(held.passed);
-  else discardWrappedHeldSocket(held.socket, fdOf(held.passed));
-}
-
-function fdOf(passed: number | PassedHandle): number {
-  return typeof passed === 'number' ? passed : passed.fd;
+  else discardWrappedHeldSocket(held.socket);
 }
 
 /**

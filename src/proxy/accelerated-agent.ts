@@ -120,6 +120,9 @@ export class AcceleratedAgent extends Dispatcher {
   /** The lean exchange's pools; undefined when it is off. */
   readonly #lean: OriginPools | undefined;
   readonly #hosts = new Map<string, string>();
+  readonly #onFallback = (reason: FallbackReason, target: Endpoint): void => {
+    this.events.emit('fallback', { reason, target });
+  };
 
   constructor(options: AcceleratedAgentOptions = {}) {
     super();
@@ -144,7 +147,7 @@ export class AcceleratedAgent extends Dispatcher {
             source: this.source,
             connectTimeoutMs: o.connectTimeoutMs,
             tls,
-            onFallback: (reason, target) => this.events.emit('fallback', { reason, target }),
+            onFallback: this.#onFallback,
           }),
           keepAliveTimeoutMs: o.keepAliveTimeoutMs,
           headersTimeoutMs: o.headersTimeoutMs,
@@ -175,9 +178,6 @@ export class AcceleratedAgent extends Dispatcher {
   }
 
   #makeAgent(o: typeof AGENT_DEFAULTS, plainOnly: boolean, connections: number | null, tls: UpstreamTls): OriginPools {
-    const onFallback = (reason: FallbackReason, target: Endpoint): void => {
-      this.events.emit('fallback', { reason, target });
-    };
     const clientFactory = (origin: string | URL, clientOptions: object): Dispatcher => {
       const state: ClientSocketState = { socket: undefined };
       const connect = createConnector({
@@ -189,7 +189,7 @@ export class AcceleratedAgent extends Dispatcher {
         onConnected: (socket) => {
           state.socket = socket;
         },
-        onFallback,
+        onFallback: this.#onFallback,
       });
       return new TrackingClient(origin, { ...clientOptions, connect }, state);
     };

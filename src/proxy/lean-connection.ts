@@ -152,7 +152,7 @@ export class LeanConnection {
     ex.connection = this;
     this.#keepAlive = false;
     if (ex.tracked !== undefined) ex.tracked.clientState = this.state;
-    ex.handler.onRequestStart?.(ex, {});
+    ex.handler.onRequestStart?.(ex, NO_CONTEXT);
     // The handler may have aborted at once (its client already gone): the connection went with it.
     if (ex.aborted || this.#closed) return;
     this.#arm(ex.headersTimeoutMs, HEADERS_TIMEOUT);
@@ -320,6 +320,9 @@ export class LeanConnection {
     ex.handler.onResponseEnd?.(ex, {});
   };
 }
+
+/** onRequestStart's context: undici passes one; nothing here reads it, so one for all requests. */
+const NO_CONTEXT = Object.freeze({});
 
 type TimeoutKind = 1 | 2;
 const HEADERS_TIMEOUT: TimeoutKind = 1;

@@ -28,7 +28,8 @@ const UNDICI_OPTIONS = ['upgrade', 'query', 'reset', 'expectContinue', 'blocking
 export function leanHead(opts: Dispatcher.DispatchOptions, defaultHost: string): string | undefined {
   const method = opts.method;
   if (!LEAN_METHODS.has(method) || (opts.body !== undefined && opts.body !== null)) return undefined;
-  for (const k of UNDICI_OPTIONS) if ((opts as unknown as Record<string, unknown>)[k] !== undefined && (opts as unknown as Record<string, unknown>)[k] !== null) return undefined;
+  const extra = opts as unknown as Record<string, unknown>;
+  for (const k of UNDICI_OPTIONS) if (extra[k] != null) return undefined;
   const path = opts.path;
   if (typeof path !== 'string' || path.charCodeAt(0) !== 0x2f || BAD_PATH.test(path)) return undefined;
   const headers = opts.headers;

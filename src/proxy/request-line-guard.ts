@@ -3,12 +3,9 @@ import type { Socket } from 'node:net';
 import { HTTPParser } from './lean-parser.js';
 import { endWithText } from './raw-response.js';
 
-/** How a connection's first request line was judged. */
-export type RequestLineVerdict = 'http-0.9';
-
 export interface RequestLineGuardOptions {
-  /** A connection was answered 400 here and closed; no request was made of it. */
-  onRejected(verdict: RequestLineVerdict): void;
+  /** An HTTP/0.9 line was answered 400 here and its connection closed; no request was made of it. */
+  onRejected(): void;
 }
 
 /** A request line longer than this is left to node:http (which answers 414/431 or 400 itself). */
@@ -75,7 +72,7 @@ export class RequestLineGuard {
       if (lf !== -1 && HTTP_09_LINE.test(head.toString('latin1', 0, lf).replace(/\r$/, ''))) {
         // node:http's parser is left waiting for headers (or failed on them): it never hears of this.
         endWithText(socket, 400, 'HTTP/0.9 is not supported');
-        onRejected('http-0.9');
+        onRejected();
         return undefined;
       }
       return builtin.call(this, ret);

@@ -85,7 +85,7 @@ describe('held handoff', () => {
     await new Promise((r) => setTimeout(r, PAST_FIRST_RETRANSMIT_MS));
     expect(await serverState(entry.local.port)).toBe('SYN-RECV');
     expect(socket.bytesRead).toBe(0);
-    openWrappedHeldSocket(socket, fd);
+    openWrappedHeldSocket(socket);
     const res = await exchange({ host: target.address, port: target.port, path: '/bytes/100000', socket });
     expect(res.status).toBe(200);
     expect(res.bytes).toBe(100_000);
@@ -96,13 +96,13 @@ describe('held handoff', () => {
     const fd = hs.handoffFd(entry, true);
     const socket = wrapHeldSocket(fd, target, entry.id);
     expect(await serverState(entry.local.port)).toBe('SYN-RECV');
-    discardWrappedHeldSocket(socket, fd);
+    discardWrappedHeldSocket(socket);
     await new Promise((r) => setTimeout(r, 3 * ONE_WAY_MS + 50));
     expect(await serverState(entry.local.port)).toBeUndefined();
     await new Promise((r) => setTimeout(r, PAST_FIRST_RETRANSMIT_MS));
     expect(await serverState(entry.local.port)).toBeUndefined();
     // A second discard of the same socket touches no descriptor (its number may be reused by now).
-    expect(() => discardWrappedHeldSocket(socket, fd)).not.toThrow();
+    expect(() => discardWrappedHeldSocket(socket)).not.toThrow();
   }, 20_000);
 
   it('a discarded held socket resets the server\'s entry: nothing reaches its application', async () => {
