@@ -13,8 +13,12 @@ import { intFlag } from '../int-flag.js';
 export const SCENARIOS = ['sequential-idle', 'connection-close', 'poisson', 'poisson-close', 'burst', 'https-close', 'ipv6-close', 'https6-close', 'three-servers'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
-/** direct: no proxy; no-accel: keep-alive defeated; keepalive: warm reuse only; accel: pool + reuse; nginx: nginx with an upstream keepalive pool. */
-export const CONTENDERS = ['direct', 'no-accel', 'keepalive', 'accel', 'nginx'] as const;
+/**
+ * direct: no proxy; no-accel: keep-alive defeated; keepalive: warm reuse only; accel: pool + reuse;
+ * nginx: nginx with an upstream keepalive pool; direct-open: no proxy, over client connections opened
+ * beforehand (one round trip per request: the floor of any one-round-trip path).
+ */
+export const CONTENDERS = ['direct', 'no-accel', 'keepalive', 'accel', 'nginx', 'direct-open'] as const;
 export type ContenderName = (typeof CONTENDERS)[number];
 
 export const UPSTREAM_SERVERS = ['node', 'nginx', 'python'] as const;
@@ -88,7 +92,11 @@ Usage: node dist/bench/harness/main.js [flags]
                           three upstream servers: a pool per server, hit ratio and SYNs per request;
                           poisson-close is poisson against an upstream that closes every connection: every
                           request needs a new one, so accel's are pool-served)
-  --contenders LIST       ${CONTENDERS.join(',')} (default: all; nginx only if /usr/sbin/nginx exists)
+  --contenders LIST       ${CONTENDERS.join(',')} (default: all; nginx only if /usr/sbin/nginx exists;
+                          direct-open is the client itself over keep-alive connections it opened before the
+                          burst or the run, to a keep-alive server of the same kind: one round trip per
+                          request and no proxy, the floor of accel's one-round-trip path; plain http, IPv4,
+                          one server, so not in https-close, ipv6-close, https6-close or three-servers)
   --upstream-server KIND  ${UPSTREAM_SERVERS.join(', ')}                             (default node)
   --link KIND             auto (netem where the kernel has it, else vde), vde, netem (default auto)
   --pool-size N|demand    pool size of the accelerated synpool           (default 8; demand: synpool's default

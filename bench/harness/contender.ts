@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { Agent } from 'undici';
 import type { ContenderName, ScenarioName } from './bench-args.js';
+import { directOpenContender } from './direct-open.js';
 import { startNginxProxy, startSynpool, type ProxyProcess } from './proxy-process.js';
 import type { Target } from './timed-request.js';
 import type { RunningUpstream, UpstreamSet, UpstreamVariant } from './upstream-set.js';
@@ -21,6 +22,8 @@ export interface Contender {
   readonly connectionsOpened?: () => number;
   /** Releases what the contender holds besides a proxy (the direct https Agent). */
   readonly close?: () => Promise<void>;
+  /** direct-open: have at least this many connections open before the next requests. */
+  readonly prepare?: (connections: number) => Promise<void>;
 }
 
 /**
@@ -30,6 +33,10 @@ export interface Contender {
  * while `keepalive`, `accel` and nginx may keep connections warm.
  */
 export function upstreamVariantFor(scenario: ScenarioName, contender: ContenderName): UpstreamVariant {
+  // A closing server, or one that forgets idle connections after 1 s, cannot be reached over open
+  // connections (node's Agent does not reuse a connection whose server says Keep-Alive: timeout=1):
+  // direct-open's server is the same kind, keeping them.
+  if (contender === 'direct-open') return 'warm';
   switch (scenario) {
     case 'sequential-idle':
     case 'burst':
@@ -53,10 +60,12 @@ export function upstreamVariantFor(scenario: ScenarioName, contender: ContenderN
 /**
  * The contenders that run a scenario. In https-close the origin closes every
  * connection (so does ipv6-close's), so `keepalive` would be `no-accel` again: it is left out.
+ * direct-open speaks plain http to one IPv4 server: not in the https, IPv6 or three-server scenarios.
  */
 export function contendersFor(scenario: ScenarioName, names: readonly ContenderName[]): ContenderName[] {
   const closing: readonly ScenarioName[] = ['poisson-close', 'https-close', 'ipv6-close', 'https6-close', 'three-servers'];
-  return closing.includes(scenario) ? names.filter((n) => n !== 'keepalive') : [...names];
+  const noOpen: readonly ScenarioName[] = ['https-close', 'ipv6-close', 'https6-close', 'three-servers'];
+  return names.filter((n) => !(n === 'keepalive' && closing.includes(scenario)) && !(n === 'direct-open' && noOpen.includes(scenario)));
 }
 
 /**
@@ -118,6 +127,8 @@ export async function startContender(o: StartContenderOptions): Promise<Contende
     case 'direct':
       if (upstream.tls !== undefined) return directHttps(name, { ...upstream, tls: upstream.tls }, path);
       return { name, kind: 'direct', target: { host: upstream.host, port: upstream.port, path }, proxy: undefined, poolSize: undefined };
+    case 'direct-open':
+      return directOpenContender(name, upstream, path);
     case 'no-accel':
     case 'keepalive':
     case 'accel': {

@@ -17,6 +17,7 @@ import { ownTimeArgs, runOwnTimePart } from './own-time-part.js';
 import { chartSpec, renderChartSvg } from './chart.js';
 import { fmt, fmtPercent, formatMarkdownTable } from './markdown-table.js';
 import { Progress } from './progress.js';
+import { roundTripFloorLines } from './round-trip-floor.js';
 import { leaveClientNamespace, runCompare, runSweep, SWEEP_TARGET_HIT_RATIO, type CompareResult, type SweepResult } from './run-bench.js';
 
 const QUANTILES = 'exact quantiles (nearest rank) over every successful request';
@@ -47,8 +48,11 @@ async function reportCompare(o: BenchOptions, argv: readonly string[], r: Compar
   out.push(`## synpool benchmark: ${r.contenders.join(', ')}; upstream ${o.upstreamServer}${https}; ${QUANTILES}\n`);
   for (const t of r.topologies) {
     out.push(`### RTT ${t.rttMs} ms (link ${t.link}, measured connect ${t.measuredRttMs.toFixed(1)} ms)\n`);
-    out.push(formatResultsTable(r.cells.filter((c) => c.rttMs === t.rttMs)));
+    const cells = r.cells.filter((c) => c.rttMs === t.rttMs);
+    out.push(formatResultsTable(cells));
     out.push('');
+    const floor = roundTripFloorLines(cells, { measuredRttMs: t.measuredRttMs, poolSize: o.poolSize, burstSize: o.burstSize });
+    if (floor.length > 0) out.push(`One round trip against its floor (RTT = the measured ${t.measuredRttMs.toFixed(1)} ms):\n`, '```', ...floor, '```', '');
   }
   out.push(`_${['node', 'dist/bench/harness/main.js', ...argv].join(' ')} · ${(elapsedMs / 1000).toFixed(0)} s · node ${process.version} · kernel ${release()}_`);
   process.stdout.write(`${out.join('\n')}\n`);

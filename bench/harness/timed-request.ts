@@ -1,6 +1,7 @@
 // One GET, timed from the moment it was due until the last body byte, on a
 // new client connection every time (agent: false): the client side costs the
 // same for every contender; what differs is what lies behind the address.
+// direct-open's target brings a keep-alive agent instead: its connections are open.
 // An https target (the direct contender of https-close) goes through its own
 // undici Agent instead, which trusts the private CA and reuses TLS sessions.
 import http from 'node:http';
@@ -15,6 +16,8 @@ export interface Target {
   path: string;
   /** https: the dispatcher (an undici Agent with `connect: { ca, servername }`) that sends the request. */
   https?: Dispatcher;
+  /** direct-open: a keep-alive agent whose connections were opened beforehand. */
+  agent?: http.Agent;
 }
 
 export type RequestOutcome = { ok: true; ms: number } | { ok: false; ms: number; error: string };
@@ -35,7 +38,8 @@ export function timedGet(target: Target, dueAt = performance.now(), deadlineMs =
       resolve(outcome);
     };
     const fail = (error: string): void => finish({ ok: false, ms: performance.now() - dueAt, error });
-    const req = http.request({ host: target.host, port: target.port, path: target.path, method: 'GET', agent: false, headers: { connection: 'close' } }, (res) => {
+    const conn = target.agent !== undefined ? { agent: target.agent } : { agent: false, headers: { connection: 'close' } };
+    const req = http.request({ host: target.host, port: target.port, path: target.path, method: 'GET', ...conn }, (res) => {
       const status = res.statusCode ?? 0;
       res.on('data', () => {});
       res.on('error', (err) => fail(err.message));

@@ -3,6 +3,7 @@
 // poisson: all streams at the same time), so machine noise hits all alike.
 // Every loop is bounded by a count, and every request by REQUEST_DEADLINE_MS.
 import type { Contender } from './contender.js';
+import { openConnectionsForRate } from './direct-open.js';
 import { poissonSchedule, seededRandom } from './poisson-schedule.js';
 import { SampleSink, timedGet } from './timed-request.js';
 
@@ -42,6 +43,7 @@ export async function runSequential(contenders: readonly Contender[], sinks: Map
     const start = performance.now();
     for (const c of rotated(contenders, round)) {
       if (ctx.signal.aborted) return;
+      await c.prepare?.(1);
       sinks.get(c)!.record(await timedGet(c.target));
       ctx.onRequest();
     }
@@ -55,6 +57,7 @@ export async function runBursts(contenders: readonly Contender[], sinks: Map<Con
     const start = performance.now();
     for (const c of rotated(contenders, round)) {
       if (ctx.signal.aborted) return;
+      await c.prepare?.(size);
       const due = performance.now();
       const outcomes = await Promise.all(
         Array.from({ length: size }, () =>
@@ -82,6 +85,7 @@ export async function runPoisson(
   seed: number,
   ctx: WorkloadContext,
 ): Promise<void> {
+  await Promise.all(contenders.map((c) => c.prepare?.(openConnectionsForRate(ratePerSec))));
   const start = performance.now() + 20;
   // One schedule for all, so every contender gets the same arrivals; contender i
   // runs it shifted by i/k of the mean gap, so their requests do not coincide.

@@ -276,9 +276,10 @@ export class KeeperServer extends EventEmitter<KeeperServerEvents> {
 
   #connect(conn: Socket, client: ClientState, req: ConnectRequest, t0: number): void {
     const candidates = this.#targetsFor(req.host, req.port);
-    const asked = formatHostPort(req.host, req.port);
+    // Only a refusal names the address: net.isIPv6's pattern was 15 % of an ask's time in a keeper profile.
+    const asked = (): string => formatHostPort(req.host, req.port);
     if (candidates === undefined || candidates.length === 0) {
-      const message = `${asked} is not a configured upstream: this keeper serves only configured upstreams (ask "hello" for the list)`;
+      const message = `${asked()} is not a configured upstream: this keeper serves only configured upstreams (ask "hello" for the list)`;
       this.#refuse(conn, client, req.id, 'UNKNOWN_TARGET', message, req.host, req.port);
       return;
     }
@@ -295,7 +296,7 @@ export class KeeperServer extends EventEmitter<KeeperServerEvents> {
       handed = this.#take(target, req.hold);
     }
     if (handed === undefined || target === undefined) {
-      this.#refuse(conn, client, req.id, 'POOL_EMPTY', `no pooled connection to ${asked} is ready; connect directly`, req.host, req.port);
+      this.#refuse(conn, client, req.id, 'POOL_EMPTY', `no pooled connection to ${asked()} is ready; connect directly`, req.host, req.port);
       return;
     }
     const reply = encodeConnectSuccess({ id: req.id, entry: handed.entry, address: target.address, port: target.port, ...(handed.holdMs === undefined ? {} : { holdMs: handed.holdMs }) });

@@ -7,8 +7,11 @@ export type OpenPurpose = 'fill' | 'refresh' | 'retry' | 'probe';
 
 export type MissReason = 'empty' | 'unknown-upstream' | 'not-started' | 'closed';
 
-/** 'answer-dropped': a timeout while our channel dropped packets; not held against the upstream. */
-export type SynFailure = 'timeout' | 'refused' | 'open-error' | 'answer-dropped';
+/**
+ * 'answer-dropped': a timeout while our channel dropped packets; 'isolated-timeout': a timeout
+ * while a SYN sent at the same time or later was answered. Neither is held against the upstream.
+ */
+export type SynFailure = 'timeout' | 'refused' | 'open-error' | 'answer-dropped' | 'isolated-timeout';
 
 /**
  * Events of PoolManager; `upstream` is always `address:port`. Emitted

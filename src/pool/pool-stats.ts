@@ -53,6 +53,13 @@ export interface FailureCounts {
    * upstream and do not count towards backoff.
    */
   answerDropped: number;
+  /**
+   * SYNs that timed out while the upstream answered a SYN sent at the same time or
+   * later: one port the server would not take (its TIME-WAIT entry for that address
+   * pair refused our SYN, answering with the old connection's ACK) or one lost
+   * packet, not a silent upstream; they do not count towards backoff.
+   */
+  isolatedTimeouts: number;
 }
 
 /** Counters of one upstream pool; plain numbers, read through `snapshot()`. */
@@ -73,7 +80,7 @@ export class PoolStats {
     'driver-released': 0,
     'sibling-dead': 0,
   };
-  readonly failures: FailureCounts = { timeouts: 0, refused: 0, openErrors: 0, releaseErrors: 0, answerDropped: 0 };
+  readonly failures: FailureCounts = { timeouts: 0, refused: 0, openErrors: 0, releaseErrors: 0, answerDropped: 0, isolatedTimeouts: 0 };
 
   private rttEwma: number | null = null;
   private rttLast: number | null = null;

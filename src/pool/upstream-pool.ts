@@ -97,6 +97,8 @@ export class UpstreamPool {
   /** First take since the last refill opened entries, and the latest take (refill deferral). */
   private takesSince: number | undefined;
   private lastTakeAt = -Infinity;
+  /** When the latest SYN that got its first SYN-ACK left (a timeout of an earlier one is isolated). */
+  private lastAnsweredOpenedAt = -Infinity;
 
   private timer: TimerHandle | undefined;
   private timerAt = Infinity;
@@ -245,6 +247,7 @@ export class UpstreamPool {
       waiting.firstSynAckAt = now;
       waiting.lastSynAckAt = now;
       waiting.dropsAt = this.readDrops();
+      this.lastAnsweredOpenedAt = Math.max(this.lastAnsweredOpenedAt, waiting.openedAt);
       // A retransmit as the first SYN-ACK we see carries no usable RTT.
       if (!info.retransmit) this.stats.recordRtt(info.rttMs);
       this.stats.synAcks += 1;
@@ -463,7 +466,12 @@ export class UpstreamPool {
       this.safeRelease(slot.entry);
       // A SYN-ACK the kernel dropped on our side (a full receive buffer) is no
       // sign of a silent upstream: the next tick may send the SYN again.
-      const reason = this.dropsSince(slot) ? 'answer-dropped' : 'timeout';
+      // Nor is one SYN left unanswered while a later one was answered: the upstream is there.
+      // Its usual cause is a port the server still holds in TIME-WAIT for an earlier
+      // connection whose timestamps ran on another clock (another process's, or the
+      // kernel's own): the server answers with that connection's ACK, which our filter
+      // drops. Backing off for it would stall the pool for seconds under steady demand.
+      const reason = this.dropsSince(slot) ? 'answer-dropped' : this.lastAnsweredOpenedAt >= slot.openedAt ? 'isolated-timeout' : 'timeout';
       this.failure(reason, now, slot.entry.id, new HandshakeTimeoutError(this.key, c.synAckTimeoutMs));
     }
 
@@ -738,9 +746,10 @@ export class UpstreamPool {
     if (reason === 'timeout') f.timeouts += 1;
     else if (reason === 'refused') f.refused += 1;
     else if (reason === 'answer-dropped') f.answerDropped += 1;
+    else if (reason === 'isolated-timeout') f.isolatedTimeouts += 1;
     else f.openErrors += 1;
     this.emitFor('syn-failed', { reason, id, error });
-    if (reason !== 'answer-dropped') this.stateChanged(this.backoff.onFailure(now));
+    if (reason !== 'answer-dropped' && reason !== 'isolated-timeout') this.stateChanged(this.backoff.onFailure(now));
   }
 
   private anyTimedOut(now: number): boolean {

@@ -200,6 +200,49 @@ describe('PoolManager', () => {
     expect(snap()).toMatchObject({ state: 'ok', ready: 4 });
   });
 
+  it('one SYN unanswered while a later one is answered (a port the server holds in TIME-WAIT): no backoff, the pool refills at once', () => {
+    const { driver, mgr, snap, clock, named } = setup({ sizing: 'fixed', targetSize: 4 });
+    driver.behaviour = answer;
+    mgr.start();
+    clock.advance(100);
+    expect(snap()).toMatchObject({ ready: 4, state: 'ok' });
+    // The replacement of the first take goes unanswered; the second take's is answered.
+    driver.behaviour = { ...answer, mode: 'silent' };
+    expect(mgr.take(A)).toBeDefined();
+    clock.advance(50);
+    driver.behaviour = answer;
+    expect(mgr.take(A)).toBeDefined();
+    clock.advance(50);
+    expect(snap()).toMatchObject({ ready: 3, pending: 1 });
+    const sentBefore = driver.openCalls.length;
+    clock.advance(2_000); // the silent SYN's timeout
+    const s = snap();
+    expect(s.failures).toMatchObject({ timeouts: 0, isolatedTimeouts: 1, consecutive: 0 });
+    expect(s.state).toBe('ok');
+    expect(named('upstream-state')).toEqual([]);
+    expect(named('syn-failed').map((e) => e.reason)).toEqual(['isolated-timeout']);
+    // Its slot was refilled by the same tick's pass, not after a backoff delay.
+    expect(driver.openCalls.length).toBe(sentBefore + 1);
+    expect(driver.openCalls.at(-1)!.at - (driver.openCalls[sentBefore - 2]!.at + 2_000)).toBeLessThanOrEqual(2);
+    clock.advance(10);
+    expect(snap()).toMatchObject({ ready: 4, pending: 0, state: 'ok' });
+  });
+
+  it('a timeout with no later SYN answered still backs off', () => {
+    const { driver, mgr, snap, clock, named } = setup({ sizing: 'fixed', targetSize: 2 });
+    driver.behaviour = answer;
+    mgr.start();
+    clock.advance(100);
+    driver.behaviour = { ...answer, mode: 'silent' }; // the upstream goes quiet
+    expect(mgr.take(A)).toBeDefined();
+    clock.advance(50);
+    expect(mgr.take(A)).toBeDefined();
+    clock.advance(2_100);
+    expect(snap().failures).toMatchObject({ timeouts: 2, isolatedTimeouts: 0 });
+    expect(snap().state).toBe('backoff');
+    expect(named('upstream-state').map((e) => e.to)).toEqual(['backoff']);
+  });
+
   it('reads what the driver has received before it counts a timeout (timers run before I/O in a busy loop)', () => {
     const { driver, mgr, snap, clock, named } = setup({ sizing: 'fixed', targetSize: 2 });
     mgr.start();
