@@ -68,13 +68,17 @@ export function drainInBatches(
       // Every drain ends on an EAGAIN, thrown as an Error: without a stack it costs half (2–3 µs, not 4–5, warm).
       const limit = Error.stackTraceLimit;
       Error.stackTraceLimit = 0;
+      let failed: Error | undefined;
       try {
         wrap.recv(buffer, got);
       } catch (err) {
-        if (!WOULD_BLOCK.test(String((err as Error).message))) onError(err as Error);
-        return true;
+        failed = err as Error;
       } finally {
         Error.stackTraceLimit = limit;
+      }
+      if (failed !== undefined) {
+        if (!WOULD_BLOCK.test(String(failed.message))) onError(failed);
+        return true;
       }
       onPacket(buffer.subarray(0, bytes), from);
     }
