@@ -7,6 +7,7 @@ import http from 'node:http';
 import type { Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Contender } from './contender.js';
+import { timedGet } from './timed-request.js';
 import type { RunningUpstream } from './upstream-set.js';
 
 /** Bounded wait (1 ms steps) for prepared connections to come back to the agent's free list. */
@@ -33,20 +34,15 @@ export function directOpenContender(name: Contender['name'], upstream: RunningUp
     if (!preparing) opened++;
     return create(...args);
   };
-  const get = (): Promise<void> =>
-    new Promise((resolve, reject) => {
-      const req = http.get({ host: upstream.host, port: upstream.port, path, agent }, (res) => {
-        res.resume();
-        res.on('end', () => resolve());
-        res.on('error', reject);
-      });
-      req.setTimeout(10_000, () => req.destroy(new Error('direct-open: no answer while opening connections')));
-      req.on('error', reject);
-    });
+  const target = { host: upstream.host, port: upstream.port, path, agent };
+  const get = async (): Promise<void> => {
+    const outcome = await timedGet(target);
+    if (!outcome.ok) throw new Error(`direct-open: opening connections: ${outcome.error}`);
+  };
   return {
     name,
     kind: 'direct',
-    target: { host: upstream.host, port: upstream.port, path, agent },
+    target,
     proxy: undefined,
     poolSize: undefined,
     connectionsOpened: () => opened,
