@@ -10,6 +10,7 @@ import { startNginxUpstream, type UpstreamServer } from '../upstream/index.js';
 import { createTopology, enterNamespace, type Topology, type TopologyOptions } from '../topology/index.js';
 import { isOnPath } from '../topology/run-command.js';
 import { runColdMode, type ColdRunResult } from './cold-run.js';
+import { burstTimeline, timelineLine } from './burst-timeline.js';
 import {
   COLD_ONLY_CONTENDERS, CONTENDER_NAMES, KEEP_ALIVE_UPSTREAM_CONTENDERS, LOCAL_CONTENDERS, nginxAvailable, startAll, stopAll, WARM_KEEPALIVE_MS,
   type ContenderContext, type ContenderName,
@@ -183,6 +184,11 @@ export async function main(argv: readonly string[]): Promise<number> {
 
     const runs = cold?.runs ?? [];
     const v = verdicts(runs, throughput, cold ? { burst: o.burst, poolSize: o.poolSize, measuredRttMs: cold.measuredRttMs } : undefined, idlePenalty);
+    const burstRun = runs.find((r) => r.mode === 'burst');
+    const timelines = (burstRun?.results ?? []).flatMap((x) => {
+      const t = burstTimeline(x.records);
+      return t === undefined ? [] : [{ contender: x.contender, ...t }];
+    });
     const problems = runs.flatMap((r) =>
       r.results.flatMap((x) => [
         ...x.unmatched.map((u) => `${r.mode} ${x.contender}: ${u.id === undefined ? '' : `/own-time/${u.id}: `}${u.reason}`),
@@ -212,6 +218,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       md.push('');
     }
     md.push(...v.lines.map((l) => `- ${l}`));
+    md.push(...timelines.map((t) => `- ${timelineLine(t.contender, t)}`));
     for (const p of [...problems, ...drops]) md.push(`- problem: ${p}`);
     for (const r of runs) if (r.capture.kept) md.push(`- ${r.mode} capture kept: ${r.capture.kept}`);
     md.push('');
@@ -234,6 +241,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       throughput,
       machine: idlePenalty && { idlePenalty },
       verdicts: { ...v, lines: undefined },
+      burstTimelines: timelines,
       problems: [...problems, ...drops],
     };
     writeResultFile(o.out, `${JSON.stringify(result, null, 2)}\n`);
