@@ -246,9 +246,19 @@ export class KeeperConnectionSource extends EventEmitter<KeeperConnectionSourceE
     }
   }
 
-  /** Synchronous acquire never has a socket: the keeper answers asynchronously (see acquireAsync). */
-  acquire(): Socket | undefined {
-    return undefined;
+  /**
+   * A held connection to `target`, opened, when this worker's stock has one; otherwise undefined,
+   * and only acquireAsync asks the keeper. Synchronous, for a caller that takes a connection within
+   * its own turn (the lean pool): a held connection needs no reply, so it need not wait a tick.
+   */
+  acquire(target: Endpoint): Socket | undefined {
+    if (this.#hold === 0) return undefined;
+    const socket = this.#useHeld(target);
+    if (socket === undefined) return undefined;
+    this.#stats.requests += 1;
+    this.#holdState(target).lastDemand = performance.now();
+    this.#topUpLater(target);
+    return socket;
   }
 
   /**
@@ -257,16 +267,13 @@ export class KeeperConnectionSource extends EventEmitter<KeeperConnectionSourceE
    * called asynchronously, exactly once.
    */
   acquireAsync(target: Endpoint, callback: (socket: Socket | undefined) => void): void {
-    this.#stats.requests += 1;
-    if (this.#hold > 0) {
-      this.#holdState(target).lastDemand = performance.now();
-      const socket = this.#useHeld(target);
-      if (socket !== undefined) {
-        process.nextTick(callback, socket);
-        this.#topUpLater(target);
-        return;
-      }
+    const held = this.acquire(target);
+    if (held !== undefined) {
+      process.nextTick(callback, held);
+      return;
     }
+    this.#stats.requests += 1;
+    if (this.#hold > 0) this.#holdState(target).lastDemand = performance.now();
     const s = this.#session;
     if (s === undefined || s.closing || !s.helloDone) {
       this.#stats.offline += 1;

@@ -5,7 +5,7 @@ import { Dispatcher, util } from 'undici';
 import type { Endpoint } from '../handshake/endpoint.js';
 import { plainConnectionSource, type ConnectionOrigin, type ConnectionSource } from './connection-source.js';
 import { splitConnectionBudget, splitFirstAttempts } from './connection-budget.js';
-import { createConnector, type FallbackReason } from './connector.js';
+import { createConnector, createReadyTake, type FallbackReason } from './connector.js';
 import { LeanPool, kLeanHead } from './lean-pool.js';
 import { leanParserAvailable } from './lean-parser.js';
 import { leanHead, originHost } from './lean-request.js';
@@ -149,6 +149,7 @@ export class AcceleratedAgent extends Dispatcher {
             tls,
             onFallback: this.#onFallback,
           }),
+          takeReady: createReadyTake({ source: this.source, onFallback: this.#onFallback }),
           keepAliveTimeoutMs: o.keepAliveTimeoutMs,
           headersTimeoutMs: o.headersTimeoutMs,
           bodyTimeoutMs: o.bodyTimeoutMs,

@@ -4,12 +4,17 @@ import type { PoolSettings } from '../pool/pool-config.js';
 
 /** The seam to the pool: where a new upstream connection may come from before a plain connect. */
 export interface ConnectionSource {
-  /** A connected socket from the half-open pool for this upstream, or undefined (pool empty / acceleration off). Synchronous. */
+  /**
+   * A connected socket from the half-open pool for this upstream, or undefined (pool empty /
+   * acceleration off). Synchronous. A source that also has acquireAsync returns here only a
+   * socket it has ready now (the keeper source: its held stock) and never asks anyone.
+   */
   acquire(target: Endpoint): Socket | undefined;
   /**
    * Optional: the asynchronous form, for a source in another process (the keeper,
    * src/keeper/keeper-source.ts). When present the connector uses it instead of
-   * acquire(). `callback` gets a connected socket or undefined (connect plainly);
+   * acquire(); the lean pool tries acquire() first (connector.ts, createReadyTake).
+   * `callback` gets a connected socket or undefined (connect plainly);
    * it is called exactly once and never before acquireAsync returns.
    */
   acquireAsync?(target: Endpoint, callback: (socket: Socket | undefined) => void): void;

@@ -143,6 +143,46 @@ export function createConnector(options: ConnectorOptions): Connector {
   };
 }
 
+/** What a ready take reads of undici's connect options (the lean pool passes the same object every time). */
+export interface ReadyTakeOpts {
+  readonly hostname: string;
+  readonly port: string;
+  readonly protocol: string;
+}
+
+/**
+ * For a caller that can take a new connection within its own turn (the lean pool; undici's
+ * clients need the connector's asynchronous callback): a pooled socket the source has ready
+ * now (the worker's held stock, or an in-process pool's handoff), handed as the connector
+ * hands one (registered, `onConnected`), or undefined: then the caller uses the connector.
+ * Plain http only: https needs its handshake before the socket is usable.
+ */
+export function createReadyTake(options: Pick<ConnectorOptions, 'source' | 'plainOnly' | 'onConnected' | 'onFallback'>): (opts: ReadyTakeOpts) => Socket | undefined {
+  const { source } = options;
+  // The lean pool asks with one options object per origin: its endpoint is parsed once.
+  let lastOpts: ReadyTakeOpts | undefined;
+  let lastTarget: Endpoint | undefined;
+  return (opts) => {
+    if (options.plainOnly || !source.accelerated || opts.protocol !== 'http:') return undefined;
+    if (opts !== lastOpts) {
+      lastTarget = endpointOf(opts.hostname, opts.port, opts.protocol);
+      lastOpts = opts;
+    }
+    const target = lastTarget;
+    if (target === undefined) return undefined;
+    const socket = source.acquire(target);
+    if (socket === undefined) return undefined;
+    if (socket.destroyed) {
+      // As in the connector; the caller then connects through it (the pool may have another).
+      options.onFallback?.('pooled-destroyed', target);
+      return undefined;
+    }
+    registerConnection(socket, 'pool', target);
+    options.onConnected?.(socket);
+    return socket;
+  };
+}
+
 /** net.connect with a timeout; `done` gets the connected socket or the error (the socket destroyed). */
 function connectPlain(host: string, port: number, connectTimeoutMs: number, done: (err: Error | null, socket: Socket | null) => void): void {
   // As net.connect(opts) does: the constructor takes noDelay and keep-alive (Node's types list them only for connect()).

@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
 import { errors, type Dispatcher } from 'undici';
-import type { Connector } from './connector.js';
+import type { Connector, ReadyTakeOpts } from './connector.js';
 import { LeanConnection, LeanExchange, type LeanConnectionOwner } from './lean-connection.js';
 import { kTrackedRequest, type TrackedRequest } from './tracking-client.js';
 
@@ -10,6 +10,8 @@ export const kLeanHead: unique symbol = Symbol('synpool.leanHead');
 export interface LeanPoolOptions {
   /** New connections: pooled handshake first, then a plain connect (connector.ts). */
   connect: Connector;
+  /** A pooled connection ready now (connector.ts, createReadyTake), taken before `connect`: no tick to wait. */
+  takeReady?: (opts: ReadyTakeOpts) => Socket | undefined;
   /** An idle connection is closed after this (ms), or sooner when the server announced less. */
   keepAliveTimeoutMs: number;
   headersTimeoutMs: number;
@@ -98,6 +100,11 @@ export class LeanPool implements LeanConnectionOwner {
   };
 
   #open(ex: LeanExchange): void {
+    const ready = this.#o.takeReady?.(this.#connectOpts);
+    if (ready !== undefined) {
+      this.#adopt(ex, ready);
+      return;
+    }
     this.#connecting += 1;
     // Aborted while connecting: answered at once; the connection, when it comes, goes idle.
     ex.onAbortQueued = abortConnecting;
@@ -116,11 +123,15 @@ export class LeanPool implements LeanConnectionOwner {
         this.#settleClose();
         return;
       }
-      const connection = new LeanConnection(socket, this, this.#o.keepAliveTimeoutMs);
-      this.#all.add(connection);
-      if (ex.settled) this.released(connection);
-      else connection.send(ex);
+      this.#adopt(ex, socket);
     });
+  }
+
+  #adopt(ex: LeanExchange, socket: Socket): void {
+    const connection = new LeanConnection(socket, this, this.#o.keepAliveTimeoutMs);
+    this.#all.add(connection);
+    if (ex.settled) this.released(connection);
+    else connection.send(ex);
   }
 
   released(connection: LeanConnection): void {

@@ -20,19 +20,29 @@ beforeAll(async () => {
 });
 afterAll(() => new Promise<void>((r) => server.close(() => r())));
 
-function asyncSource(next: () => Promise<Socket | undefined>): ConnectionSource & { asked: Endpoint[] } {
+/** A source with nothing ready now (acquire): every connection is asked for asynchronously. */
+function asyncSource(next: () => Promise<Socket | undefined>): ConnectionSource & { asked: Endpoint[]; readyAsks: number } {
   const asked: Endpoint[] = [];
-  return {
+  const source = {
     accelerated: true,
     asked,
-    acquire: () => {
-      throw new Error('acquire() must not be called when acquireAsync exists');
+    readyAsks: 0,
+    acquire: (): Socket | undefined => {
+      source.readyAsks += 1;
+      return undefined;
     },
-    acquireAsync(target, callback) {
+    acquireAsync(target: Endpoint, callback: (socket: Socket | undefined) => void): void {
       asked.push(target);
       void next().then(callback);
     },
   };
+  return source;
+}
+
+async function connectedSocket(): Promise<Socket> {
+  const s = net.connect(port, '127.0.0.1');
+  await new Promise((r) => s.once('connect', r));
+  return s;
 }
 
 async function get(agent: AcceleratedAgent): Promise<number> {
@@ -67,6 +77,52 @@ describe('connector over acquireAsync', () => {
     expect(await get(agent)).toBe(200);
     expect(seen.map((e) => e.connection)).toEqual(['plain']);
     expect(fallbacks).toEqual([{ reason: 'pool-empty', target: { address: '127.0.0.1', port } }]);
+    await agent.close();
+  });
+
+  it('a socket the source has ready now carries the request in its turn, without an asynchronous ask (the lean exchange)', async () => {
+    const ready = await connectedSocket();
+    let asyncAsks = 0;
+    const source: ConnectionSource = {
+      accelerated: true,
+      acquire: (t) => (t.address === '127.0.0.1' && t.port === port ? ready : undefined),
+      acquireAsync: (_t, callback) => {
+        asyncAsks += 1;
+        process.nextTick(callback, undefined);
+      },
+    };
+    const agent = new AcceleratedAgent({ source });
+    const seen: ConnectionEvent[] = [];
+    agent.events.on('connection', (e) => seen.push(e));
+    expect(await get(agent)).toBe(200);
+    expect(seen.map((e) => e.connection)).toEqual(['pool']);
+    expect(asyncAsks).toBe(0);
+    await agent.close();
+  });
+
+  it('a ready socket already destroyed is reported pooled-destroyed, and the request asks asynchronously instead', async () => {
+    const dead = new net.Socket();
+    dead.destroy();
+    const source = asyncSource(connectedSocket);
+    source.acquire = () => dead;
+    const agent = new AcceleratedAgent({ source });
+    const fallbacks: string[] = [];
+    const seen: ConnectionEvent[] = [];
+    agent.events.on('fallback', (e) => fallbacks.push(e.reason));
+    agent.events.on('connection', (e) => seen.push(e));
+    expect(await get(agent)).toBe(200);
+    expect(fallbacks).toEqual(['pooled-destroyed']);
+    expect(seen.map((e) => e.connection)).toEqual(['pool']);
+    expect(source.asked).toHaveLength(1);
+    await agent.close();
+  });
+
+  it('undici’s path never takes a socket synchronously: its connector needs the asynchronous callback', async () => {
+    const source = asyncSource(connectedSocket);
+    const agent = new AcceleratedAgent({ source, lean: false });
+    expect(await get(agent)).toBe(200);
+    expect(source.readyAsks).toBe(0);
+    expect(source.asked).toHaveLength(1);
     await agent.close();
   });
 

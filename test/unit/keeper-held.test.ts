@@ -136,6 +136,25 @@ describe('held connections in a worker', () => {
     await until(() => pool.heldCalls === 3);
   });
 
+  it('acquire() takes a held connection in the caller’s turn, counted as acquireAsync counts it; with none it asks nothing', async () => {
+    const pool = new HoldingPool(target);
+    const src = await start(pool, 2);
+    // Stock empty: nothing to take, and nothing is asked of the keeper (acquireAsync does that).
+    expect(src.acquire(target)).toBeUndefined();
+    await new Promise((r) => setTimeout(r, 20));
+    expect(pool.plainCalls + pool.heldCalls).toBe(0);
+    expect(src.stats()).toMatchObject({ requests: 0, served: 0 });
+    (await acquire(src))!.destroy(); // fills the stock behind it
+    await until(() => src.stats().heldReceived === 2);
+    const held = src.acquire(target);
+    expect(held).toBeDefined();
+    expect(src.stats()).toMatchObject({ requests: 2, served: 2, heldUsed: 1 });
+    expect(await roundTrip(held!, 'sync')).toBe('echo:sync');
+    held!.destroy();
+    // Replaced as after an asynchronous take.
+    await until(() => pool.heldCalls === 3);
+  });
+
   it('a held connection past its time is given up with a RST and never used', async () => {
     const pool = new HoldingPool(target);
     pool.holdMs = 80; // 60 ms usable after the 20 ms margin
