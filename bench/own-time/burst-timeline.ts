@@ -54,7 +54,7 @@ export function burstTimeline(records: readonly Pick<OwnTimeRecord, 'requestInUs
 
 export function timelineLine(contender: string, t: BurstTimeline): string {
   const at = t.ranks.map((r) => `${ordinal(r.rank)} ${r.ms.toFixed(2)}`).join(' · ');
-  return `burst timeline, ${contender}: the k-th request to leave upstream, ms after the burst's first request in (median of ${t.bursts} bursts): ${at}`;
+  return `burst timeline, ${contender}: the k-th first upstream segment (the request, or a plain connect's SYN), ms after the burst's first request in (median of ${t.bursts} bursts): ${at}`;
 }
 
 function ordinal(n: number): string {

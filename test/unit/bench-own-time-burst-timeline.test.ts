@@ -51,7 +51,7 @@ describe('burstTimeline', () => {
   it('words the line with ordinals', () => {
     const line = timelineLine('synpool', { bursts: 4, size: 12, ranks: [{ rank: 1, ms: 0.4 }, { rank: 2, ms: 0.9 }, { rank: 3, ms: 4 }, { rank: 11, ms: 5 }, { rank: 12, ms: 5.25 }] });
     expect(line).toBe(
-      "burst timeline, synpool: the k-th request to leave upstream, ms after the burst's first request in (median of 4 bursts): 1st 0.40 · 2nd 0.90 · 3rd 4.00 · 11th 5.00 · 12th 5.25",
+      "burst timeline, synpool: the k-th first upstream segment (the request, or a plain connect's SYN), ms after the burst's first request in (median of 4 bursts): 1st 0.40 · 2nd 0.90 · 3rd 4.00 · 11th 5.00 · 12th 5.25",
     );
   });
 });
