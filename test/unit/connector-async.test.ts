@@ -117,6 +117,24 @@ describe('connector over acquireAsync', () => {
     await agent.close();
   });
 
+  it('a source with only acquire() (an in-process pool) is asked once per new connection: its acquire() counts a take', async () => {
+    let asks = 0;
+    const source: ConnectionSource = {
+      accelerated: true,
+      acquire: () => {
+        asks += 1;
+        return undefined;
+      },
+    };
+    const agent = new AcceleratedAgent({ source });
+    const fallbacks: string[] = [];
+    agent.events.on('fallback', (e) => fallbacks.push(e.reason));
+    expect(await get(agent)).toBe(200);
+    expect(asks).toBe(1);
+    expect(fallbacks).toEqual(['pool-empty']);
+    await agent.close();
+  });
+
   it('undici’s path never takes a socket synchronously: its connector needs the asynchronous callback', async () => {
     const source = asyncSource(connectedSocket);
     const agent = new AcceleratedAgent({ source, lean: false });
