@@ -157,4 +157,54 @@ describe('the keeper serves pooled connections over its Unix socket', () => {
     const res2 = await exchange({ host: target.address, port: target.port, path: '/', socket: socket! });
     expect(res2.status).toBe(200);
   });
+
+  // Last: the pool may keep entries opened before the restart below (a dead report evicts only older ones).
+  it('held connections (a worker’s stock) carry requests in their own turn; one reset on first use is replayed plainly and reported dead', async () => {
+    const held = new KeeperConnectionSource({ path: keeper!.path, hold: 2, reconnectMinMs: 20, reconnectMaxMs: 100 });
+    const connected = once(held, 'connected');
+    held.start();
+    await connected;
+    const seen: ConnectionEvent[] = [];
+    const retries: string[] = [];
+    // A new agent each time: no keep-alive connection to reuse, so each request takes a new one.
+    const get = async (): Promise<number> => {
+      const agent = new AcceleratedAgent({ source: held });
+      agent.events.on('connection', (e) => seen.push(e));
+      agent.events.on('retry', (e) => retries.push(e.reason));
+      try {
+        const res = await agent.request({ origin: `http://${target.address}:${target.port}`, path: '/', method: 'GET' });
+        await res.body.text();
+        return res.statusCode;
+      } finally {
+        await agent.close();
+      }
+    };
+    const stocked = (): number => {
+      const st = held.stats();
+      return st.heldReceived - st.heldDiscarded - st.heldUsed;
+    };
+    try {
+      expect(await get()).toBe(200); // asked of the keeper; two held ones asked behind it
+      await waitUntil('two held connections', () => stocked() >= 2, 5_000);
+      expect(await get()).toBe(200);
+      expect(held.stats().heldUsed).toBe(1);
+      expect(seen.map((e) => e.connection)).toEqual(['pool', 'pool']);
+      // The server forgets every half-open entry, the held ones too: the next take is reset on its first byte.
+      await waitUntil('the stock refilled', () => stocked() >= 2, 5_000);
+      const deadOnUse = bed!.pool.snapshot()[0]!.deadOnUse;
+      const port = bed!.node.port;
+      await bed!.node.stop();
+      bed!.node = await startNodeUpstream(bed!.topo, { port });
+      const dead = once(keeper!, 'dead') as Promise<[DeadEvent]>;
+      expect(await get()).toBe(200);
+      expect(held.stats().heldUsed).toBe(2);
+      expect(retries).toEqual(['pooled-reset']);
+      const [ev] = await dead;
+      expect(ev.counted).toBe(true);
+      expect(bed!.pool.snapshot()[0]!.deadOnUse).toBe(deadOnUse + 1);
+    } finally {
+      await held.close();
+    }
+    await ready();
+  });
 });
