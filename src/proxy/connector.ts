@@ -153,11 +153,11 @@ export interface ReadyTakeOpts {
 /**
  * For a caller that can take a new connection within its own turn (the lean pool; undici's
  * clients need the connector's asynchronous callback): a pooled socket the source has ready
- * now (the worker's held stock), handed as the connector
- * hands one (registered, `onConnected`), or undefined: then the caller uses the connector.
- * Plain http only: https needs its handshake before the socket is usable. Only for a source with
- * acquireAsync, whose acquire() is a look at what is ready (connection-source.ts): an in-process
- * pool's acquire() counts a take, and on an empty pool the connector would count a second one.
+ * now (the worker's held stock), handed as the connector hands one (registered,
+ * `onConnected`), or undefined: then the caller uses the connector. Plain http only: https
+ * needs its handshake before the socket is usable. Only for a source with acquireAsync, whose
+ * acquire() is a look at what is ready (connection-source.ts): an in-process pool's acquire()
+ * counts a take, and on an empty pool the connector would count a second one.
  */
 export function createReadyTake(options: Pick<ConnectorOptions, 'source' | 'plainOnly' | 'onConnected' | 'onFallback'>): (opts: ReadyTakeOpts) => Socket | undefined {
   const { source } = options;
