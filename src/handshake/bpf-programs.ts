@@ -16,6 +16,34 @@ export function dropAllProgram(): SockFilter[] {
   return [{ code: RET_K, jt: 0, jf: 0, k: DROP }];
 }
 
+/**
+ * What a filter returns to keep a packet whole. SO_ATTACH_FILTER trims a packet to
+ * the length returned, and a TCP socket's segments (coalesced by GRO) can be
+ * longer than any smaller bound.
+ */
+const KEEP_WHOLE = 0xffffffff;
+
+/**
+ * For a held connection (held-socket.ts): drops every segment with SYN set and
+ * keeps every other one whole. A TCP socket's filter sees the TCP header first.
+ *
+ * The only SYN an ESTABLISHED socket can receive is the server's SYN-ACK
+ * retransmit, and the socket would answer it (RFC 5961's challenge ACK),
+ * completing the server's handshake before any request. A server in SYN_RECV
+ * sends nothing else but a RST, which should reach the socket: a held
+ * connection reset while it waits is then closed, not handed to a request.
+ * Once the first request byte has completed the handshake the server sends no
+ * SYN at all, so the filter stays: using a held connection takes no syscall.
+ */
+export function dropSynProgram(): SockFilter[] {
+  return assemble([
+    { code: BPF.LD | BPF.B | BPF.ABS, k: 13 }, // A = TCP flags
+    { code: BPF.JMP | BPF.JSET | BPF.K, k: 0x02, jt: 'drop' },
+    { code: RET_K, k: KEEP_WHOLE },
+    { code: RET_K, k: DROP, label: 'drop' },
+  ]);
+}
+
 /** As many target checks as fit before the 8-bit jump offsets overflow. */
 export const MAX_FILTER_TARGETS = 60;
 

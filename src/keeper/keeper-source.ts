@@ -129,7 +129,7 @@ interface HeldDescriptor {
   /**
    * The socket around it, made when it arrived rather than when a request takes it (0.06 ms of
    * the handoff after idleness, measured in stop 23). It tells the server nothing: its filter
-   * still drops everything, and nothing is written. Undefined when wrapping failed (then at use).
+   * drops the SYN-ACK retransmits, and nothing is written. Undefined when wrapping failed (then at use).
    */
   readonly socket: RepairedSocket | undefined;
 }
@@ -344,7 +344,6 @@ export class KeeperConnectionSource extends EventEmitter<KeeperConnectionSourceE
         // Closed while held (its fd may be another socket's now): not usable, nothing to give up.
         if (socket?.destroyed === true) throw new Error('held socket closed');
         socket ??= wrapHeldSocket(passed, target, held.entry);
-        // Only now may the server's packets reach the socket (and our kernel answer them).
         openWrappedHeldSocket(socket);
       } catch {
         this.#stats.heldDiscarded += 1;

@@ -24,8 +24,8 @@ export interface ConnectRequest {
   readonly port: number;
   /**
    * The client may keep the socket a while before its first request: the keeper hands it
-   * held (every inbound segment dropped until the client detaches the filter), so the
-   * server is not told before the request (docs/keeper-protocol.md, "Held connections").
+   * held (a filter drops the server's SYN-ACK retransmits), so the server is not told
+   * before the request (docs/keeper-protocol.md, "Held connections").
    */
   readonly hold: boolean;
 }
@@ -130,9 +130,9 @@ export interface ConnectSuccess {
   readonly address: string;
   readonly port: number;
   /**
-   * Set when the request asked `hold` and the socket is held: the client must detach its
-   * filter (SO_DETACH_FILTER) before the first byte, and use it within `holdMs` or give it
-   * up with an aborting close (SO_LINGER 0: a RST, so the server's application sees nothing).
+   * Set when the request asked `hold` and the socket is held (its filter drops SYNs, and may
+   * stay): the client uses it within `holdMs` or gives it up with an aborting close
+   * (SO_LINGER 0: a RST, so the server's application sees nothing).
    */
   readonly holdMs?: number;
 }

@@ -1,16 +1,19 @@
 // A held handoff across a real delay line: a socket ESTABLISHED on our side
-// whose filter drops every inbound segment. The server's entry must stay in
-// SYN_RECV while it waits (its SYN-ACK retransmits go unanswered), the socket
-// must serve a request once opened, and a discarded one must leave nothing on
-// the server. The control case (no filter) shows what the filter prevents.
+// whose filter drops every segment with SYN set. The server's entry must stay
+// in SYN_RECV while it waits (its SYN-ACK retransmits go unanswered), the socket
+// must serve a request with the filter still on (it stays for the connection's
+// life), and a discarded one must leave nothing on the server. The control case
+// (no filter) shows what the filter prevents.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTopology, enterNamespace, type Topology } from '../../bench/topology/index.js';
 import { startNodeUpstream, type UpstreamServer } from '../../bench/upstream/index.js';
-import { closeFd } from '../../native/socket-ops.js';
+import { SO_ATTACH_FILTER, SOL_SOCKET } from '../../native/constants.js';
+import { closeFd, getBufferOption } from '../../native/socket-ops.js';
 import { awaitEstablished } from '../../src/handshake/await-established.js';
 import type { Endpoint } from '../../src/handshake/endpoint.js';
 import { Handshaker } from '../../src/handshake/handshaker.js';
-import { discardHeldSocket, discardWrappedHeldSocket, openHeldSocket, openWrappedHeldSocket, wrapHeldSocket } from '../../src/handshake/held-socket.js';
+import { dropSynProgram } from '../../src/handshake/bpf-programs.js';
+import { discardHeldSocket, discardWrappedHeldSocket, openWrappedHeldSocket, wrapHeldSocket } from '../../src/handshake/held-socket.js';
 import { RepairedSocket } from '../../src/handshake/repaired-socket.js';
 import { exchange } from '../helpers/http-exchange.js';
 import { assertIntegrationPrerequisites } from '../helpers/prerequisites.js';
@@ -48,6 +51,11 @@ async function serverState(port: number): Promise<string | undefined> {
   return stdout.trim().split('\n').filter(Boolean)[0]?.split(/\s+/)[0];
 }
 
+/** The length of the socket's filter in instructions, 0 without one (SO_GET_FILTER given no room answers the count). */
+function filterLength(fd: number): number {
+  return getBufferOption(fd, SOL_SOCKET, SO_ATTACH_FILTER, Buffer.alloc(0), 'getsockopt(SO_GET_FILTER)');
+}
+
 async function established() {
   const entry = hs.open(target);
   await awaitEstablished(hs, entry, 3 * RTT_MS + 1000);
@@ -67,18 +75,22 @@ describe('held handoff', () => {
     }
   });
 
-  it("a held socket leaves the server's entry in SYN_RECV across a SYN-ACK retransmit, then serves a request once opened", async () => {
+  it("a held socket leaves the server's entry in SYN_RECV across a SYN-ACK retransmit, then serves a request with its filter still on", async () => {
     const entry = await established();
     const fd = hs.handoffFd(entry, true);
+    expect(filterLength(fd)).toBe(dropSynProgram().length);
     await new Promise((r) => setTimeout(r, PAST_FIRST_RETRANSMIT_MS));
     expect(await serverState(entry.local.port)).toBe('SYN-RECV');
-    openHeldSocket(fd);
-    const res = await exchange({ host: target.address, port: target.port, path: '/bytes/100000', socket: new RepairedSocket(fd, target, entry.id) });
+    const socket = new RepairedSocket(fd, target, entry.id);
+    const res = await exchange({ host: target.address, port: target.port, path: '/bytes/100000', socket });
     expect(res.status).toBe(200);
     expect(res.bytes).toBe(100_000);
+    // Every byte of the response came through the filter, which is still there.
+    expect(filterLength(fd)).toBe(dropSynProgram().length);
+    socket.destroy();
   }, 20_000);
 
-  it('a held socket wrapped ahead of use (reading) still tells the server nothing, then serves a request once opened', async () => {
+  it('a held socket wrapped ahead of use (reading) still tells the server nothing, then serves a request once taken', async () => {
     const entry = await established();
     const fd = hs.handoffFd(entry, true);
     const socket = wrapHeldSocket(fd, target, entry.id);

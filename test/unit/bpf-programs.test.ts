@@ -2,7 +2,7 @@
 // (bpf-interpreter.ts).
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { dropAllProgram, MAX_FILTER_TARGETS, synChannelProgram } from '../../src/handshake/bpf-programs.js';
+import { dropAllProgram, dropSynProgram, MAX_FILTER_TARGETS, synChannelProgram } from '../../src/handshake/bpf-programs.js';
 import { ackCarriesTag, ISN_TAG_BITS, ISN_TAG_MASK, isnTagPattern, MAX_ISN_TAG, taggedIsn } from '../../src/handshake/isn-tag.js';
 import { encodeTcpSegment, TCP_FLAGS } from '../../src/packet/index.js';
 import { run } from './bpf-interpreter.js';
@@ -129,5 +129,29 @@ describe('synChannelProgram', () => {
 describe('dropAllProgram', () => {
   it('drops everything', () => {
     expect(run(dropAllProgram(), packet('10.1.2.3', 8080, SYN | ACK))).toBe(0);
+  });
+});
+
+describe('dropSynProgram (a held connection: the TCP header comes first)', () => {
+  const prog = dropSynProgram();
+  /** What a TCP socket's filter sees: the segment from its TCP header on. */
+  const segment = (flags: number, payload = 0): Uint8Array =>
+    encodeTcpSegment({ srcAddr: '10.1.2.3', dstAddr: '10.9.9.9', srcPort: 8080, dstPort: 40000, seq: 1, ack: 2, flags, window: 100, payload: Buffer.alloc(payload, 0x53) });
+
+  it("drops the server's SYN-ACK retransmit, and any SYN", () => {
+    expect(run(prog, segment(SYN | ACK))).toBe(0);
+    expect(run(prog, segment(SYN))).toBe(0);
+  });
+
+  it('keeps everything else whole: data, ACKs, FINs and RSTs (0xffffffff, never a length that could trim a coalesced segment)', () => {
+    for (const flags of [ACK, ACK | PSH, FIN | ACK, RST, RST | ACK]) expect(run(prog, segment(flags, 1400))).toBe(0xffffffff);
+  });
+
+  it('property: any flags and payload, dropped exactly when SYN is set', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 0xff }), fc.integer({ min: 0, max: 2000 }), (flags, payload) => {
+        expect(run(prog, segment(flags, payload))).toBe(flags & SYN ? 0 : 0xffffffff);
+      }),
+    );
   });
 });
