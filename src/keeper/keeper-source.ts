@@ -340,6 +340,8 @@ export class KeeperConnectionSource extends EventEmitter<KeeperConnectionSourceE
     for (let held = this.#held.take(target); held !== undefined; held = this.#held.take(target)) {
       const { passed } = held.descriptor;
       let socket = held.descriptor.socket;
+      // Wrapped (and watched) when it arrived, unless wrapping failed then.
+      const late = socket === undefined;
       try {
         // Closed while held (its fd may be another socket's now): not usable, nothing to give up.
         if (socket?.destroyed === true) throw new Error('held socket closed');
@@ -352,7 +354,7 @@ export class KeeperConnectionSource extends EventEmitter<KeeperConnectionSourceE
         this.emit('held', { outcome: 'discarded', target });
         continue;
       }
-      this.#watchFirstUse(held.descriptor.session, socket, held.entry, target);
+      if (late) this.#watchFirstUse(held.descriptor.session, socket, held.entry, target);
       this.#stats.served += 1;
       this.#stats.heldUsed += 1;
       this.emit('held', { outcome: 'used', target });
@@ -691,6 +693,9 @@ export class KeeperConnectionSource extends EventEmitter<KeeperConnectionSourceE
     } catch {
       socket = undefined;
     }
+    // Watched from here, off the request path (stop 25 timed the watch at 19 µs of a cold
+    // request): a reset while held is a dead entry too, and a discard (no error) reports nothing.
+    if (socket !== undefined) this.#watchFirstUse(s, socket, entry, target);
     if (this.#held.add({ passed, session: s, socket }, entry, target, holdMs)) this.#armHeldTimer(this.#held.expire());
   }
 

@@ -74,9 +74,11 @@ export function attachKeeperClientObservers(logger: Logger, registry: Registry, 
     labelNames: ['outcome'] as const,
     registers: [registry],
   });
-  for (const outcome of ['received', 'used', 'discarded'] as const) held.inc({ outcome }, 0);
+  // Children looked up once: a 'used' comes on the request path, and inc() by labels hashes them each time.
+  const heldBy = { received: held.labels('received'), used: held.labels('used'), discarded: held.labels('discarded') };
+  for (const child of Object.values(heldBy)) child.inc(0);
   const onTimeout = (): void => timeouts.inc();
-  const onHeld = (e: { outcome: 'received' | 'used' | 'discarded' }): void => held.inc({ outcome: e.outcome });
+  const onHeld = (e: { outcome: 'received' | 'used' | 'discarded' }): void => heldBy[e.outcome].inc();
   source.on('connected', onConnected);
   source.on('disconnected', onDisconnected);
   source.on('timeout', onTimeout);

@@ -1,5 +1,5 @@
 // Held connections between a real KeeperServer and a worker's KeeperConnectionSource,
-// over a real Unix socket, with loopback TCP connections that carry the same drop-all
+// over a real Unix socket, with loopback TCP connections that carry the same SYN-dropping
 // filter a held handoff has (test/integration/held-handoff.test.ts checks what the
 // filter does for a server across a real delay line).
 import { once } from 'node:events';
@@ -23,12 +23,15 @@ let upstream: net.Server;
 let target: Endpoint;
 /** How each connection the upstream accepted ended: 'end' (FIN), 'reset' (RST), or open. */
 const ends: Array<'open' | 'end' | 'reset'> = [];
+/** The upstream's side of each connection it accepted, in order. */
+const accepted: net.Socket[] = [];
 const cleanups: (() => unknown)[] = [];
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'synpool-held-'));
   upstream = net.createServer((s) => {
     const i = ends.push('open') - 1;
+    accepted.push(s);
     s.on('error', (err: NodeJS.ErrnoException) => (ends[i] = err.code === 'ECONNRESET' ? 'reset' : ends[i]!));
     s.on('end', () => (ends[i] = 'end'));
     s.on('data', (d) => s.write(`echo:${d.toString()}`));
@@ -117,7 +120,7 @@ describe('held connections in a worker', () => {
   it.each([
     ['on the event loop (descriptors as libuv handles)', false],
     ['on the threadpool (bare descriptors)', true],
-  ])('a request after the first takes a held connection with no request to the keeper, opened (its filter off): %s', async (_, threadpoolReceive) => {
+  ])('a request after the first takes a held connection with no request to the keeper, its answer let in: %s', async (_, threadpoolReceive) => {
     const pool = new HoldingPool(target);
     const src = await start(pool, 2, { threadpoolReceive });
     const first = await acquire(src); // stock empty: asked, and two held ones asked for behind it
@@ -130,7 +133,7 @@ describe('held connections in a worker', () => {
     // No request of its own: the keeper saw only the top-up that replaces it.
     expect(pool.plainCalls).toBe(1);
     expect(src.stats()).toMatchObject({ heldUsed: 1, served: 2 });
-    // The filter was detached: the upstream's answer gets in.
+    // The filter (still on) lets the upstream's answer in.
     expect(await roundTrip(second!, 'hi')).toBe('echo:hi');
     second!.destroy();
     await until(() => pool.heldCalls === 3);
@@ -153,6 +156,20 @@ describe('held connections in a worker', () => {
     held!.destroy();
     // Replaced as after an asynchronous take.
     await until(() => pool.heldCalls === 3);
+  });
+
+  it('a held connection the upstream resets while it waits is never handed out: the filter lets the RST in', async () => {
+    const pool = new HoldingPool(target);
+    const src = await start(pool, 1);
+    const before = accepted.length;
+    (await acquire(src))!.destroy(); // asked; one held connection asked for behind it
+    await until(() => src.stats().heldReceived === 1 && accepted.length === before + 2);
+    accepted.at(-1)!.resetAndDestroy();
+    await new Promise((r) => setTimeout(r, 100)); // loopback: the RST is in well before
+    expect(src.acquire(target)).toBeUndefined();
+    expect(src.stats()).toMatchObject({ heldUsed: 0, heldDiscarded: 1 });
+    // (A repaired socket's reset, nothing of ours acknowledged, is also reported dead to the keeper:
+    // these loopback sockets had their SYN acknowledged, so theirs is a plain ECONNRESET.)
   });
 
   it('a held connection past its time is given up with a RST and never used', async () => {
