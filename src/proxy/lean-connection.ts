@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Socket } from 'node:net';
 import { errors, util, type Dispatcher } from 'undici';
-import { HTTPParser, PARSE_BODY, SKIP_BODY, type NativeParser } from './lean-parser.js';
+import { HTTPParser, PARSE_BODY, releaseResponseParser, SKIP_BODY, takeResponseParser, type NativeParser } from './lean-parser.js';
 import type { ClientSocketState } from './tracking-client.js';
 
 /** undici's margin below a server's `Keep-Alive: timeout=N`: the server may close at N (client.js, 2 s). */
@@ -133,8 +133,7 @@ export class LeanConnection {
     this.state = { socket };
     this.#owner = owner;
     this.idleTimeoutMs = idleTimeoutMs;
-    const parser = new HTTPParser!();
-    parser.initialize(HTTPParser!.RESPONSE, {});
+    const parser = takeResponseParser();
     parser[HTTPParser!.kOnHeaders] = this.#onHeaders;
     parser[HTTPParser!.kOnHeadersComplete] = this.#onHeadersComplete;
     parser[HTTPParser!.kOnBody] = this.#onBody;
@@ -256,8 +255,8 @@ export class LeanConnection {
   readonly #onClose = (): void => {
     if (this.#exchange !== undefined) this.fail(new errors.SocketError('other side closed'));
     this.#release();
-    // Freed here, never in destroy(): that may run inside one of the parser's own callbacks.
-    this.#parser.close();
+    // Given back here, never in destroy(): that may run inside one of the parser's own callbacks.
+    releaseResponseParser(this.#parser);
   };
 
   readonly #onHeaders = (headers: string[]): void => {
