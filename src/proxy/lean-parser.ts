@@ -51,8 +51,8 @@ export function leanParserAvailable(): boolean {
 
 /**
  * Parsers of closed connections, kept for the next ones, as node:http keeps its own
- * (`_http_common`'s FreeList): a new one is a native object, ~13 µs to make after a second
- * of idleness against ~2 µs to re-initialize one (stop 26, docs/own-time.md).
+ * (`_http_common`'s FreeList): a new one is a native object, p50 35 µs to make and initialize
+ * after a second of idleness against 20 µs to re-initialize one (stop 26, docs/own-time.md).
  */
 const freeParsers: NativeParser[] = [];
 const MAX_FREE_PARSERS = 16;
