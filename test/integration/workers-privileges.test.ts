@@ -42,9 +42,14 @@ function pids(): { supervisor: number; keeper: number; workers: number[] } {
   return { supervisor: status(p.keeper!).ppid, keeper: p.keeper!, workers: [p.worker1!, p.worker2!] };
 }
 
-/** Pids holding a listening socket on the front port, from ss in the client namespace. */
+/**
+ * Pids holding a listening socket on the front address and port, from ss in the client namespace.
+ * The address too: the keeper's port reservations are listeners on the namespace's own address,
+ * and one may draw the front's port number (a CI run listed the keeper by `sport` alone; all of
+ * its other descriptors are close-on-exec, so a reservation is the likely one).
+ */
 async function frontPortHolders(): Promise<number[]> {
-  const r = await topo.exec('client', 'ss', ['-Hltnp', `sport = :${cli.port}`]);
+  const r = await topo.exec('client', 'ss', ['-Hltnp', 'src', `${new URL(cli.url).hostname}:${cli.port}`]);
   return [...new Set([...r.stdout.matchAll(/pid=(\d+)/g)].map((m) => Number(m[1])))].sort((a, b) => a - b);
 }
 
