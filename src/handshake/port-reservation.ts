@@ -7,7 +7,7 @@ import { dropAllProgram } from './bpf-programs.js';
 let dropAll: BpfProgram | undefined;
 
 /** Attaches the drop-all filter: TCP never sees a segment for `fd` (the reservation below). */
-export function attachDropAllFilter(fd: number, what: string): void {
+function attachDropAllFilter(fd: number, what: string): void {
   dropAll ??= loadBpfProgram(dropAllProgram());
   setBufferOption(fd, SOL_SOCKET, SO_ATTACH_FILTER, dropAll.fprog, what);
 }

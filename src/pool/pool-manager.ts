@@ -217,7 +217,8 @@ export class PoolManager extends EventEmitter<PoolEvents> {
    * acquireFd() held (held-socket.ts): the descriptor's filter drops the server's SYN-ACK
    * retransmits, so the server is told nothing before the first request byte, and `holdMs`
    * says how long it may wait for its first segment (the entry's TTL and, where the pool
-   * watches it, its full initial window; at most MAX_HOLD_MS). Undefined when the pool is empty, or the driver cannot hold.
+   * watches it, its full initial window; at most MAX_HOLD_MS). Undefined when the pool is
+   * empty, or the driver cannot hold.
    */
   acquireHeldFd(target: Endpoint): { fd: number; entry: EntryRef; holdMs: number } | undefined {
     const handoffFd = this.driver.handoffFd?.bind(this.driver);
