@@ -24,8 +24,14 @@ export function formatEndpoint(e: Endpoint): string {
   return endpointFamily(e) === 6 ? `[${e.address}]:${e.port}` : `${e.address}:${e.port}`;
 }
 
+/** Each endpoint's key, made once: it is looked up several times on a pooled request's path. */
+const keys = new WeakMap<Endpoint, string>();
+
+/** The map key of an endpoint: its formatEndpoint spelling (endpoints are never changed once made). */
 export function endpointKey(e: Endpoint): string {
-  return formatEndpoint(e);
+  let key = keys.get(e);
+  if (key === undefined) keys.set(e, (key = formatEndpoint(e)));
+  return key;
 }
 
 /**

@@ -62,7 +62,11 @@ export interface KeeperConnectionSourceEvents {
   late: [{ id: number }];
   /** A pooled socket was reset on first use and reported to the keeper. */
   dead: [{ entry: number; target: Endpoint }];
-  /** A held connection came from the keeper, was used by a request, or was given up unused (its time ran out, or the source closed). */
+  /**
+   * A held connection came from the keeper, was used by a request (reported after the
+   * request's turn: the request is written first), or was given up unused (its time ran
+   * out, or the source closed).
+   */
   held: [{ outcome: 'received' | 'used' | 'discarded'; target: Endpoint }];
 }
 
@@ -177,7 +181,10 @@ export class KeeperConnectionSource extends EventEmitter<KeeperConnectionSourceE
   #heldTimerAt = Infinity;
   /** Per endpoint key: hold requests in flight, the latest request (demand), no asking before (after an empty pool). */
   readonly #holding = new Map<string, HoldState>();
-  readonly #topUpTargets = new Map<string, Endpoint>();
+  /** Targets to top up after this turn (repeats allowed: #afterTurn takes each once). */
+  readonly #topUpTargets: Endpoint[] = [];
+  /** Targets a request took a held connection of in this turn: their `held` event and demand come after it. */
+  readonly #takenThisTurn: Endpoint[] = [];
   #topUpScheduled = false;
   /** Top-ups put off while requests' own asks were outstanding (a burst): sent when the last is answered. */
   readonly #topUpDeferred = new Map<string, Endpoint>();
@@ -256,7 +263,8 @@ export class KeeperConnectionSource extends EventEmitter<KeeperConnectionSourceE
     const socket = this.#useHeld(target);
     if (socket === undefined) return undefined;
     this.#stats.requests += 1;
-    this.#holdState(target).lastDemand = performance.now();
+    // Its event and its demand are noted after this turn, with the top-up: the request is written first.
+    this.#takenThisTurn.push(target);
     this.#topUpLater(target);
     return socket;
   }
@@ -307,16 +315,27 @@ export class KeeperConnectionSource extends EventEmitter<KeeperConnectionSourceE
    */
   #topUpLater(target: Endpoint): void {
     if (this.#hold === 0) return;
-    this.#topUpTargets.set(endpointKey(target), target);
+    this.#topUpTargets.push(target);
     if (this.#topUpScheduled) return;
     this.#topUpScheduled = true;
-    setImmediate(() => {
-      this.#topUpScheduled = false;
-      const targets = [...this.#topUpTargets.values()];
-      this.#topUpTargets.clear();
-      for (const t of targets) this.#topUp(t);
-    });
+    setImmediate(this.#afterTurn);
   }
+
+  readonly #afterTurn = (): void => {
+    this.#topUpScheduled = false;
+    const now = performance.now();
+    for (const target of this.#takenThisTurn.splice(0)) {
+      this.#holdState(target).lastDemand = now;
+      this.emit('held', { outcome: 'used', target });
+    }
+    const done = new Set<string>();
+    for (const target of this.#topUpTargets.splice(0)) {
+      const key = endpointKey(target);
+      if (done.has(key)) continue;
+      done.add(key);
+      this.#topUp(target);
+    }
+  };
 
   #track(s: Session, id: number, target: Endpoint, callback: Pending['callback']): void {
     s.pending.set(id, { target, callback, deadline: performance.now() + this.#o.requestTimeoutMs });
@@ -357,7 +376,6 @@ export class KeeperConnectionSource extends EventEmitter<KeeperConnectionSourceE
       if (late) this.#watchFirstUse(held.descriptor.session, socket, held.entry, target);
       this.#stats.served += 1;
       this.#stats.heldUsed += 1;
-      this.emit('held', { outcome: 'used', target });
       return socket;
     }
     return undefined;

@@ -113,7 +113,8 @@ export class LeanConnection {
   /** Shared with tracked requests: which socket they went out on. */
   readonly state: ClientSocketState;
   readonly #owner: LeanConnectionOwner;
-  readonly #parser: NativeParser;
+  /** Set with the socket's listeners, once the first request is written (#listen). */
+  #parser: NativeParser | undefined;
   #exchange: LeanExchange | undefined;
   /** Headers llhttp handed over before the head was complete (a head split across reads), or trailers. */
   #partial: string[] = [];
@@ -133,19 +134,30 @@ export class LeanConnection {
     this.state = { socket };
     this.#owner = owner;
     this.idleTimeoutMs = idleTimeoutMs;
+  }
+
+  /**
+   * The parser and the socket's listeners. Set after the first request's write, not
+   * before: a socket event or a response byte comes on a later turn at the earliest, so
+   * nothing is missed, and a new connection's request leaves without waiting for them
+   * (docs/own-time.md, stop 27). Before returning, send() always calls it.
+   */
+  #listen(): void {
+    if (this.#parser !== undefined) return;
     const parser = takeResponseParser();
     parser[HTTPParser!.kOnHeaders] = this.#onHeaders;
     parser[HTTPParser!.kOnHeadersComplete] = this.#onHeadersComplete;
     parser[HTTPParser!.kOnBody] = this.#onBody;
     parser[HTTPParser!.kOnMessageComplete] = this.#onMessageComplete;
     this.#parser = parser;
+    const { socket } = this;
     socket.on('data', this.#onData);
     socket.on('end', this.#onEnd);
     socket.on('error', this.#onError);
     socket.on('close', this.#onClose);
   }
 
-  /** Writes `ex` on this (idle) connection. */
+  /** Writes `ex` on this (idle or new) connection. */
   send(ex: LeanExchange): void {
     this.#exchange = ex;
     ex.connection = this;
@@ -153,9 +165,14 @@ export class LeanConnection {
     if (ex.tracked !== undefined) ex.tracked.clientState = this.state;
     ex.handler.onRequestStart?.(ex, NO_CONTEXT);
     // The handler may have aborted at once (its client already gone): the connection went with it.
-    if (ex.aborted || this.#closed) return;
-    this.#arm(ex.headersTimeoutMs, HEADERS_TIMEOUT);
+    if (ex.aborted || this.#closed) {
+      this.#listen();
+      return;
+    }
     this.socket.write(ex.head, 'latin1');
+    // The timer too: it is armed ~10 µs later than the head is written, and the head leaves sooner.
+    this.#listen();
+    this.#arm(ex.headersTimeoutMs, HEADERS_TIMEOUT);
   }
 
   /** Ends the current request with `err` and gives the connection up. */
@@ -210,7 +227,7 @@ export class LeanConnection {
     }
     let result: number | Error;
     try {
-      result = this.#parser.execute(chunk);
+      result = this.#parser!.execute(chunk);
     } catch (err) {
       // A handler callback threw inside the parser: the exchange cannot go on.
       this.fail(err as Error);
@@ -235,7 +252,7 @@ export class LeanConnection {
     // A body delimited by the close ends here (finish() completes it).
     if (this.#exchange !== undefined) {
       try {
-        this.#parser.finish();
+        this.#parser!.finish();
       } catch (err) {
         this.fail(err as Error);
         return;
@@ -256,7 +273,7 @@ export class LeanConnection {
     if (this.#exchange !== undefined) this.fail(new errors.SocketError('other side closed'));
     this.#release();
     // Given back here, never in destroy(): that may run inside one of the parser's own callbacks.
-    releaseResponseParser(this.#parser);
+    releaseResponseParser(this.#parser!);
   };
 
   readonly #onHeaders = (headers: string[]): void => {

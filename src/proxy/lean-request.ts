@@ -12,8 +12,13 @@ import type { Dispatcher } from 'undici';
  */
 const LEAN_METHODS: ReadonlySet<string> = new Set(['GET', 'DELETE', 'OPTIONS']);
 const UNDICI_HANDLED: ReadonlySet<string> = new Set(['content-length', 'transfer-encoding', 'expect', 'upgrade', 'connection', 'keep-alive', 'host']);
-/** undici's checks (lib/core/util.js): an RFC 9110 token; a field value without CTLs other than tab. */
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/**
+ * undici's checks (lib/core/util.js): names that are RFC 9110 tokens, values without CTLs
+ * other than tab. Each holds for every header exactly when it holds for all the names (all
+ * the values) run together, empty names aside: two tests per request, not two per header
+ * (this runs on every lean request, after idleness too: docs/own-time.md, stop 27).
+ */
+const TOKEN_CHARS = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]*$/;
 const BAD_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
 const BAD_PATH = /[^\u0021-\u00ff]/;
 
@@ -35,12 +40,16 @@ export function leanHead(opts: Dispatcher.DispatchOptions, defaultHost: string):
   const headers = opts.headers;
   let host = defaultHost;
   let lines = '';
+  let names = '';
+  let values = '';
   if (headers !== undefined && headers !== null) {
     if (!Array.isArray(headers) || (headers.length & 1) !== 0) return undefined;
     for (let i = 0; i < headers.length; i += 2) {
       const name = headers[i];
       const value = headers[i + 1];
-      if (typeof name !== 'string' || typeof value !== 'string' || !TOKEN.test(name) || BAD_VALUE.test(value)) return undefined;
+      if (typeof name !== 'string' || typeof value !== 'string' || name === '') return undefined;
+      names += name;
+      values += value;
       const lower = name.toLowerCase();
       if (UNDICI_HANDLED.has(lower)) {
         if (lower !== 'host') return undefined;
@@ -50,6 +59,7 @@ export function leanHead(opts: Dispatcher.DispatchOptions, defaultHost: string):
       lines += `${name}: ${value}\r\n`;
     }
   }
+  if (!TOKEN_CHARS.test(names) || BAD_VALUE.test(values)) return undefined;
   return `${method} ${path} HTTP/1.1\r\nhost: ${host}\r\nconnection: keep-alive\r\n${lines}\r\n`;
 }
 

@@ -260,6 +260,27 @@ describe('the lean exchange (bodiless GET/DELETE/OPTIONS to http origins)', () =
     expect(out.body).toBe('part');
   });
 
+  it('an abort as the request starts, on a new connection: nothing is written, the connection closes, the next request gets a new one', async () => {
+    const s = await rawServer((_h, socket, i) => socket.write(ok(`r${i}`)));
+    const a = agent();
+    const out = await exchange(a, s.origin, {}, (c) => c.abort(new Error('client went away')));
+    expect(out.error?.message).toBe('client went away');
+    await new Promise((r) => setTimeout(r, 50));
+    expect(s.requests).toHaveLength(0);
+    expect(a.idleConnections(s.origin)).toBe(0);
+    const next = await exchange(a, s.origin);
+    expect(next.body).toBe('r0');
+    expect(s.requests.map((r) => r.connection)).toEqual([1]);
+  });
+
+  it('a response that comes back at once, with the server closing: read whole', async () => {
+    // The connection's listeners are set after its first write (lean-connection.ts): in the same turn, before any byte can be read.
+    const s = await rawServer((_h, socket) => socket.end(ok('quick', 'connection: close\r\n')));
+    const a = agent();
+    for (let i = 0; i < 3; i++) expect((await exchange(a, s.origin)).body).toBe('quick');
+    expect(s.connections).toBe(3);
+  });
+
   it('destroy() ends a request whose connection is still being made; close() lets a running one finish', async () => {
     const s = await rawServer((_h, socket, i) => setTimeout(() => socket.write(ok(`r${i}`)), 50));
     const a = agent();

@@ -149,9 +149,17 @@ describe('held connections in a worker', () => {
     expect(src.stats()).toMatchObject({ requests: 0, served: 0 });
     (await acquire(src))!.destroy(); // fills the stock behind it
     await until(() => src.stats().heldReceived === 2);
+    const used: Endpoint[] = [];
+    src.on('held', (e) => {
+      if (e.outcome === 'used') used.push(e.target);
+    });
     const held = src.acquire(target);
     expect(held).toBeDefined();
     expect(src.stats()).toMatchObject({ requests: 2, served: 2, heldUsed: 1 });
+    // Its event comes after the caller's turn (the request is written first), once.
+    expect(used).toEqual([]);
+    await new Promise((r) => setImmediate(r));
+    expect(used).toEqual([target]);
     expect(await roundTrip(held!, 'sync')).toBe('echo:sync');
     held!.destroy();
     // Replaced as after an asynchronous take.

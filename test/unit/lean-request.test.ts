@@ -26,6 +26,9 @@ describe('leanHead: which requests the lean exchange takes', () => {
     ['an expect header', opts({ headers: ['expect', '100-continue'] })],
     ['a connection header', opts({ headers: ['Connection', 'close'] })],
     ['a CRLF in a value', opts({ headers: ['x', 'a\r\nInjected: 1'] })],
+    ['a CRLF in the Host value', opts({ headers: ['Host', 'a\r\nInjected: 1'] })],
+    ['a tab in a header name', opts({ headers: ['x\ty', '1'] })],
+    ['an empty header name', opts({ headers: ['', '1'] })],
     ['a bad header name', opts({ headers: ['x y', '1'] })],
     ['an array value', opts({ headers: ['x', ['1', '2']] as never })],
   ])('leaves %s to undici', (_name, o) => {
@@ -43,6 +46,25 @@ describe('leanHead: which requests the lean exchange takes', () => {
         expect(lines.slice(4)).toEqual(['', '']);
         expect(lines[3]).toBe(`${name}: ${value}`);
       }),
+    );
+  });
+
+  it('takes a header list exactly when every name is a token and every value is clean (property: several headers, hostile characters)', () => {
+    // The per-header checks undici makes (lib/core/util.js), one header at a time: leanHead checks them all at once.
+    const token = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+    const badValue = /[^\t\x20-\x7e\x80-\xff]/;
+    const handled = new Set(['content-length', 'transfer-encoding', 'expect', 'upgrade', 'connection', 'keep-alive']);
+    const char = fc.constantFrom('a', 'Z', '-', '!', '~', ' ', '\t', ':', '\r', '\n', '\0', '\x7f', '\xe9', '\u0101', '"', '(');
+    const text = fc.array(char, { maxLength: 6 }).map((cs) => cs.join(''));
+    const header = fc.tuple(fc.oneof(text, fc.constantFrom('Host', 'x-a', 'Accept')), text);
+    fc.assert(
+      fc.property(fc.array(header, { maxLength: 5 }), (pairs) => {
+        const head = leanHead(opts({ headers: pairs.flat() }), 'a');
+        const clean = pairs.every(([n, v]) => token.test(n) && !badValue.test(v) && !handled.has(n.toLowerCase()));
+        expect(head !== undefined).toBe(clean);
+        if (head !== undefined) expect(head.split('\r\n')).toHaveLength(5 + pairs.filter(([n]) => n.toLowerCase() !== 'host').length);
+      }),
+      { numRuns: 2000 },
     );
   });
 
