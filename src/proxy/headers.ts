@@ -178,24 +178,23 @@ const RESPONSE_VIA = `1.1 ${VIA_PSEUDONYM}`;
 
 /**
  * Headers for the client response: hop-by-hop removed, Via appended (undici speaks
- * HTTP/1.1 upstream). One pass, like upstreamRequestHeaders.
+ * HTTP/1.1 upstream). One pass, like upstreamRequestHeaders; the headers a Connection
+ * header names are taken out after it, and only when there is one (rare in responses).
  */
 export function clientResponseHeaders(headers: IncomingHttpHeaders | Record<string, string | string[] | undefined>): string[] {
   let named: Set<string> | undefined;
-  for (const name in headers) {
-    if (name.toLowerCase() !== 'connection') continue;
-    const value = headers[name];
-    if (value === undefined) continue;
-    if (Array.isArray(value)) for (const v of value) named = namedByConnection(v, named);
-    else named = namedByConnection(String(value), named);
-  }
-  const out: string[] = [];
+  let out: string[] = [];
   let priorVia: string | undefined;
   for (const name in headers) {
     const value = headers[name];
     if (value === undefined) continue;
     const l = name.toLowerCase();
-    if (HOP_BY_HOP.has(l) || l.startsWith('proxy-') || named?.has(l) === true) continue;
+    if (l === 'connection') {
+      if (Array.isArray(value)) for (const v of value) named = namedByConnection(v, named);
+      else named = namedByConnection(String(value), named);
+      continue;
+    }
+    if (HOP_BY_HOP.has(l) || l.startsWith('proxy-')) continue;
     if (l === 'via') {
       if (Array.isArray(value)) for (const v of value) priorVia = joinValue(priorVia, v.trim());
       else priorVia = joinValue(priorVia, String(value).trim());
@@ -203,6 +202,12 @@ export function clientResponseHeaders(headers: IncomingHttpHeaders | Record<stri
     }
     if (Array.isArray(value)) for (const v of value) out.push(name, v);
     else out.push(name, String(value));
+  }
+  if (named !== undefined) {
+    if (named.has('via')) priorVia = undefined;
+    const kept: string[] = [];
+    for (let i = 0; i < out.length; i += 2) if (!named.has((out[i] as string).toLowerCase())) kept.push(out[i] as string, out[i + 1] as string);
+    out = kept;
   }
   out.push('via', joinValue(priorVia, RESPONSE_VIA));
   return out;

@@ -119,6 +119,9 @@ export class LeanConnection {
   /** Headers llhttp handed over before the head was complete (a head split across reads), or trailers. */
   #partial: string[] = [];
   #timer: NodeJS.Timeout | undefined;
+  /** What the armed timer is for, and its length. */
+  #timerKind: TimeoutKind = HEADERS_TIMEOUT;
+  #timerMs = 0;
   /** The last response allowed another request on this connection. */
   #keepAlive = false;
   /** Set by a completed response inside execute(); acted on once execute() returns (llhttp is not re-entrant). */
@@ -196,9 +199,23 @@ export class LeanConnection {
     this.#owner.closed(this);
   }
 
+  /**
+   * Arms the timer for `kind`. The body timer follows the headers timer on every
+   * response, both 30 s by default: the same length restarts the armed timer
+   * (refresh) instead of clearing it and making another, which also removes and
+   * re-creates Node's list for that length when it held only this timer.
+   */
   #arm(ms: number, kind: TimeoutKind): void {
+    this.#timerKind = kind;
+    const timer = this.#timer;
+    if (timer !== undefined && ms === this.#timerMs) {
+      timer.refresh();
+      return;
+    }
     this.#disarm();
-    if (ms > 0) this.#timer = setTimeout(this.#onTimeout, ms, kind);
+    if (ms <= 0) return;
+    this.#timerMs = ms;
+    this.#timer = setTimeout(this.#onTimeout, ms);
   }
 
   #disarm(): void {
@@ -208,7 +225,8 @@ export class LeanConnection {
     }
   }
 
-  readonly #onTimeout = (kind: TimeoutKind): void => {
+  readonly #onTimeout = (): void => {
+    const kind = this.#timerKind;
     this.#timer = undefined;
     if (this.#exchange === undefined) return;
     this.fail(kind === HEADERS_TIMEOUT ? new errors.HeadersTimeoutError() : new errors.BodyTimeoutError());

@@ -217,6 +217,21 @@ describe('the lean exchange (bodiless GET/DELETE/OPTIONS to http origins)', () =
     expect(out.error?.code).toBe('UND_ERR_BODY_TIMEOUT');
   });
 
+  it('headers and body timeouts of the same length: the body\'s runs from the head, and each fails with its own code', async () => {
+    const s = await rawServer((h, socket) => {
+      if (h.includes('/silent')) return;
+      // The head alone: no body byte restarts the timer, only the head does.
+      setTimeout(() => socket.write('HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\n'), 100);
+    });
+    const a = agent({ headersTimeoutMs: 150, bodyTimeoutMs: 150 });
+    const started = performance.now();
+    const stalled = await exchange(a, s.origin);
+    expect(stalled.error?.code).toBe('UND_ERR_BODY_TIMEOUT');
+    expect(stalled.statuses).toEqual([200]);
+    expect(performance.now() - started).toBeGreaterThanOrEqual(240);
+    expect((await exchange(a, s.origin, { path: '/silent' })).error?.code).toBe('UND_ERR_HEADERS_TIMEOUT');
+  });
+
   it('does not reuse a connection after Connection: close or a Keep-Alive timeout it cannot trust', async () => {
     const s = await rawServer((h, socket) => {
       if (h.includes('/close')) socket.write(ok('c', 'connection: close\r\n'));

@@ -53,6 +53,12 @@ describe('hop-by-hop removal', () => {
     const flat = clientResponseHeaders({ connection: 'close', 'keep-alive': 'timeout=1', 'content-length': '3', via: '1.1 origin' });
     expect(asObject(flat)).toEqual({ 'content-length': ['3'], via: ['1.1 origin, 1.1 synpool'] });
   });
+
+  it('response headers named by Connection are dropped wherever they come, Via included (then only this hop is in it)', () => {
+    const before = clientResponseHeaders({ 'x-a': '1', via: '1.0 edge', connection: 'x-a, via', 'x-b': '2' });
+    expect(before).toEqual(['x-b', '2', 'via', '1.1 synpool']);
+    expect(clientResponseHeaders({ connection: ['x-b', 'close'], 'x-a': '1', 'x-b': '2' })).toEqual(['x-a', '1', 'via', '1.1 synpool']);
+  });
 });
 
 describe('forwarding headers', () => {
