@@ -143,9 +143,11 @@ export class LeanConnection {
    * The parser and the socket's listeners. Set after the first request's write, not
    * before: a socket event or a response byte comes on a later turn at the earliest, so
    * nothing is missed, and a new connection's request leaves without waiting for them
-   * (docs/own-time.md, stop 27). Before returning, send() always calls it.
+   * (docs/own-time.md, stop 27). Before returning, send() always calls it; a connection
+   * that goes idle without a request (its request was given up while it was being made)
+   * is given them by its pool first. Idempotent.
    */
-  #listen(): void {
+  listen(): void {
     if (this.#parser !== undefined) return;
     const parser = takeResponseParser();
     parser[HTTPParser!.kOnHeaders] = this.#onHeaders;
@@ -169,12 +171,12 @@ export class LeanConnection {
     ex.handler.onRequestStart?.(ex, NO_CONTEXT);
     // The handler may have aborted at once (its client already gone): the connection went with it.
     if (ex.aborted || this.#closed) {
-      this.#listen();
+      this.listen();
       return;
     }
     this.socket.write(ex.head, 'latin1');
     // The timer too: it is armed ~10 µs later than the head is written, and the head leaves sooner.
-    this.#listen();
+    this.listen();
     this.#arm(ex.headersTimeoutMs, HEADERS_TIMEOUT);
   }
 

@@ -130,8 +130,11 @@ export class LeanPool implements LeanConnectionOwner {
   #adopt(ex: LeanExchange, socket: Socket): void {
     const connection = new LeanConnection(socket, this, this.#o.keepAliveTimeoutMs);
     this.#all.add(connection);
-    if (ex.settled) this.released(connection);
-    else connection.send(ex);
+    if (ex.settled) {
+      // No request to write: it idles, and an idle connection must see the server close it (or an error) too.
+      connection.listen();
+      this.released(connection);
+    } else connection.send(ex);
   }
 
   released(connection: LeanConnection): void {
