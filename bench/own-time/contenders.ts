@@ -82,6 +82,8 @@ const FLOOR_SERVER = fileURLToPath(new URL('./floor-server.js', import.meta.url)
 const RELAY_FLOOR = fileURLToPath(new URL('./relay-floor.js', import.meta.url));
 const LEAN_PROXY = fileURLToPath(new URL('./lean-proxy.js', import.meta.url));
 const POOL_FILL_DEADLINE_MS = 5_000;
+/** nginx's `keepalive` (idle upstream connections kept per worker): the Node contenders' cap. */
+export const NGINX_UPSTREAM_KEEPALIVE = 256;
 
 export interface ContenderContext {
   topo: Topology;
@@ -145,7 +147,10 @@ export async function startOwnTimeContender(name: ContenderName, ctx: ContenderC
     }
     case 'nginx': {
       const port = ctx.port();
-      const p = await startNginxProxy(ctx.topo, { label: 'nginx', servers: [{ host: upstream.addr, port: upstream.port }], port });
+      // As many idle upstream connections as the Node contenders may keep (the minimal proxy's Pool and synpool's
+      // maxUpstreamConnections: 256). With the harness's default of 32, a wrk run of 64 connections made nginx
+      // close and reopen upstream connections all along: 2–5 k requests/s instead of ~26 k (docs/own-time.md, stop 29).
+      const p = await startNginxProxy(ctx.topo, { label: 'nginx', servers: [{ host: upstream.addr, port: upstream.port }], port, upstreamKeepalive: NGINX_UPSTREAM_KEEPALIVE });
       return { name, port, proxies: true, upstream, poolReady: none, cpuMs: () => p.cpuMs(), stop: () => p.stop() };
     }
     case 'node proxy':
