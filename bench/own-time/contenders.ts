@@ -22,6 +22,7 @@
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { existsSync } from 'node:fs';
+import { DEFAULTS } from '../../src/config/defaults.js';
 import { NGINX_BIN, startNginxProxy, startSynpool } from '../harness/proxy-process.js';
 import { stopChild, waitForJsonLine } from '../topology/child-output.js';
 import type { Topology } from '../topology/index.js';
@@ -82,8 +83,8 @@ const FLOOR_SERVER = fileURLToPath(new URL('./floor-server.js', import.meta.url)
 const RELAY_FLOOR = fileURLToPath(new URL('./relay-floor.js', import.meta.url));
 const LEAN_PROXY = fileURLToPath(new URL('./lean-proxy.js', import.meta.url));
 const POOL_FILL_DEADLINE_MS = 5_000;
-/** nginx's `keepalive` (idle upstream connections kept per worker): the Node contenders' cap. */
-export const NGINX_UPSTREAM_KEEPALIVE = 256;
+/** nginx's `keepalive` (idle upstream connections kept per worker): synpool's own cap (the minimal proxy's Pool has the same). */
+const NGINX_UPSTREAM_KEEPALIVE = DEFAULTS.maxUpstreamConnections;
 
 export interface ContenderContext {
   topo: Topology;
