@@ -16,6 +16,14 @@ export function parseProcStatCpuTicks(stat: string): number | undefined {
   return Number.isFinite(utime) && Number.isFinite(stime) ? utime + stime : undefined;
 }
 
+/** stime alone (field 15): the part of parseProcStatCpuTicks spent in the kernel, in ticks. */
+export function parseProcStatSystemTicks(stat: string): number | undefined {
+  const close = stat.lastIndexOf(')');
+  if (close < 0) return undefined;
+  const stime = Number(stat.slice(close + 2).split(' ')[12]);
+  return Number.isFinite(stime) ? stime : undefined;
+}
+
 /** cutime + cstime (fields 16 and 17): the CPU of the process's children that it has waited for, in ticks. */
 export function parseProcStatChildTicks(stat: string): number | undefined {
   const close = stat.lastIndexOf(')');
@@ -57,20 +65,38 @@ export function machineCpuTicks(): { busy: number; total: number } | undefined {
   }
 }
 
-export function processCpuMs(pid: number): number | undefined {
+function statMs(pid: number, ticksOf: (stat: string) => number | undefined): number | undefined {
   try {
-    const ticks = parseProcStatCpuTicks(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+    const ticks = ticksOf(readFileSync(`/proc/${pid}/stat`, 'utf8'));
     return ticks === undefined ? undefined : (ticks * 1000) / CLK_TCK;
   } catch {
     return undefined;
   }
 }
 
+export function processCpuMs(pid: number): number | undefined {
+  return statMs(pid, parseProcStatCpuTicks);
+}
+
+/** Of processCpuMs, the kernel's part (system time): syscalls, the network stack run on the process's behalf. */
+export function processSystemCpuMs(pid: number): number | undefined {
+  return statMs(pid, parseProcStatSystemTicks);
+}
+
 /** CPU of a process and its direct children (nginx: master + workers). */
 export function processTreeCpuMs(pid: number): number | undefined {
-  const own = processCpuMs(pid);
+  return treeSum(pid, processCpuMs);
+}
+
+/** Of processTreeCpuMs, the kernel's part. */
+export function processTreeSystemCpuMs(pid: number): number | undefined {
+  return treeSum(pid, processSystemCpuMs);
+}
+
+function treeSum(pid: number, read: (pid: number) => number | undefined): number | undefined {
+  const own = read(pid);
   if (own === undefined) return undefined;
-  return childrenOf(pid).reduce((sum, c) => sum + (processCpuMs(c) ?? 0), own);
+  return childrenOf(pid).reduce((sum, c) => sum + (read(c) ?? 0), own);
 }
 
 /**

@@ -12,7 +12,7 @@ import { captureStderr, describeExit, hasExited, stopChild } from '../topology/c
 import { childrenOf, signalQuietly } from '../topology/process-table.js';
 import type { Topology } from '../topology/index.js';
 import { nginxConfig } from '../upstream/nginx-config.js';
-import { processCpuMs, processTreeCpuMs } from './proc-cpu.js';
+import { processCpuMs, processSystemCpuMs, processTreeCpuMs, processTreeSystemCpuMs } from './proc-cpu.js';
 import { readProxyCounters, readyWorkers, type ProxyCounters } from './prometheus-text.js';
 import type { UpstreamTls } from './upstream-set.js';
 
@@ -33,9 +33,18 @@ export interface ProxyProcess {
   accelerated(): boolean | null;
   /** CPU (user + system) of the proxy's processes so far, ms. */
   cpuMs(): number | undefined;
+  /** Of cpuMs, the kernel's part (system time), ms. */
+  systemCpuMs(): number | undefined;
   /** synpool: one scrape of /metrics; nginx: undefined. */
   counters(): Promise<ProxyCounters | undefined>;
   stop(): Promise<void>;
+}
+
+/** A reading summed over processes, undefined when the first (the main one) cannot be read. */
+function sumOver(pids: readonly number[], read: (pid: number) => number | undefined): number | undefined {
+  const [main, ...rest] = pids;
+  const own = main === undefined ? undefined : read(main);
+  return own === undefined ? undefined : rest.reduce((s, p) => s + (read(p) ?? 0), own);
 }
 
 function httpGetText(port: number, path: string, timeoutMs: number): Promise<{ status: number; body: string }> {
@@ -127,6 +136,7 @@ export async function startSynpool(topo: Topology, o: SynpoolProcessOptions): Pr
     accelerated: () => (o.accel ? !stdoutTail.includes(NO_POOL_WARNING) : false),
     // With --workers: the supervisor, the keeper and the workers (its direct children).
     cpuMs: () => processTreeCpuMs(pid),
+    systemCpuMs: () => processTreeSystemCpuMs(pid),
     counters: async () => {
       const res = await httpGetText(o.metricsPort, '/metrics', 2_000);
       if (res.status !== 200) throw new Error(`${what}: /metrics answered ${res.status}`);
@@ -218,10 +228,8 @@ export async function startNginxProxy(topo: Topology, o: NginxProxyOptions): Pro
     port: o.port,
     pid: master,
     accelerated: () => null,
-    cpuMs: () => {
-      const own = processCpuMs(master);
-      return own === undefined ? undefined : workers.reduce((s, w) => s + (processCpuMs(w) ?? 0), own);
-    },
+    cpuMs: () => sumOver([master, ...workers], processCpuMs),
+    systemCpuMs: () => sumOver([master, ...workers], processSystemCpuMs),
     counters: () => Promise.resolve(undefined),
     stop,
   };

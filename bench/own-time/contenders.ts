@@ -23,6 +23,7 @@ import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { existsSync } from 'node:fs';
 import { DEFAULTS } from '../../src/config/defaults.js';
+import { processCpuMs, processSystemCpuMs } from '../harness/proc-cpu.js';
 import { NGINX_BIN, startNginxProxy, startSynpool } from '../harness/proxy-process.js';
 import { stopChild, waitForJsonLine } from '../topology/child-output.js';
 import type { Topology } from '../topology/index.js';
@@ -58,8 +59,12 @@ export const KEEP_ALIVE_UPSTREAM_CONTENDERS: readonly ContenderName[] = [...WARM
 /** The contenders whose upstream is on their own loopback (ContenderContext.localUpstream). */
 export const LOCAL_CONTENDERS: readonly ContenderName[] = ['synpool --no-accel, local', 'node proxy, local'];
 
-/** The cold modes' references only: not run in the throughput part. */
-export const COLD_ONLY_CONTENDERS: readonly ContenderName[] = [...KEEP_ALIVE_UPSTREAM_CONTENDERS, ...LOCAL_CONTENDERS];
+/**
+ * The cold modes' references only: not run in the throughput part, where every contender's upstream
+ * keeps connections open (the `, warm` proxies would repeat the plain ones). The relay and lean floors
+ * do run there: the least a Node proxy spends per request, beside what synpool spends.
+ */
+export const COLD_ONLY_CONTENDERS: readonly ContenderName[] = [...WARM_CONTENDERS, ...LOCAL_CONTENDERS];
 
 /** How long the warm contenders and their upstream keep an idle connection: longer than any gap between a contender's turns. */
 export const WARM_KEEPALIVE_MS = 300_000;
@@ -73,8 +78,10 @@ export interface RunningContender {
   readonly upstream: Endpoint;
   /** synpool: ready pool entries now (undefined for the others). */
   poolReady(): Promise<number | undefined>;
-  /** CPU of the contender's processes so far, ms (synpool and nginx; undefined for the others). */
+  /** CPU (user + system) of the contender's processes so far, ms: all of synpool's and nginx's, the Node contenders' one. */
   cpuMs?(): number | undefined;
+  /** Of cpuMs, the kernel's part (system time), ms. */
+  systemCpuMs?(): number | undefined;
   stop(): Promise<void>;
 }
 
@@ -144,7 +151,7 @@ export async function startOwnTimeContender(name: ContenderName, ctx: ContenderC
         const deadline = Date.now() + POOL_FILL_DEADLINE_MS;
         while (Date.now() < deadline && ((await poolReady().catch(() => 0)) ?? 0) < ctx.poolSize) await sleep(50);
       }
-      return { name, port, proxies: true, upstream, poolReady: accel ? poolReady : none, cpuMs: () => p.cpuMs(), stop: () => p.stop() };
+      return { name, port, proxies: true, upstream, poolReady: accel ? poolReady : none, cpuMs: () => p.cpuMs(), systemCpuMs: () => p.systemCpuMs(), stop: () => p.stop() };
     }
     case 'nginx': {
       const port = ctx.port();
@@ -152,7 +159,7 @@ export async function startOwnTimeContender(name: ContenderName, ctx: ContenderC
       // maxUpstreamConnections: 256). With the harness's default of 32, a wrk run of 64 connections made nginx
       // close and reopen upstream connections all along: 2–5 k requests/s instead of ~26 k (docs/own-time.md, stop 29).
       const p = await startNginxProxy(ctx.topo, { label: 'nginx', servers: [{ host: upstream.addr, port: upstream.port }], port, upstreamKeepalive: NGINX_UPSTREAM_KEEPALIVE });
-      return { name, port, proxies: true, upstream, poolReady: none, cpuMs: () => p.cpuMs(), stop: () => p.stop() };
+      return { name, port, proxies: true, upstream, poolReady: none, cpuMs: () => p.cpuMs(), systemCpuMs: () => p.systemCpuMs(), stop: () => p.stop() };
     }
     case 'node proxy':
     case 'node proxy, warm':
@@ -175,7 +182,9 @@ export async function startOwnTimeContender(name: ContenderName, ctx: ContenderC
         throw err;
       }
       child.stdout?.resume();
-      return { name, port, proxies, upstream, poolReady: none, stop: () => stopChild(child, 2_000) };
+      const pid = child.pid;
+      const read = (f: (pid: number) => number | undefined) => (): number | undefined => (pid === undefined ? undefined : f(pid));
+      return { name, port, proxies, upstream, poolReady: none, cpuMs: read(processCpuMs), systemCpuMs: read(processSystemCpuMs), stop: () => stopChild(child, 2_000) };
     }
   }
 }

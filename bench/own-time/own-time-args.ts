@@ -56,9 +56,11 @@ that closes every connection (the local contenders: a new connection per
 request whose handshake costs nothing on the network; the floor of a pooled
 request's new connection; idle and tight modes only); a node:net byte relay
 over connections already open to the keep-alive upstream, no HTTP parsed (the
-relay floor: the least any Node proxy does per request; cold modes only); and
-node:http in front of a hand-written upstream exchange over such connections
-(the lean HTTP floor: the least a Node proxy that parses HTTP does; cold modes only).
+relay floor: the least any Node proxy does per request); and node:http in front
+of a hand-written upstream exchange over such connections (the lean HTTP floor:
+the least a Node proxy that parses HTTP does). The two floors run in the warm
+path too, over the same keep-alive upstream as the others. The warm-path table
+has each contender's CPU per request and the kernel's part of it (/proc).
 
   --quick            smoke run: 5 requests per mode (one burst of 8, pool 8), wrk 2 s × 1 round (~1 min)
   --requests N       requests per contender in each cold mode (default 50)
@@ -75,8 +77,8 @@ node:http in front of a hand-written upstream exchange over such connections
                      back to back and after 40 ms and 1 s of idleness, the host's idle penalty)
   --contenders LIST  synpool,no-accel,node-proxy,nginx,no-accel-warm,node-proxy-warm,
                      no-accel-local,node-proxy-local,relay-warm,lean-warm,floor
-                     (default all; nginx only where installed; the -warm ones in the cold modes only,
-                     the -local ones in the idle and tight modes only)
+                     (default all; nginx only where installed; no-accel-warm and node-proxy-warm in
+                     the cold modes only, the -local ones in the idle and tight modes only)
   --synpool-cli FILE run the synpool contenders from another build's dist/src/cli.js (A/B across runs)
   --synpool-workers N  the synpool contenders with --workers N (default: synpool's default, 1)
   --json             print the JSON instead of the markdown table

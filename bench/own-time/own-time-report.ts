@@ -17,6 +17,7 @@ export interface BurstContext {
 }
 
 const ms = (x: number | undefined): string => (x === undefined ? '–' : x.toFixed(2));
+const us = (x: number | undefined): string => (x === undefined ? '–' : x.toFixed(1));
 
 export function coldTable(runs: readonly ColdRunResult[]): string {
   const rows = runs.flatMap((r) => r.results);
@@ -50,6 +51,8 @@ export function throughputTable(rows: readonly ThroughputRow[]): string {
       { header: 'p50 ms', align: 'right', cell: (x) => ms(x.p50Ms) },
       { header: 'p99 ms', align: 'right', cell: (x) => ms(x.p99Ms) },
       { header: 'errors', align: 'right', cell: (x) => String(x.errors) },
+      { header: 'CPU µs/req', align: 'right', cell: (x) => us(x.cpuUsPerRequest) },
+      { header: 'of it kernel', align: 'right', cell: (x) => us(x.systemUsPerRequest) },
     ],
     rows,
   );

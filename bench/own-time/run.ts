@@ -127,9 +127,10 @@ async function throughputPart(o: OwnTimeOptions, names: readonly ContenderName[]
     note('throughput: veth link (0 ms added); nginx upstream, keep-alive');
     const upstream = await startNginxUpstream(topo, { port: UPSTREAM_PORT });
     try {
-      // The warm and local contenders are the cold modes' references; here every contender's upstream keeps connections open.
+      // The warm and local contenders are the cold modes' references; here every contender's upstream keeps
+      // connections open, so the relay and lean floors take the same one.
       const plain = names.filter((n) => !COLD_ONLY_CONTENDERS.includes(n));
-      return await withContenders(topo, upstream, undefined, undefined, plain, o, (contenders) =>
+      return await withContenders(topo, upstream, upstream, undefined, plain, o, (contenders) =>
         runThroughput(topo, contenders, { seconds: o.seconds, rounds: o.rounds, connections: o.connections, warmupSeconds: o.quick ? 1 : 3, signal, note }),
       );
     } finally {

@@ -16,6 +16,8 @@ export interface ThroughputContender {
   readonly port: number;
   /** CPU (user + system) of all its processes so far, ms; undefined where not known. */
   cpuMs?(): number | undefined;
+  /** Of cpuMs, the kernel's part (system time: syscalls, the network stack run for it), ms. */
+  systemCpuMs?(): number | undefined;
   /** The same, process by process (names from processTreeCpuByProcessMs). */
   cpuByProcessMs?(): Record<string, number> | undefined;
   /** synpool: its requests so far by upstream connection source (reused, pool, plain…), from /metrics. */
@@ -26,6 +28,8 @@ export interface ThroughputContender {
 export interface ThroughputRound extends WrkResult {
   /** The contender's CPU during the round, ms, and the round's wall time (wrk start to exit), ms. */
   cpuMs?: number | undefined;
+  /** Of cpuMs, the kernel's part, ms. */
+  systemCpuMs?: number | undefined;
   wallMs?: number | undefined;
   /** CPU during the round by process, ms. */
   cpuByProcessMs?: Record<string, number> | undefined;
@@ -61,6 +65,8 @@ export interface ThroughputRow {
   cpuPercent?: number | undefined;
   /** Median over the rounds of its CPU per request, µs. */
   cpuUsPerRequest?: number | undefined;
+  /** Median over the rounds of the kernel's part of it (system time), µs per request. */
+  systemUsPerRequest?: number | undefined;
   /** Median over the rounds of each process's CPU, % of one core. */
   cpuPercentByProcess?: Record<string, number> | undefined;
   /** synpool: requests by upstream connection source, summed over the rounds. */
@@ -100,11 +106,14 @@ export async function runWrk(topo: Topology, port: number, seconds: number, conn
 }
 
 /** Median CPU % of one core and µs per request over the rounds that have a CPU reading. */
-export function cpuSummary(rounds: readonly ThroughputRound[]): { cpuPercent: number | undefined; cpuUsPerRequest: number | undefined } {
+export function cpuSummary(rounds: readonly ThroughputRound[]): { cpuPercent: number | undefined; cpuUsPerRequest: number | undefined; systemUsPerRequest: number | undefined } {
   const measured = rounds.filter((x): x is ThroughputRound & { cpuMs: number; wallMs: number } => x.cpuMs !== undefined && x.wallMs !== undefined && x.wallMs > 0);
   const pct = median(measured.map((x) => (x.cpuMs / x.wallMs) * 100));
-  const perReq = median(measured.filter((x) => x.requests > 0).map((x) => (x.cpuMs * 1000) / x.requests));
-  return { cpuPercent: pct === undefined ? undefined : Math.round(pct), cpuUsPerRequest: perReq === undefined ? undefined : Math.round(perReq * 10) / 10 };
+  const served = measured.filter((x) => x.requests > 0);
+  const perReq = median(served.map((x) => (x.cpuMs * 1000) / x.requests));
+  const systemPerReq = median(served.flatMap((x) => (x.systemCpuMs === undefined ? [] : [(x.systemCpuMs * 1000) / x.requests])));
+  const tenth = (v: number | undefined): number | undefined => (v === undefined ? undefined : Math.round(v * 10) / 10);
+  return { cpuPercent: pct === undefined ? undefined : Math.round(pct), cpuUsPerRequest: tenth(perReq), systemUsPerRequest: tenth(systemPerReq) };
 }
 
 /** Each key's growth between two readings (CPU ms by process, requests by source); a key missing before counts from 0. */
@@ -150,6 +159,7 @@ export async function runThroughput(topo: Topology, contenders: readonly Through
     for (let k = 0; k < contenders.length && !o.signal.aborted; k++) {
       const c = contenders[(r + k) % contenders.length]!;
       const cpu0 = c.cpuMs?.();
+      const sys0 = c.systemCpuMs?.();
       const src0 = await c.requestsBySource?.().catch(() => undefined);
       const by0 = c.cpuByProcessMs?.();
       const wrk0 = reapedChildrenCpuMs();
@@ -160,6 +170,7 @@ export async function runThroughput(topo: Topology, contenders: readonly Through
       const wrk1 = reapedChildrenCpuMs();
       const m1 = machineCpuTicks();
       const cpu1 = c.cpuMs?.();
+      const sys1 = c.systemCpuMs?.();
       const by1 = c.cpuByProcessMs?.();
       const src1 = await c.requestsBySource?.().catch(() => undefined);
       if (o.signal.aborted) break;
@@ -171,6 +182,7 @@ export async function runThroughput(topo: Topology, contenders: readonly Through
       res.wallMs = Math.round(wallMs);
       if (cpu0 !== undefined && cpu1 !== undefined) {
         res.cpuMs = cpu1 - cpu0;
+        if (sys0 !== undefined && sys1 !== undefined) res.systemCpuMs = sys1 - sys0;
         const by = recordDelta(by0, by1);
         if (by !== undefined) res.cpuByProcessMs = by;
       }

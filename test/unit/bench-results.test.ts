@@ -3,7 +3,7 @@ import { buildCell, formatResultsTable, smallestSufficientSize } from '../../ben
 import { summarize } from '../../bench/harness/latency-summary.js';
 import { fmt, fmtPercent, formatMarkdownTable } from '../../bench/harness/markdown-table.js';
 import { counterDelta, parsePrometheusText, readProxyCounters } from '../../bench/harness/prometheus-text.js';
-import { parseProcStatCpuTicks } from '../../bench/harness/proc-cpu.js';
+import { parseProcStatCpuTicks, parseProcStatSystemTicks } from '../../bench/harness/proc-cpu.js';
 
 const METRICS_BEFORE = `# HELP synpool_request_duration_seconds Client request duration
 # TYPE synpool_request_duration_seconds histogram
@@ -177,5 +177,7 @@ describe('/proc/PID/stat', () => {
     const stat = '1234 (node (x) y) S 1 1234 1234 0 -1 4194304 100 0 0 0 250 50 0 0 20 0 11 0 12345 1000 100';
     expect(parseProcStatCpuTicks(stat)).toBe(300);
     expect(parseProcStatCpuTicks('garbage')).toBeUndefined();
+    expect(parseProcStatSystemTicks(stat)).toBe(50);
+    expect(parseProcStatSystemTicks('garbage')).toBeUndefined();
   });
 });

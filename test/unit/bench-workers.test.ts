@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseProcStatChildTicks, parseProcStatMachine, processLabel } from '../../bench/harness/proc-cpu.js';
 import { readProxyCounters, readyWorkers } from '../../bench/harness/prometheus-text.js';
+import { throughputTable } from '../../bench/own-time/own-time-report.js';
 import { cpuByProcessSummary, cpuSummary, machinePercent, recordDelta, sumRecords, type ThroughputRound, type ThroughputRow } from '../../bench/own-time/throughput-run.js';
 import { nginxConfig } from '../../bench/upstream/nginx-config.js';
 import { WorkersUsageError, parseWorkersArgs } from '../../bench/workers/workers-args.js';
@@ -112,12 +113,26 @@ describe('workers report lines', () => {
   });
 });
 
+describe('own-time warm-path table', () => {
+  it('CPU µs per request and the kernel part of it, – where not measured', () => {
+    const t = throughputTable([row('synpool', 100, { cpuUsPerRequest: 86.84, systemUsPerRequest: 31.26 }), row('node:http floor', 1)]);
+    expect(t.split('\n')[0]).toMatch(/contender .*errors \| CPU µs\/req \| of it kernel \|$/);
+    expect(t.split('\n')[2]).toMatch(/\| +86\.8 \| +31\.3 \|$/);
+    expect(t.split('\n')[3]).toMatch(/\| +– \| +– \|$/);
+  });
+});
+
 describe('throughput CPU summaries', () => {
   it('cpuSummary: median % of a core and µs per request over the rounds with a reading', () => {
-    const rounds = [round(1_000, { cpuMs: 5_000, wallMs: 10_000 }), round(2_000, { cpuMs: 12_000, wallMs: 10_000 }), round(3_000, { cpuMs: 6_000, wallMs: 10_000 }), round(9_999)];
-    // 50 %, 120 %, 60 % → 60; 500, 600, 200 µs/req → 500.
-    expect(cpuSummary(rounds)).toEqual({ cpuPercent: 60, cpuUsPerRequest: 500 });
-    expect(cpuSummary([round(1)])).toEqual({ cpuPercent: undefined, cpuUsPerRequest: undefined });
+    const rounds = [
+      round(1_000, { cpuMs: 5_000, systemCpuMs: 2_000, wallMs: 10_000 }),
+      round(2_000, { cpuMs: 12_000, systemCpuMs: 3_000, wallMs: 10_000 }),
+      round(3_000, { cpuMs: 6_000, wallMs: 10_000 }),
+      round(9_999),
+    ];
+    // 50 %, 120 %, 60 % → 60; 500, 600, 200 µs/req → 500; the kernel's 200 and 150 µs/req (one round has no reading) → 175.
+    expect(cpuSummary(rounds)).toEqual({ cpuPercent: 60, cpuUsPerRequest: 500, systemUsPerRequest: 175 });
+    expect(cpuSummary([round(1)])).toEqual({ cpuPercent: undefined, cpuUsPerRequest: undefined, systemUsPerRequest: undefined });
   });
 
   it('recordDelta, sumRecords, cpuByProcessSummary', () => {
