@@ -5,33 +5,41 @@ import { childrenOf } from '../topology/process-table.js';
 /** Linux clock ticks per second (sysconf(_SC_CLK_TCK)); 100 on every mainstream kernel config. */
 const CLK_TCK = 100;
 
-/** Parses a /proc/PID/stat line; utime and stime are fields 14 and 15, counted after the ')' closing comm. */
-export function parseProcStatCpuTicks(stat: string): number | undefined {
+/**
+ * The fields of a /proc/PID/stat line after the ')' that closes comm (comm may hold spaces and
+ * parentheses): index 0 is field 3 (state), so field N is at index N − 3.
+ */
+function statFields(stat: string): string[] | undefined {
   const close = stat.lastIndexOf(')');
-  if (close < 0) return undefined;
-  const fields = stat.slice(close + 2).split(' ');
-  // fields[0] is field 3 (state): utime is field 14 → index 11, stime index 12.
-  const utime = Number(fields[11]);
-  const stime = Number(fields[12]);
-  return Number.isFinite(utime) && Number.isFinite(stime) ? utime + stime : undefined;
+  return close < 0 ? undefined : stat.slice(close + 2).split(' ');
+}
+
+/** The sum of the given fields (numbered as in proc(5)), or undefined when one is missing or not a number. */
+function sumFields(stat: string, ...numbers: number[]): number | undefined {
+  const fields = statFields(stat);
+  if (fields === undefined) return undefined;
+  let sum = 0;
+  for (const n of numbers) {
+    const v = Number(fields[n - 3]);
+    if (!Number.isFinite(v)) return undefined;
+    sum += v;
+  }
+  return sum;
+}
+
+/** utime + stime (fields 14 and 15), in ticks. */
+export function parseProcStatCpuTicks(stat: string): number | undefined {
+  return sumFields(stat, 14, 15);
 }
 
 /** stime alone (field 15): the part of parseProcStatCpuTicks spent in the kernel, in ticks. */
 export function parseProcStatSystemTicks(stat: string): number | undefined {
-  const close = stat.lastIndexOf(')');
-  if (close < 0) return undefined;
-  const stime = Number(stat.slice(close + 2).split(' ')[12]);
-  return Number.isFinite(stime) ? stime : undefined;
+  return sumFields(stat, 15);
 }
 
 /** cutime + cstime (fields 16 and 17): the CPU of the process's children that it has waited for, in ticks. */
 export function parseProcStatChildTicks(stat: string): number | undefined {
-  const close = stat.lastIndexOf(')');
-  if (close < 0) return undefined;
-  const fields = stat.slice(close + 2).split(' ');
-  const cutime = Number(fields[13]);
-  const cstime = Number(fields[14]);
-  return Number.isFinite(cutime) && Number.isFinite(cstime) ? cutime + cstime : undefined;
+  return sumFields(stat, 16, 17);
 }
 
 /**
@@ -95,8 +103,12 @@ export function processTreeSystemCpuMs(pid: number): number | undefined {
 
 function treeSum(pid: number, read: (pid: number) => number | undefined): number | undefined {
   const own = read(pid);
-  if (own === undefined) return undefined;
-  return childrenOf(pid).reduce((sum, c) => sum + (read(c) ?? 0), own);
+  return own === undefined ? undefined : sumOver(childrenOf(pid), read, own);
+}
+
+/** `read` summed over `pids` (one that cannot be read counts 0), from `start`; undefined when `start` is. */
+export function sumOver(pids: readonly number[], read: (pid: number) => number | undefined, start: number | undefined): number | undefined {
+  return start === undefined ? undefined : pids.reduce((sum, p) => sum + (read(p) ?? 0), start);
 }
 
 /**

@@ -12,7 +12,7 @@ import { captureStderr, describeExit, hasExited, stopChild } from '../topology/c
 import { childrenOf, signalQuietly } from '../topology/process-table.js';
 import type { Topology } from '../topology/index.js';
 import { nginxConfig } from '../upstream/nginx-config.js';
-import { processCpuMs, processSystemCpuMs, processTreeCpuMs, processTreeSystemCpuMs } from './proc-cpu.js';
+import { processCpuMs, processSystemCpuMs, processTreeCpuMs, processTreeSystemCpuMs, sumOver } from './proc-cpu.js';
 import { readProxyCounters, readyWorkers, type ProxyCounters } from './prometheus-text.js';
 import type { UpstreamTls } from './upstream-set.js';
 
@@ -38,13 +38,6 @@ export interface ProxyProcess {
   /** synpool: one scrape of /metrics; nginx: undefined. */
   counters(): Promise<ProxyCounters | undefined>;
   stop(): Promise<void>;
-}
-
-/** A reading summed over processes, undefined when the first (the main one) cannot be read. */
-function sumOver(pids: readonly number[], read: (pid: number) => number | undefined): number | undefined {
-  const [main, ...rest] = pids;
-  const own = main === undefined ? undefined : read(main);
-  return own === undefined ? undefined : rest.reduce((s, p) => s + (read(p) ?? 0), own);
 }
 
 function httpGetText(port: number, path: string, timeoutMs: number): Promise<{ status: number; body: string }> {
@@ -228,8 +221,9 @@ export async function startNginxProxy(topo: Topology, o: NginxProxyOptions): Pro
     port: o.port,
     pid: master,
     accelerated: () => null,
-    cpuMs: () => sumOver([master, ...workers], processCpuMs),
-    systemCpuMs: () => sumOver([master, ...workers], processSystemCpuMs),
+    // The workers found at start (not the master's children now): a worker nginx replaced is not counted.
+    cpuMs: () => sumOver(workers, processCpuMs, processCpuMs(master)),
+    systemCpuMs: () => sumOver(workers, processSystemCpuMs, processSystemCpuMs(master)),
     counters: () => Promise.resolve(undefined),
     stop,
   };
