@@ -14,7 +14,7 @@ import { discardHeldSocket } from '../handshake/held-socket.js';
 import type { EntryRef } from '../pool/pool-manager.js';
 import { LineReader, LineTooLongError } from './line-reader.js';
 import {
-  encodeConnectSuccess, encodeFailure, encodeHello, encodeUnreachable, MAX_LINE_BYTES, parseRequest, type ConnectRequest, type KeeperErrorCode,
+  encodeConnectSuccess, encodeFailure, encodeHello, encodeReady, encodeUnreachable, MAX_LINE_BYTES, parseRequest, type ConnectRequest, type KeeperErrorCode, type MissReport,
 } from './protocol.js';
 
 /** What the keeper needs of its pools: a PoolConnectionSource, or createPoolSource's plain fallback. */
@@ -30,6 +30,10 @@ export interface KeeperSource {
   acquireHeldFd?(target: Endpoint): { fd: number; entry: EntryRef; holdMs: number } | undefined;
   /** Optional: no SYN toward `target` while paused (a client's passive health has its server out). */
   pauseTarget?(target: Endpoint, paused: boolean): void;
+  /** Optional: pooled connections ready for `target` now. Without it, no `ready` counts are told. */
+  readyCount?(target: Endpoint): number;
+  /** Optional: a client connected `count` requests for `target` plainly, told nothing was ready (counted as misses). */
+  noteMisses?(target: Endpoint, count: number): void;
   readonly pool?: {
     readonly upstreams: ReadonlyArray<{ readonly key: string; readonly target: Endpoint }>;
     reportDead(entry: EntryRef): boolean;
@@ -85,9 +89,16 @@ export interface SendFailedEvent {
   readonly reason: string;
 }
 
+/** A client's `miss` report: it sent `count` requests plainly, told nothing was ready. */
+export interface MissedEvent {
+  readonly target: Endpoint;
+  readonly count: number;
+}
+
 export interface KeeperServerEvents {
   served: [ServedEvent];
   refused: [RefusedEvent];
+  missed: [MissedEvent];
   dead: [DeadEvent];
   /** A reply could not be sent: the descriptor (if any) was closed and the client disconnected. */
   'send-failed': [SendFailedEvent];
@@ -101,6 +112,8 @@ export interface KeeperServerStats {
   refused: Record<KeeperErrorCode, number>;
   deadReports: number;
   sendFailed: number;
+  /** Requests clients reported sending plainly without asking (`miss` lines' counts). */
+  missed: number;
 }
 
 /**
@@ -126,7 +139,9 @@ export class KeeperServer extends EventEmitter<KeeperServerEvents> {
     refused: { UNKNOWN_TARGET: 0, POOL_EMPTY: 0, ACCEL_OFF: 0, BAD_REQUEST: 0, UNSUPPORTED_VERSION: 0 },
     deadReports: 0,
     sendFailed: 0,
+    missed: 0,
   };
+  #readyScheduled = false;
   /** Rotates the first candidate of a name with several pooled addresses. */
   #turn = 0;
   #listening = false;
@@ -232,7 +247,11 @@ export class KeeperServer extends EventEmitter<KeeperServerEvents> {
         if (req.watch && !client.watching) {
           client.watching = true;
           this.#send(conn, client, encodeUnreachable(this.#unreachable), undefined, undefined);
+          this.#tellReady(conn, client);
         }
+        return;
+      case 'miss':
+        this.#miss(req);
         return;
       case 'dead':
         this.#dead(client, req.entry);
@@ -256,6 +275,58 @@ export class KeeperServer extends EventEmitter<KeeperServerEvents> {
     this.#unreachable = next;
     const notice = encodeUnreachable(next);
     for (const [conn, client] of this.#byConnection) if (client.watching) this.#send(conn, client, notice, undefined, undefined);
+  }
+
+  /**
+   * A pool's ready count may have risen (an entry became ready): watching clients are
+   * told the targets that now have more than they were last told, once per turn for
+   * all the turn's changes (a refill's SYN-ACKs come in bunches).
+   */
+  readyChanged(): void {
+    if (this.#readyScheduled || this.#source.readyCount === undefined) return;
+    this.#readyScheduled = true;
+    setImmediate(() => {
+      this.#readyScheduled = false;
+      for (const [conn, client] of this.#byConnection) if (client.watching && !conn.destroyed) this.#tellReady(conn, client);
+    });
+  }
+
+  /** The `ready` notice for one client: only rises above what it was told (it counts its own asks down). */
+  #tellReady(conn: Socket, client: ClientState): void {
+    const count = this.#source.readyCount?.bind(this.#source);
+    const upstreams = this.#source.pool?.upstreams;
+    if (count === undefined || upstreams === undefined) return;
+    let rose: Record<string, number> | undefined;
+    for (const u of upstreams) {
+      const n = count(u.target);
+      if (n <= (client.told.get(u.key) ?? -1)) continue;
+      (rose ??= {})[u.key] = n;
+      client.told.set(u.key, n);
+    }
+    if (rose !== undefined) this.#send(conn, client, encodeReady(rose), undefined, undefined);
+  }
+
+  /** What a reply tells the client is left ready for the address it asked for (the sum over a name's addresses). */
+  #readyLeft(client: ClientState, candidates: readonly Endpoint[]): number | undefined {
+    const count = this.#source.readyCount?.bind(this.#source);
+    if (count === undefined) return undefined;
+    let sum = 0;
+    for (const target of candidates) {
+      const n = count(target);
+      client.told.set(endpointKey(target), n);
+      sum += n;
+    }
+    return sum;
+  }
+
+  /** A client's plainly sent requests go to the pool's miss count (one address of a name's, in turn). */
+  #miss(req: MissReport): void {
+    const candidates = this.#targetsFor(req.host, req.port);
+    if (candidates === undefined || candidates.length === 0) return;
+    const target = candidates[candidates.length > 1 ? this.#turn++ % candidates.length : 0]!;
+    this.#stats.missed += req.count;
+    this.#source.noteMisses?.(target, req.count);
+    this.emit('missed', { target, count: req.count });
   }
 
   /** Records one client's word on a server's addresses (only configured ones count) and applies the union. */
@@ -296,10 +367,14 @@ export class KeeperServer extends EventEmitter<KeeperServerEvents> {
       handed = this.#take(target, req.hold);
     }
     if (handed === undefined || target === undefined) {
-      this.#refuse(conn, client, req.id, 'POOL_EMPTY', `no pooled connection to ${asked()} is ready; connect directly`, req.host, req.port);
+      this.#refuse(conn, client, req.id, 'POOL_EMPTY', `no pooled connection to ${asked()} is ready; connect directly`, req.host, req.port, this.#readyLeft(client, candidates));
       return;
     }
-    const reply = encodeConnectSuccess({ id: req.id, entry: handed.entry, address: target.address, port: target.port, ...(handed.holdMs === undefined ? {} : { holdMs: handed.holdMs }) });
+    const ready = this.#readyLeft(client, candidates);
+    const reply = encodeConnectSuccess({
+      id: req.id, entry: handed.entry, address: target.address, port: target.port,
+      ...(handed.holdMs === undefined ? {} : { holdMs: handed.holdMs }), ...(ready === undefined ? {} : { ready }),
+    });
     const sent = this.#send(conn, client, reply, handed.fd, target, handed.entry);
     const us = (performance.now() - t0) * 1000;
     // Our reference goes; the client's keeps the connection (closing one of two references
@@ -347,10 +422,10 @@ export class KeeperServer extends EventEmitter<KeeperServerEvents> {
     this.emit('dead', { entry, target, counted });
   }
 
-  #refuse(conn: Socket, client: ClientState, id: number | null, code: KeeperErrorCode, message: string, host: string | undefined, port: number | undefined): void {
+  #refuse(conn: Socket, client: ClientState, id: number | null, code: KeeperErrorCode, message: string, host: string | undefined, port: number | undefined, ready?: number): void {
     this.#stats.refused[code] += 1;
     this.emit('refused', { code, host, port, message });
-    this.#send(conn, client, encodeFailure(id, code, message), undefined, undefined);
+    this.#send(conn, client, encodeFailure(id, code, message, ready), undefined, undefined);
   }
 
   /** sendmsg of one whole reply (and its fd); on any failure the client is disconnected: a stream with half a reply cannot go on. */
@@ -402,6 +477,8 @@ class ClientState {
   watching = false;
   /** Addresses this client's passive health has out (a `pause` report), by endpoint key. */
   readonly paused = new Map<string, Endpoint>();
+  /** The ready count this client was last told per pooled target (a reply's or a notice's), by endpoint key. */
+  readonly told = new Map<string, number>();
   readonly #handed = new Map<number, Endpoint>();
 
   constructor(fd: number) {

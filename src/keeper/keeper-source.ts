@@ -20,7 +20,7 @@ import type { ConnectionSource } from '../proxy/connection-source.js';
 import { HeldStock } from './held-stock.js';
 import { LineReader } from './line-reader.js';
 import { IpcPipeReader, ipcPipeAvailable, type PassedHandle } from './ipc-pipe-reader.js';
-import { encodeConnect, encodeDead, encodeHelloRequest, encodePause, MAX_LINE_BYTES, MAX_ID, parseReply, type KeeperReply } from './protocol.js';
+import { encodeConnect, encodeDead, encodeHelloRequest, encodeMiss, encodePause, MAX_LINE_BYTES, MAX_ID, MAX_MISS_COUNT, parseReply, type KeeperReply } from './protocol.js';
 
 export interface KeeperConnectionSourceOptions {
   /** The keeper's socket path. */
@@ -59,6 +59,11 @@ export interface KeeperConnectionSourceEvents {
   disconnected: [{ reason: string }];
   /** A request timed out; a descriptor arriving later for it is closed ('late'). */
   timeout: [{ target: Endpoint }];
+  /**
+   * A request connected plainly without asking: the keeper's last ready count for its
+   * address, less this worker's asks in flight, left nothing (a burst beyond the pool).
+   */
+  skipped: [{ target: Endpoint }];
   late: [{ id: number }];
   /** A pooled socket was reset on first use and reported to the keeper. */
   dead: [{ entry: number; target: Endpoint }];
@@ -79,6 +84,8 @@ export interface KeeperSourceStats {
   late: number;
   /** acquireAsync answered undefined at once: no keeper connection. */
   offline: number;
+  /** acquireAsync answered undefined at once: the keeper's ready count left nothing to ask for (reported as `miss`). */
+  skipped: number;
   disconnects: number;
   /** Held connections received, used by a request (counted in `served` too), and given up unused. */
   heldReceived: number;
@@ -88,6 +95,8 @@ export interface KeeperSourceStats {
 
 interface Pending {
   readonly target: Endpoint;
+  /** endpointKey(target): what the session's ready and in-flight counts are kept by. */
+  readonly key: string;
   /** Undefined for a held connection asked ahead of requests (it goes to the stock). */
   readonly callback: ((socket: Socket | undefined) => void) | undefined;
   /** performance.now() after which the request goes plain. */
@@ -117,6 +126,14 @@ interface Session {
   readonly pending: Map<number, Pending>;
   /** Of `pending`, the requests' own (with a callback), not held connections asked ahead. */
   asks: number;
+  /**
+   * The keeper's latest ready count per address (endpoint key), from a reply or a `ready`
+   * notice; an address it never counted is absent (ask, as with a keeper that does not count).
+   * What is left to ask for is this less `inFlight`: asks the count did not yet reflect.
+   */
+  readonly ready: Map<string, number>;
+  /** Asks (the requests' own and held ones) sent and not answered yet, per endpoint key. */
+  readonly inFlight: Map<string, number>;
   expiry: NodeJS.Timeout | undefined;
   drainScheduled: boolean;
   accelerated: boolean;
@@ -173,7 +190,10 @@ export class KeeperConnectionSource extends EventEmitter<KeeperConnectionSourceE
   #closed = false;
   #started = false;
   #closedWaiters: (() => void)[] = [];
-  readonly #stats: KeeperSourceStats = { requests: 0, served: 0, refused: {}, timeouts: 0, late: 0, offline: 0, disconnects: 0, heldReceived: 0, heldUsed: 0, heldDiscarded: 0 };
+  readonly #stats: KeeperSourceStats = { requests: 0, served: 0, refused: {}, timeouts: 0, late: 0, offline: 0, skipped: 0, disconnects: 0, heldReceived: 0, heldUsed: 0, heldDiscarded: 0 };
+  /** Requests sent plainly without asking, per endpoint key: one `miss` line per address after the turn. */
+  readonly #misses = new Map<string, { target: Endpoint; count: number }>();
+  #missFlushScheduled = false;
   readonly #hold: number;
   readonly #holdDemandMs: number;
   readonly #held: HeldStock<HeldDescriptor>;
@@ -288,6 +308,16 @@ export class KeeperConnectionSource extends EventEmitter<KeeperConnectionSourceE
       process.nextTick(callback, undefined);
       return;
     }
+    const key = endpointKey(target);
+    if (this.#left(s, key) <= 0) {
+      // A burst beyond the pool: waiting for the keeper's refusal would put this request's SYN
+      // behind the handoffs of the ones before it. The pool still counts it, as a miss.
+      this.#stats.skipped += 1;
+      this.#missLater(target, key);
+      this.emit('skipped', { target });
+      process.nextTick(callback, undefined);
+      return;
+    }
     const id = this.#nextId;
     this.#nextId = this.#nextId >= MAX_ID ? 1 : this.#nextId + 1;
     const bytes = encodeConnect(id, target.address, target.port);
@@ -304,9 +334,52 @@ export class KeeperConnectionSource extends EventEmitter<KeeperConnectionSourceE
       process.nextTick(callback, undefined);
       return;
     }
-    this.#track(s, id, target, callback);
+    this.#track(s, id, target, key, callback);
     this.#topUpLater(target);
   }
+
+  /**
+   * What the keeper's latest ready count for `target`, less this worker's asks in flight,
+   * leaves to ask for; undefined when it has not counted that address (every request asks).
+   * At 0 or below, acquireAsync answers undefined at once (the request connects plainly).
+   */
+  readyLeft(target: Endpoint): number | undefined {
+    const s = this.#session;
+    if (s === undefined || s.closing) return undefined;
+    const left = this.#left(s, endpointKey(target));
+    return left === Infinity ? undefined : left;
+  }
+
+  /** What the keeper's latest count leaves to ask for `key`: Infinity when it never counted it. */
+  #left(s: Session, key: string): number {
+    const told = s.ready.get(key);
+    return told === undefined ? Infinity : told - (s.inFlight.get(key) ?? 0);
+  }
+
+  #missLater(target: Endpoint, key: string): void {
+    const m = this.#misses.get(key);
+    if (m === undefined) this.#misses.set(key, { target, count: 1 });
+    else m.count = Math.min(MAX_MISS_COUNT, m.count + 1);
+    if (this.#missFlushScheduled) return;
+    this.#missFlushScheduled = true;
+    // After the turn: the burst's SYNs first, then one line per address.
+    setImmediate(this.#flushMisses);
+  }
+
+  readonly #flushMisses = (): void => {
+    this.#missFlushScheduled = false;
+    const s = this.#session;
+    const misses = [...this.#misses.values()];
+    this.#misses.clear();
+    if (s === undefined || s.closing || !s.helloDone) return;
+    for (const m of misses) {
+      try {
+        sendBytes(s.fd, encodeMiss(m.target.address, m.target.port, m.count), MSG_DONTWAIT | MSG_NOSIGNAL);
+      } catch {
+        return; // the keeper does not read now: the count is lost, nothing else
+      }
+    }
+  };
 
   /**
    * #topUp after this turn: its send wakes the keeper, which on a busy machine can take
@@ -337,8 +410,9 @@ export class KeeperConnectionSource extends EventEmitter<KeeperConnectionSourceE
     }
   };
 
-  #track(s: Session, id: number, target: Endpoint, callback: Pending['callback']): void {
-    s.pending.set(id, { target, callback, deadline: performance.now() + this.#o.requestTimeoutMs });
+  #track(s: Session, id: number, target: Endpoint, key: string, callback: Pending['callback']): void {
+    s.pending.set(id, { target, key, callback, deadline: performance.now() + this.#o.requestTimeoutMs });
+    s.inFlight.set(key, (s.inFlight.get(key) ?? 0) + 1);
     if (callback !== undefined) s.asks += 1;
     if (s.expiry === undefined) this.#armExpiry(s, this.#o.requestTimeoutMs);
     if (s.pipe !== undefined && s.pending.size > 1 && !s.drainScheduled) {
@@ -399,7 +473,10 @@ export class KeeperConnectionSource extends EventEmitter<KeeperConnectionSourceE
     const h = this.#holdState(target);
     const now = performance.now();
     if (now - h.lastDemand > this.#holdDemandMs || now < h.retryAt) return;
-    for (let want = this.#hold - this.#held.count(target) - h.inFlight; want > 0; want--) {
+    const key = endpointKey(target);
+    // Not more than the keeper said it has: the rest would be refused (a rise is told, and tops up).
+    const want = Math.min(this.#hold - this.#held.count(target) - h.inFlight, this.#left(s, key));
+    for (let i = 0; i < want; i++) {
       const id = this.#nextId;
       this.#nextId = this.#nextId >= MAX_ID ? 1 : this.#nextId + 1;
       const bytes = encodeConnect(id, target.address, target.port, true);
@@ -414,7 +491,7 @@ export class KeeperConnectionSource extends EventEmitter<KeeperConnectionSourceE
         return;
       }
       h.inFlight += 1;
-      this.#track(s, id, target, undefined);
+      this.#track(s, id, target, key, undefined);
     }
   }
 
@@ -469,6 +546,9 @@ export class KeeperConnectionSource extends EventEmitter<KeeperConnectionSourceE
   /** Removes an answered (or given up) request; the last of the requests' own asks lets deferred top-ups go. */
   #settle(s: Session, id: number, p: Pending): void {
     s.pending.delete(id);
+    const n = (s.inFlight.get(p.key) ?? 0) - 1;
+    if (n > 0) s.inFlight.set(p.key, n);
+    else s.inFlight.delete(p.key);
     if (p.callback === undefined) return;
     s.asks -= 1;
     if (s.asks > 0 || this.#topUpDeferred.size === 0 || s.closing) return;
@@ -550,6 +630,8 @@ export class KeeperConnectionSource extends EventEmitter<KeeperConnectionSourceE
       fds: [],
       pending: new Map(),
       asks: 0,
+      ready: new Map(),
+      inFlight: new Map(),
       expiry: undefined,
       drainScheduled: false,
       accelerated: false,
@@ -636,11 +718,20 @@ export class KeeperConnectionSource extends EventEmitter<KeeperConnectionSourceE
       case 'unreachable':
         this.#unreachable = new Set(reply.targets);
         return;
+      case 'ready':
+        for (const [key, n] of reply.targets) {
+          s.ready.set(key, n);
+          // Held connections put off for want of ready ones: asked for now.
+          const h = this.#holding.get(key);
+          if (n > 0 && h !== undefined) this.#topUpLater(h.target);
+        }
+        return;
       case 'failed': {
         if (reply.id === null) return;
         const p = s.pending.get(reply.id);
         if (p === undefined) return;
         this.#settle(s, reply.id, p);
+        if (reply.ready !== undefined) s.ready.set(p.key, reply.ready);
         this.#stats.refused[reply.code] = (this.#stats.refused[reply.code] ?? 0) + 1;
         if (p.callback === undefined) {
           this.#holdAnswered(p.target);
@@ -666,6 +757,7 @@ export class KeeperConnectionSource extends EventEmitter<KeeperConnectionSourceE
           return;
         }
         this.#settle(s, reply.id, p);
+        if (reply.ready !== undefined) s.ready.set(p.key, reply.ready);
         const target = { address: reply.address, port: reply.port };
         if (p.callback === undefined) {
           this.#holdAnswered(p.target);

@@ -51,7 +51,20 @@ export interface PauseReport {
   readonly port: number;
   readonly paused: boolean;
 }
-export type KeeperRequest = ConnectRequest | HelloRequest | DeadReport | PauseReport;
+/**
+ * The client connected `count` requests for host:port plainly without asking: the last
+ * ready count it was told, less its asks in flight, left nothing for them. No reply; the
+ * pool counts them as misses and as demand, as it counts a refused `connect`.
+ */
+export interface MissReport {
+  readonly op: 'miss';
+  readonly host: string;
+  readonly port: number;
+  readonly count: number;
+}
+/** A `miss` line names at most this many requests (a client sends one line per target and turn). */
+export const MAX_MISS_COUNT = 65_535;
+export type KeeperRequest = ConnectRequest | HelloRequest | DeadReport | PauseReport | MissReport;
 
 /** A line that is not a valid request: reply with `code` (id null when the line had no usable id). */
 export interface ProtocolViolation {
@@ -111,8 +124,17 @@ export function parseRequest(line: string): KeeperRequest | ProtocolViolation {
       if (!isPort(m.port)) return bad(id, '"port" must be an integer in 1..65535');
       if (typeof m.paused !== 'boolean') return bad(id, '"paused" must be true or false');
       return { op: 'pause', host: m.host, port: m.port, paused: m.paused };
+    case 'miss':
+      if (typeof m.host !== 'string' || m.host.length === 0 || m.host.length > MAX_HOST_CHARS) {
+        return bad(id, `"host" must be a non-empty string of at most ${MAX_HOST_CHARS} characters`);
+      }
+      if (!isPort(m.port)) return bad(id, '"port" must be an integer in 1..65535');
+      if (typeof m.count !== 'number' || !Number.isInteger(m.count) || m.count < 1 || m.count > MAX_MISS_COUNT) {
+        return bad(id, `"count" must be an integer in 1..${MAX_MISS_COUNT}`);
+      }
+      return { op: 'miss', host: m.host, port: m.port, count: m.count };
     default:
-      return bad(id, `unknown "op" ${JSON.stringify(m.op) ?? 'undefined'}; expected "connect", "hello", "dead" or "pause"`);
+      return bad(id, `unknown "op" ${JSON.stringify(m.op) ?? 'undefined'}; expected "connect", "hello", "dead", "pause" or "miss"`);
   }
 }
 
@@ -135,16 +157,36 @@ export interface ConnectSuccess {
    * (SO_LINGER 0: a RST, so the server's application sees nothing).
    */
   readonly holdMs?: number;
+  /** Pooled connections still ready for what was asked, after this one (when the keeper can count them). */
+  readonly ready?: number;
 }
 
 /** The success line; it travels with exactly one descriptor (SCM_RIGHTS) on the same sendmsg. */
 export function encodeConnectSuccess(s: ConnectSuccess): Buffer {
   const held = s.holdMs === undefined ? {} : { held: true, holdMs: Math.max(0, Math.floor(s.holdMs)) };
-  return line({ v: PROTOCOL_VERSION, id: s.id, ok: true, fd: true, entry: s.entry, address: s.address, port: s.port, ...held });
+  return line({ v: PROTOCOL_VERSION, id: s.id, ok: true, fd: true, entry: s.entry, address: s.address, port: s.port, ...held, ...readyField(s.ready) });
 }
 
-export function encodeFailure(id: number | null, code: KeeperErrorCode, message: string): Buffer {
-  return line({ v: PROTOCOL_VERSION, id, ok: false, code, message });
+/** `ready`: on POOL_EMPTY, the count the refusal leaves the client with (0), when the keeper can count. */
+export function encodeFailure(id: number | null, code: KeeperErrorCode, message: string, ready?: number): Buffer {
+  return line({ v: PROTOCOL_VERSION, id, ok: false, code, message, ...readyField(ready) });
+}
+
+function readyField(ready: number | undefined): { ready?: number } {
+  return ready === undefined ? {} : { ready: Math.max(0, Math.floor(ready)) };
+}
+
+/**
+ * To a watching client: pooled targets (endpoint keys) whose ready count rose above what
+ * that client was last told, with the count now. Falls are not announced: the client
+ * counts its own asks down, and a refusal says 0.
+ */
+export function encodeReady(counts: Readonly<Record<string, number>>): Buffer {
+  return line({ v: PROTOCOL_VERSION, op: 'ready', targets: counts });
+}
+
+export function encodeMiss(host: string, port: number, count: number): Buffer {
+  return line({ v: PROTOCOL_VERSION, op: 'miss', host, port, count });
 }
 
 export interface HelloInfo {
@@ -183,9 +225,10 @@ export function encodeDead(entry: number): Buffer {
 /** A reply as a client reads it. */
 export type KeeperReply =
   | ({ readonly kind: 'connected' } & ConnectSuccess)
-  | { readonly kind: 'failed'; readonly id: number | null; readonly code: string; readonly message: string }
+  | { readonly kind: 'failed'; readonly id: number | null; readonly code: string; readonly message: string; readonly ready?: number }
   | ({ readonly kind: 'hello'; readonly id: number | undefined; readonly versions: readonly number[] } & HelloInfo)
-  | { readonly kind: 'unreachable'; readonly targets: readonly string[] };
+  | { readonly kind: 'unreachable'; readonly targets: readonly string[] }
+  | { readonly kind: 'ready'; readonly targets: ReadonlyMap<string, number> };
 
 /**
  * One reply line → a typed reply; undefined for a line this client cannot
@@ -215,14 +258,25 @@ export function parseReply(text: string): KeeperReply | undefined {
   if (m.op === 'unreachable' && Array.isArray(m.targets)) {
     return { kind: 'unreachable', targets: m.targets.filter((x): x is string => typeof x === 'string') };
   }
+  if (m.op === 'ready' && typeof m.targets === 'object' && m.targets !== null && !Array.isArray(m.targets)) {
+    const targets = new Map<string, number>();
+    for (const [key, n] of Object.entries(m.targets as Record<string, unknown>)) if (isCount(n)) targets.set(key, n);
+    return { kind: 'ready', targets };
+  }
+  // A `ready` that is not a count is ignored, not an error: the hint is optional.
+  const ready = isCount(m.ready) ? { ready: m.ready } : {};
   if (m.ok === true && m.fd === true && isId(m.id) && typeof m.entry === 'number' && typeof m.address === 'string' && isPort(m.port)) {
     const held = m.held === true && typeof m.holdMs === 'number' && Number.isFinite(m.holdMs) && m.holdMs >= 0 ? { holdMs: m.holdMs } : {};
-    return { kind: 'connected', id: m.id, entry: m.entry, address: m.address, port: m.port, ...held };
+    return { kind: 'connected', id: m.id, entry: m.entry, address: m.address, port: m.port, ...held, ...ready };
   }
   if (m.ok === false && typeof m.code === 'string') {
-    return { kind: 'failed', id: isId(m.id) ? m.id : null, code: m.code, message: typeof m.message === 'string' ? m.message : '' };
+    return { kind: 'failed', id: isId(m.id) ? m.id : null, code: m.code, message: typeof m.message === 'string' ? m.message : '', ...ready };
   }
   return undefined;
+}
+
+function isCount(x: unknown): x is number {
+  return typeof x === 'number' && Number.isInteger(x) && x >= 0;
 }
 
 function line(obj: object): Buffer {

@@ -77,16 +77,24 @@ export function attachKeeperClientObservers(logger: Logger, registry: Registry, 
   // Children looked up once: a 'used' comes on the request path, and inc() by labels hashes them each time.
   const heldBy = { received: held.labels('received'), used: held.labels('used'), discarded: held.labels('discarded') };
   for (const child of Object.values(heldBy)) child.inc(0);
+  const skipped = new Counter({
+    name: 'synpool_worker_keeper_skipped_total',
+    help: "Workers: requests that connected plainly without asking the keeper, its latest ready count (less this worker's asks in flight) leaving nothing",
+    registers: [registry],
+  });
   const onTimeout = (): void => timeouts.inc();
+  const onSkipped = (): void => skipped.inc();
   const onHeld = (e: { outcome: 'received' | 'used' | 'discarded' }): void => heldBy[e.outcome].inc();
   source.on('connected', onConnected);
   source.on('disconnected', onDisconnected);
   source.on('timeout', onTimeout);
+  source.on('skipped', onSkipped);
   source.on('held', onHeld);
   return () => {
     source.off('connected', onConnected);
     source.off('disconnected', onDisconnected);
     source.off('timeout', onTimeout);
+    source.off('skipped', onSkipped);
     source.off('held', onHeld);
   };
 }

@@ -187,6 +187,27 @@ export class PoolManager extends EventEmitter<PoolEvents> {
   }
 
   /**
+   * `count` requests for `target` connected plainly without a take(), their client having
+   * been told none was ready (readyCount): counted as misses, and as demand, as take()
+   * on an empty pool counts them.
+   */
+  noteMisses(target: Endpoint, count: number): void {
+    const key = endpointKey(target);
+    const pool = this.pools.get(key);
+    if (pool === undefined || this.closed || !this.started) {
+      const reason = pool === undefined ? 'unknown-upstream' : this.closed ? 'closed' : 'not-started';
+      for (let i = 0; i < count; i++) this.emit('miss', { upstream: key, reason });
+      return;
+    }
+    pool.noteMisses(count);
+  }
+
+  /** Entries ready for `target` now; undefined for a target without a pool. Cheap. */
+  readyCount(target: Endpoint): number | undefined {
+    return this.pools.get(endpointKey(target))?.readyCount;
+  }
+
+  /**
    * take() + driver.handoff(). If the handoff throws, that entry is released
    * and counted (evicted: 'handoff-failed') and the next entry is tried once.
    * The socket reports itself: if it fails with a PooledConnectionResetError

@@ -190,14 +190,7 @@ export class UpstreamPool {
   take(countDemand = true, youngest = false): HalfOpen | undefined {
     if (this.closed) return undefined;
     const now = this.deps.clock.now();
-    // A take after a pause starts a new run (an earlier run's start must not cut this one's deferral short).
-    if (this.takesSince === undefined || now - this.lastTakeAt >= REFILL_QUIET_MS) this.takesSince = now;
-    this.lastTakeAt = now;
-    if (countDemand) {
-      this.demand.record(now);
-      const c = this.config;
-      this.bursts.record(now, refillWindowMs(this.stats.rttMs, c.refillMarginMs), c.burstMemoryMs, c.cap);
-    }
+    this.noteTake(now, countDemand);
     const ttl = this.learner.ttlMs;
     const aging = this.agingApplies(now);
     let chosen: Slot | undefined;
@@ -230,10 +223,45 @@ export class UpstreamPool {
       this.arm(this.refillAt(now));
       return slot.entry;
     }
+    this.missed(now);
+    return undefined;
+  }
+
+  /**
+   * `count` requests went to the server without asking for an entry, because their
+   * client had been told none was ready (the keeper's ready counts): each counts as
+   * take() on an empty pool would, so demand sizing and the miss count see them.
+   */
+  noteMisses(count: number): void {
+    if (this.closed) return;
+    const now = this.deps.clock.now();
+    for (let i = 0; i < count; i++) {
+      this.noteTake(now, true);
+      this.missed(now);
+    }
+  }
+
+  /** Entries ready to hand out now (an aged one included: take() falls back to it). */
+  get readyCount(): number {
+    return this.closed ? 0 : this.ready.size;
+  }
+
+  /** A take's demand and refill-deferral bookkeeping, hit or miss. */
+  private noteTake(now: number, countDemand: boolean): void {
+    // A take after a pause starts a new run (an earlier run's start must not cut this one's deferral short).
+    if (this.takesSince === undefined || now - this.lastTakeAt >= REFILL_QUIET_MS) this.takesSince = now;
+    this.lastTakeAt = now;
+    if (countDemand) {
+      this.demand.record(now);
+      const c = this.config;
+      this.bursts.record(now, refillWindowMs(this.stats.rttMs, c.refillMarginMs), c.burstMemoryMs, c.cap);
+    }
+  }
+
+  private missed(now: number): void {
     this.stats.misses += 1;
     this.emitFor('miss', { reason: 'empty' });
     this.arm(this.refillAt(now));
-    return undefined;
   }
 
   /** Driver event: a SYN-ACK for one of our entries. */

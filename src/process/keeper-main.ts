@@ -52,7 +52,13 @@ export async function runKeeper(start: StartMessage): Promise<void> {
     const pool = source.pool;
     const onState = (): void => server.setUnreachable(pool.upstreams.filter((u) => pool.reachable(u.target) === false).map((u) => u.key));
     pool.on('upstream-state', onState);
-    detach.push(() => pool.off('upstream-state', onState));
+    // A worker goes plain at once for what its last ready count says is not there: rises are told.
+    const onReady = (): void => server.readyChanged();
+    pool.on('entry-ready', onReady);
+    detach.push(() => {
+      pool.off('upstream-state', onState);
+      pool.off('entry-ready', onReady);
+    });
   }
   await server.listen();
   source.start?.();

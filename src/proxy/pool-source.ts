@@ -99,6 +99,16 @@ export class PoolConnectionSource extends EventEmitter<PoolSourceEvents> impleme
     return this.pool.reachable(target) ?? true;
   }
 
+  /** Pooled connections ready for `target` now (0 for a target without a pool). */
+  readyCount(target: Endpoint): number {
+    return this.pool.readyCount(target) ?? 0;
+  }
+
+  /** Requests for `target` that a keeper client sent plainly, told nothing was ready (PoolManager.noteMisses). */
+  noteMisses(target: Endpoint, count: number): void {
+    this.pool.noteMisses(target, count);
+  }
+
   /** Starts sending SYNs (idempotent). */
   start(): void {
     this.pool.start();

@@ -143,6 +143,25 @@ describe('synpool --workers 2 as root', () => {
     expect(metricValue(metrics, 'synpool_worker_held_connections_total', { outcome: 'used' })).toBeGreaterThanOrEqual(4);
   });
 
+  it('a burst 4 × the pool: the requests beyond what the keeper said is ready connect plainly without asking, and the pool counts them as misses', async () => {
+    const before = await cli.metrics();
+    const results = await Promise.all(Array.from({ length: 24 }, () => get()));
+    expect(results.filter((r) => r !== 200), JSON.stringify(results)).toEqual([]);
+    const skipped = async (): Promise<number> =>
+      metricValue(await cli.metrics(), 'synpool_worker_keeper_skipped_total') - metricValue(before, 'synpool_worker_keeper_skipped_total');
+    await waitUntil('a request skipped its ask', async () => (await skipped()) >= 1, 3_000, 50);
+    // The worker's `miss` lines reach the keeper's pool: at least as many misses as skipped asks.
+    const missesNow = async (): Promise<number> => {
+      const m = await cli.metrics();
+      return metricValue(m, 'synpool_pool_misses_total', { reason: 'empty' }) - metricValue(before, 'synpool_pool_misses_total', { reason: 'empty' });
+    };
+    const n = await skipped();
+    await waitUntil(`pool misses ≥ ${n} skipped`, async () => (await missesNow()) >= n, 3_000, 50);
+    // 24 requests and at most the pool's 6 (and what refilled meanwhile) pooled: most of the rest never asked.
+    const refused = metricValue(await cli.metrics(), 'synpool_keeper_refused_total', { code: 'POOL_EMPTY' }) - metricValue(before, 'synpool_keeper_refused_total', { code: 'POOL_EMPTY' });
+    expect(n, `skipped ${n}, refused ${refused}`).toBeGreaterThan(refused);
+  });
+
   it('a killed worker is restarted and no request that was not in flight is lost', async () => {
     const before = pids().workers[0]!;
     const results = await loadWhile(3_000, 500, () => process.kill(before, 'SIGKILL'));

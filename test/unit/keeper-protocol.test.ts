@@ -4,8 +4,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { LineReader, LineTooLongError } from '../../src/keeper/line-reader.js';
 import {
-  encodeConnect, encodeConnectSuccess, encodeDead, encodePause, encodeUnreachable, encodeFailure, encodeHello, encodeHelloRequest, KEEPER_ERROR_CODES, MAX_ID, MAX_LINE_BYTES,
-  parseReply, parseRequest,
+  encodeConnect, encodeConnectSuccess, encodeDead, encodeMiss, encodePause, encodeReady, encodeUnreachable, encodeFailure, encodeHello, encodeHelloRequest, KEEPER_ERROR_CODES, MAX_ID,
+  MAX_LINE_BYTES, MAX_MISS_COUNT, parseReply, parseRequest,
 } from '../../src/keeper/protocol.js';
 
 const text = (b: Buffer): string => b.toString('utf8').replace(/\n$/, '');
@@ -60,6 +60,9 @@ describe('parseRequest', () => {
         expect(Number.isInteger(r.id) && r.id >= 0 && r.id <= MAX_ID).toBe(true);
         expect(Number.isInteger(r.port) && r.port >= 1 && r.port <= 65535).toBe(true);
         expect(typeof r.host).toBe('string');
+      } else if (r.op === 'miss') {
+        expect(Number.isInteger(r.count) && r.count >= 1 && r.count <= MAX_MISS_COUNT).toBe(true);
+        expect(Number.isInteger(r.port) && r.port >= 1 && r.port <= 65535).toBe(true);
       } else if (r.op === 'invalid') {
         expect(['BAD_REQUEST', 'UNSUPPORTED_VERSION']).toContain(r.code);
         expect(r.message.length).toBeGreaterThan(0);
@@ -70,7 +73,7 @@ describe('parseRequest', () => {
     const field = fc.oneof(fc.integer(), fc.double(), fc.string(), fc.boolean(), fc.constant(null), fc.bigInt().map(String), fc.constant(1e308), fc.array(fc.integer()));
     fc.assert(
       fc.property(
-        fc.record({ v: fc.oneof(fc.constant(1), field), op: fc.oneof(fc.constantFrom('connect', 'hello', 'dead', 'pause'), field), id: field, host: field, port: field, entry: field, paused: field }, { requiredKeys: [] }),
+        fc.record({ v: fc.oneof(fc.constant(1), field), op: fc.oneof(fc.constantFrom('connect', 'hello', 'dead', 'pause', 'miss'), field), id: field, host: field, port: field, entry: field, paused: field, count: field }, { requiredKeys: [] }),
         (o) => check(JSON.stringify(o)),
       ),
       { numRuns: 3000 },
@@ -118,6 +121,28 @@ describe('replies', () => {
     expect(parseRequest('{"v":1,"op":"connect","id":7,"host":"10.0.0.2","port":80,"hold":"yes"}')).toMatchObject({ hold: false });
     expect(parseRequest(text(encodeDead(8)))).toEqual({ op: 'dead', entry: 8 });
     expect(parseRequest(text(encodePause('10.0.0.3', 80, false)))).toEqual({ op: 'pause', host: '10.0.0.3', port: 80, paused: false });
+  });
+
+  it('ready counts: on a success, on a refusal, in a notice; a count that is not a whole number ≥ 0 is left out, not an error', () => {
+    expect(parseReply(text(encodeConnectSuccess({ id: 1, entry: 2, address: '10.0.0.2', port: 80, ready: 3 })))).toMatchObject({ kind: 'connected', ready: 3 });
+    expect(parseReply(text(encodeFailure(1, 'POOL_EMPTY', 'none', 0)))).toEqual({ kind: 'failed', id: 1, code: 'POOL_EMPTY', message: 'none', ready: 0 });
+    expect(JSON.parse(text(encodeFailure(1, 'POOL_EMPTY', 'none')))).not.toHaveProperty('ready');
+    expect(encodeReady({ '10.0.0.2:80': 4 }).toString()).toBe('{"v":1,"op":"ready","targets":{"10.0.0.2:80":4}}\n');
+    const notice = parseReply('{"v":1,"op":"ready","targets":{"10.0.0.2:80":4,"[fd00::2]:80":-1,"10.0.0.3:80":1.5,"10.0.0.4:80":"2"}}');
+    expect(notice).toEqual({ kind: 'ready', targets: new Map([['10.0.0.2:80', 4]]) });
+    expect(parseReply('{"v":1,"op":"ready","targets":[1]}')).toBeUndefined();
+    expect(parseReply('{"v":1,"id":1,"ok":true,"fd":true,"entry":2,"address":"10.0.0.2","port":80,"ready":-2}')).not.toHaveProperty('ready');
+  });
+
+  it('miss reports: encoded by the client, parsed by the keeper; a count out of 1..MAX_MISS_COUNT is BAD_REQUEST', () => {
+    expect(encodeMiss('10.0.0.2', 80, 3).toString()).toBe('{"v":1,"op":"miss","host":"10.0.0.2","port":80,"count":3}\n');
+    expect(parseRequest(text(encodeMiss('fd00::2', 443, MAX_MISS_COUNT)))).toEqual({ op: 'miss', host: 'fd00::2', port: 443, count: MAX_MISS_COUNT });
+    for (const count of [0, -1, 1.5, MAX_MISS_COUNT + 1, '3', null]) {
+      const r = parseRequest(JSON.stringify({ v: 1, op: 'miss', host: '10.0.0.2', port: 80, count }));
+      expect(r, String(count)).toMatchObject({ op: 'invalid', code: 'BAD_REQUEST', message: expect.stringMatching(/"count"/) as string });
+    }
+    expect(parseRequest('{"v":1,"op":"miss","port":80,"count":1}')).toMatchObject({ op: 'invalid', message: expect.stringMatching(/"host"/) as string });
+    expect(parseRequest('{"v":1,"op":"miss","host":"a","port":0,"count":1}')).toMatchObject({ op: 'invalid', message: expect.stringMatching(/"port"/) as string });
   });
 
   it('every error code is documented in docs/keeper-protocol.md', async () => {

@@ -446,3 +446,116 @@ describe('KeeperConnectionSource', () => {
     (seenAfterSecond as Socket).destroy();
   });
 });
+
+/** FakePool that counts what is ready and records miss reports, as PoolConnectionSource does. */
+class CountingPool extends FakePool {
+  readonly misses: Array<{ target: Endpoint; count: number }> = [];
+  readyCount(): number {
+    return this.ready.length;
+  }
+  noteMisses(t: Endpoint, count: number): void {
+    this.misses.push({ target: t, count });
+  }
+}
+
+async function until(cond: () => boolean, ms = 2_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+/** A raw watching client that keeps every line it receives. */
+async function watcher(path: string): Promise<{ lines: Record<string, unknown>[]; send(line: string): void }> {
+  const c = net.connect(path);
+  await once(c, 'connect');
+  cleanups.push(() => c.destroy());
+  const reader = new LineReader(1 << 20);
+  const lines: Record<string, unknown>[] = [];
+  c.on('data', (d) => {
+    for (const l of reader.push(d)) lines.push(JSON.parse(l) as Record<string, unknown>);
+  });
+  return { lines, send: (line) => c.write(`${line}\n`) };
+}
+
+describe('ready counts', () => {
+  it('a watching client is told the count at hello, after each answer, and when it rises above what it was told; a miss report reaches the pool', async () => {
+    const pool = new CountingPool(target);
+    await pool.warm(2);
+    const keeper = await startKeeper(pool);
+    const key = `127.0.0.1:${target.port}`;
+    const w = await watcher(keeper.path);
+    w.send('{"v":1,"op":"hello","watch":true}');
+    await until(() => w.lines.length >= 3);
+    expect(w.lines[2]).toEqual({ v: 1, op: 'ready', targets: { [key]: 2 } });
+    for (let id = 1; id <= 3; id++) w.send(`{"v":1,"op":"connect","id":${id},"host":"127.0.0.1","port":${target.port}}`);
+    await until(() => w.lines.length >= 6);
+    expect(w.lines.slice(3)).toEqual([
+      expect.objectContaining({ id: 1, ok: true, ready: 1 }),
+      expect.objectContaining({ id: 2, ok: true, ready: 0 }),
+      expect.objectContaining({ id: 3, ok: false, code: 'POOL_EMPTY', ready: 0 }),
+    ]);
+    // A rise is told once; the same count again is not.
+    await pool.warm(1);
+    keeper.readyChanged();
+    await until(() => w.lines.length >= 7);
+    expect(w.lines[6]).toEqual({ v: 1, op: 'ready', targets: { [key]: 1 } });
+    keeper.readyChanged();
+    w.send('{"v":1,"op":"miss","host":"127.0.0.1","port":' + target.port + ',"count":3}');
+    w.send('{"v":1,"op":"miss","host":"10.9.9.9","port":80,"count":2}');
+    await until(() => keeper.stats().missed === 3);
+    await new Promise((r) => setTimeout(r, 30));
+    expect(w.lines).toHaveLength(7);
+    expect(pool.misses).toEqual([{ target, count: 3 }]);
+    // A client that did not ask to watch gets the counts in its answers only.
+    const plain = await ask(keeper.path, ['{"v":1,"op":"hello"}', `{"v":1,"op":"connect","id":9,"host":"127.0.0.1","port":${target.port}}`]);
+    expect(plain.map((r) => r.op ?? r.ready)).toEqual(['hello', 0]);
+  });
+
+  it('a worker asks only for what the keeper counted: the rest of a burst goes plain at once, reported as one miss line', async () => {
+    const pool = new CountingPool(target);
+    await pool.warm(2);
+    const keeper = await startKeeper(pool);
+    const src = await sourceFor(keeper, { requestTimeoutMs: 2_000 });
+    await until(() => src.readyLeft(target) === 2);
+    const order: string[] = [];
+    const got: Array<Socket | undefined> = [];
+    await new Promise<void>((resolve) => {
+      for (let i = 0; i < 5; i++) {
+        src.acquireAsync(target, (s) => {
+          order.push(s === undefined ? 'plain' : 'pooled');
+          got.push(s);
+          if (got.length === 5) resolve();
+        });
+      }
+      expect(src.readyLeft(target)).toBe(0);
+    });
+    for (const s of got) s?.destroy();
+    // The three beyond the count did not wait for the keeper's answers to the two before them.
+    expect(order).toEqual(['plain', 'plain', 'plain', 'pooled', 'pooled']);
+    expect(src.stats()).toMatchObject({ requests: 5, served: 2, skipped: 3 });
+    expect(src.stats().refused).toEqual({});
+    await until(() => pool.misses.length === 1);
+    expect(pool.misses).toEqual([{ target, count: 3 }]);
+    // The pool refills: told, and the next request asks again.
+    await pool.warm(1);
+    keeper.readyChanged();
+    await until(() => src.readyLeft(target) === 1);
+    const next = await acquire(src, target);
+    expect(next).toBeInstanceOf(net.Socket);
+    next!.destroy();
+  });
+
+  it('a keeper that does not count (no ready in its answers): every request asks, as before', async () => {
+    const pool = new FakePool(target);
+    await pool.warm(1);
+    const keeper = await startKeeper(pool);
+    const src = await sourceFor(keeper, { requestTimeoutMs: 2_000 });
+    const got = await Promise.all([acquire(src, target), acquire(src, target), acquire(src, target)]);
+    expect(got.filter((s) => s !== undefined)).toHaveLength(1);
+    for (const s of got) s?.destroy();
+    expect(src.readyLeft(target)).toBeUndefined();
+    expect(src.stats()).toMatchObject({ requests: 3, skipped: 0, refused: { POOL_EMPTY: 2 } });
+  });
+});

@@ -386,6 +386,28 @@ describe('PoolManager', () => {
     expect(off.snap().computedTarget).toBeLessThan(32);
   });
 
+  it('misses noted without a take (a keeper client told nothing was ready) count as a burst of takes on an empty pool does', () => {
+    const { driver, mgr, snap, run, named } = setup({ synRatePerSec: 200, synBurst: 50, maxOpensPerTick: 50, burstEntries: 2, burstMemoryMs: 30_000 });
+    driver.behaviour = { ...answer, rttMs: 40 };
+    mgr.start();
+    run(2_000, 50);
+    expect(mgr.readyCount(A)).toBe(2);
+    expect(mgr.readyCount(B)).toBeUndefined();
+    // The client took the 2 it was told of and sent the other 30 plainly: the pool learns the burst of 32.
+    for (let i = 0; i < 2; i++) expect(mgr.take(A)).toBeDefined();
+    expect(mgr.readyCount(A)).toBe(0);
+    mgr.noteMisses(A, 30);
+    expect(snap()).toMatchObject({ hits: 2, misses: 30, burstPeak: 32, computedTarget: 32 });
+    run(2_500, 50);
+    expect(snap().ready).toBe(32);
+    expect(mgr.readyCount(A)).toBe(32);
+    // Only configured targets: an unknown one is a miss event, nothing opened.
+    const opened = driver.openCalls.length;
+    mgr.noteMisses(B, 2);
+    expect(named('miss').filter((e) => e.reason === 'unknown-upstream')).toHaveLength(2);
+    expect(driver.openCalls.length).toBe(opened);
+  });
+
   it('a burst of takes is handed out before any refill opens: refills wait for a 2 ms pause, at most 15 ms', () => {
     const { driver, mgr, snap, clock } = setup({ sizing: 'fixed', targetSize: 8, maxOpensPerTick: 50, synBurst: 50 });
     driver.behaviour = answer;
