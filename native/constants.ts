@@ -29,6 +29,8 @@ export const SHUT_RDWR = 2;
 export const SO_ATTACH_FILTER = 26;
 /** Removes the socket's filter; any process holding the socket may (unless the filter was locked). */
 export const SO_DETACH_FILTER = 27;
+/** Attaches a loaded eBPF socket filter by its program fd: a reference, not a copy and a compile as SO_ATTACH_FILTER. */
+export const SO_ATTACH_BPF = 50;
 /** getsockopt: u32[SK_MEMINFO_VARS] of the socket's memory use; [SK_MEMINFO_DROPS] is sk_drops. */
 export const SO_MEMINFO = 55;
 

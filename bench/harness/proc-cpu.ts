@@ -1,5 +1,5 @@
 // CPU time of a process from /proc/PID/stat (utime + stime), in milliseconds.
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { childrenOf } from '../topology/process-table.js';
 
 /** Linux clock ticks per second (sysconf(_SC_CLK_TCK)); 100 on every mainstream kernel config. */
@@ -143,11 +143,24 @@ function readArgv(pid: number): string[] {
  * process itself, processLabel() for each child (a repeated name gets ` #2`…).
  */
 export function processTreeCpuByProcessMs(pid: number): Record<string, number> | undefined {
-  const own = processCpuMs(pid);
+  return treeByProcess(pid, processCpuMs);
+}
+
+/**
+ * processTreeCpuByProcessMs from the scheduler's own clock (processRunMs): exact to the
+ * nanosecond where /proc/PID/stat counts 10 ms ticks, so a window of a few milliseconds
+ * (one request, one burst) can be measured.
+ */
+export function processTreeRunMsByProcess(pid: number): Record<string, number> | undefined {
+  return treeByProcess(pid, processRunMs);
+}
+
+function treeByProcess(pid: number, read: (pid: number) => number | undefined): Record<string, number> | undefined {
+  const own = read(pid);
   if (own === undefined) return undefined;
   const out: Record<string, number> = { main: own };
   for (const c of childrenOf(pid).sort((a, b) => a - b)) {
-    const ms = processCpuMs(c);
+    const ms = read(c);
     if (ms === undefined) continue;
     const base = processLabel(readArgv(c));
     let label = base;
@@ -155,4 +168,34 @@ export function processTreeCpuByProcessMs(pid: number): Record<string, number> |
     out[label] = ms;
   }
   return out;
+}
+
+/** The first field of /proc/PID/task/TID/schedstat: time the thread ran on a CPU, ns. */
+export function parseSchedstatRunNs(text: string): number | undefined {
+  const first = text.trim().split(/\s+/)[0];
+  const ns = Number(first);
+  return first !== undefined && first !== '' && Number.isFinite(ns) && ns >= 0 ? ns : undefined;
+}
+
+/**
+ * Time every thread of a process ran on a CPU (user and kernel alike), ms, from the
+ * scheduler's sum_exec_runtime (/proc/PID/task/TID/schedstat): Node's helper threads
+ * (libuv's pool, V8's GC) included. A thread that ended takes its time with it.
+ */
+export function processRunMs(pid: number): number | undefined {
+  let tids: string[];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return undefined;
+  }
+  let ns = 0;
+  for (const tid of tids) {
+    try {
+      ns += parseSchedstatRunNs(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8')) ?? 0;
+    } catch {
+      // the thread ended between the listing and the read
+    }
+  }
+  return ns / 1e6;
 }

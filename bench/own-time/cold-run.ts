@@ -10,6 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Topology } from '../topology/index.js';
 import { startCapture, type CaptureResult } from './capture.js';
 import type { RunningContender } from './contenders.js';
+import { CpuWindows, type CpuPerRequest } from './cpu-windows.js';
 import { computeOwnTime, missingIds, type OwnTimeRecord, type Unmatched } from './own-time.js';
 import type { ColdModeName as ColdMode } from './own-time-args.js';
 import { summarize, type OwnTimeSummary } from './own-time-summary.js';
@@ -38,6 +39,8 @@ export interface ColdContenderResult {
   unmatched: Unmatched[];
   clientErrors: string[];
   records: OwnTimeRecord[];
+  /** CPU of the contender's processes per request: while in flight, and over the whole mode (undefined: not readable). */
+  cpu?: CpuPerRequest | undefined;
 }
 
 export interface ColdRunResult {
@@ -64,8 +67,10 @@ export async function runColdMode(topo: Topology, contenders: readonly RunningCo
   const upstreamFilter = upstreams.map((u) => `(host ${u.addr} and port ${u.port})`).join(' or ');
   const capture = await startCapture(topo, 'client', `tcp and (${ports}${upstreamFilter ? ` or ${upstreamFilter}` : ''})`);
   const outcomes = new Map<RunningContender, ClientOutcome[]>(contenders.map((c) => [c, []]));
+  const cpu = new Map<RunningContender, CpuWindows>(contenders.map((c) => [c, new CpuWindows(c.runMsByProcess?.bind(c))]));
   let captured: CaptureResult;
   try {
+    for (const w of cpu.values()) w.modeStarted();
     const send = async (c: RunningContender): Promise<void> => {
       outcomes.get(c)!.push(await ownTimeRequest(c.port, nextId++));
     };
@@ -73,7 +78,10 @@ export async function runColdMode(topo: Topology, contenders: readonly RunningCo
       for (let round = 0; round < o.requests && !o.signal.aborted; round++) {
         await sleep(o.gapMs, undefined, { signal: o.signal }).catch(() => undefined);
         if (o.signal.aborted) break;
-        for (let k = 0; k < contenders.length; k++) await send(contenders[(round + k) % contenders.length]!);
+        for (let k = 0; k < contenders.length; k++) {
+          const c = contenders[(round + k) % contenders.length]!;
+          await cpu.get(c)!.around(1, () => send(c));
+        }
         if ((round + 1) % 5 === 0 || round + 1 === o.requests) o.note(`own-time idle: ${round + 1}/${o.requests} rounds`);
       }
     } else if (o.mode === 'burst') {
@@ -83,7 +91,7 @@ export async function runColdMode(topo: Topology, contenders: readonly RunningCo
           await sleep(o.gapMs, undefined, { signal: o.signal }).catch(() => undefined);
           if (o.signal.aborted) break;
           const c = contenders[(round + k) % contenders.length]!;
-          await Promise.all(Array.from({ length: o.burst }, () => send(c)));
+          await cpu.get(c)!.around(o.burst, () => Promise.all(Array.from({ length: o.burst }, () => send(c))));
         }
         o.note(`own-time burst: ${round + 1}/${rounds} bursts of ${o.burst} per contender`);
       }
@@ -92,11 +100,14 @@ export async function runColdMode(topo: Topology, contenders: readonly RunningCo
         const n = Math.min(o.batch, o.requests - done);
         for (let k = 0; k < contenders.length && !o.signal.aborted; k++) {
           const c = contenders[(turn + k) % contenders.length]!;
-          for (let i = 0; i < n; i++) await send(c);
+          await cpu.get(c)!.around(n, async () => {
+            for (let i = 0; i < n; i++) await send(c);
+          });
         }
         o.note(`own-time tight: ${Math.min(done + n, o.requests)}/${o.requests} per contender`);
       }
     }
+    for (const w of cpu.values()) w.modeEnded();
     captured = await capture.stop(o.keepPcapDir);
   } catch (err) {
     await capture.abort();
@@ -118,6 +129,7 @@ export async function runColdMode(topo: Topology, contenders: readonly RunningCo
       unmatched,
       clientErrors,
       records,
+      cpu: cpu.get(c)!.summary(),
     };
   });
   const { segments, ...rest } = captured;

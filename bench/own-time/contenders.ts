@@ -23,7 +23,7 @@ import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { existsSync } from 'node:fs';
 import { DEFAULTS } from '../../src/config/defaults.js';
-import { processCpuMs, processSystemCpuMs } from '../harness/proc-cpu.js';
+import { processCpuMs, processRunMs, processSystemCpuMs, processTreeRunMsByProcess } from '../harness/proc-cpu.js';
 import { NGINX_BIN, startNginxProxy, startSynpool } from '../harness/proxy-process.js';
 import { stopChild, waitForJsonLine } from '../topology/child-output.js';
 import type { Topology } from '../topology/index.js';
@@ -82,6 +82,11 @@ export interface RunningContender {
   cpuMs?(): number | undefined;
   /** Of cpuMs, the kernel's part (system time), ms. */
   systemCpuMs?(): number | undefined;
+  /**
+   * Time on a CPU so far by process (`main`; synpool's `keeper`, `worker 1`…; nginx's workers), ms,
+   * from the scheduler's nanosecond clock: what the cold modes read around each request or burst.
+   */
+  runMsByProcess?(): Record<string, number> | undefined;
   stop(): Promise<void>;
 }
 
@@ -151,7 +156,10 @@ export async function startOwnTimeContender(name: ContenderName, ctx: ContenderC
         const deadline = Date.now() + POOL_FILL_DEADLINE_MS;
         while (Date.now() < deadline && ((await poolReady().catch(() => 0)) ?? 0) < ctx.poolSize) await sleep(50);
       }
-      return { name, port, proxies: true, upstream, poolReady: accel ? poolReady : none, cpuMs: () => p.cpuMs(), systemCpuMs: () => p.systemCpuMs(), stop: () => p.stop() };
+      return {
+        name, port, proxies: true, upstream, poolReady: accel ? poolReady : none,
+        cpuMs: () => p.cpuMs(), systemCpuMs: () => p.systemCpuMs(), runMsByProcess: () => processTreeRunMsByProcess(p.pid), stop: () => p.stop(),
+      };
     }
     case 'nginx': {
       const port = ctx.port();
@@ -159,7 +167,10 @@ export async function startOwnTimeContender(name: ContenderName, ctx: ContenderC
       // maxUpstreamConnections: 256). With the harness's default of 32, a wrk run of 64 connections made nginx
       // close and reopen upstream connections all along: 2–5 k requests/s instead of ~26 k (docs/own-time.md, stop 29).
       const p = await startNginxProxy(ctx.topo, { label: 'nginx', servers: [{ host: upstream.addr, port: upstream.port }], port, upstreamKeepalive: NGINX_UPSTREAM_KEEPALIVE });
-      return { name, port, proxies: true, upstream, poolReady: none, cpuMs: () => p.cpuMs(), systemCpuMs: () => p.systemCpuMs(), stop: () => p.stop() };
+      return {
+        name, port, proxies: true, upstream, poolReady: none,
+        cpuMs: () => p.cpuMs(), systemCpuMs: () => p.systemCpuMs(), runMsByProcess: () => processTreeRunMsByProcess(p.pid), stop: () => p.stop(),
+      };
     }
     case 'node proxy':
     case 'node proxy, warm':
@@ -184,7 +195,11 @@ export async function startOwnTimeContender(name: ContenderName, ctx: ContenderC
       child.stdout?.resume();
       const pid = child.pid;
       const read = (f: (pid: number) => number | undefined) => (): number | undefined => (pid === undefined ? undefined : f(pid));
-      return { name, port, proxies, upstream, poolReady: none, cpuMs: read(processCpuMs), systemCpuMs: read(processSystemCpuMs), stop: () => stopChild(child, 2_000) };
+      const runMsByProcess = (): Record<string, number> | undefined => {
+        const ms = pid === undefined ? undefined : processRunMs(pid);
+        return ms === undefined ? undefined : { main: ms };
+      };
+      return { name, port, proxies, upstream, poolReady: none, cpuMs: read(processCpuMs), systemCpuMs: read(processSystemCpuMs), runMsByProcess, stop: () => stopChild(child, 2_000) };
     }
   }
 }

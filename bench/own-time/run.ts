@@ -11,6 +11,7 @@ import { createTopology, enterNamespace, type Topology, type TopologyOptions } f
 import { isOnPath } from '../topology/run-command.js';
 import { runColdMode, type ColdRunResult } from './cold-run.js';
 import { burstTimeline, timelineLine } from './burst-timeline.js';
+import { cpuLine } from './cpu-windows.js';
 import {
   COLD_ONLY_CONTENDERS, CONTENDER_NAMES, KEEP_ALIVE_UPSTREAM_CONTENDERS, LOCAL_CONTENDERS, nginxAvailable, startAll, stopAll, WARM_KEEPALIVE_MS,
   type ContenderContext, type ContenderName,
@@ -220,6 +221,10 @@ export async function main(argv: readonly string[]): Promise<number> {
     }
     md.push(...v.lines.map((l) => `- ${l}`));
     md.push(...timelines.map((t) => `- ${timelineLine(t.contender, t)}`));
+    for (const r of runs) {
+      const rows = r.results.flatMap((x) => (x.cpu === undefined ? [] : [cpuLine(x.contender, x.cpu)]));
+      if (rows.length) md.push(`- CPU per request, ${r.mode}, ms on a core while in flight / over the whole mode (idle gaps, refreshes, replacements): ${rows.join(' · ')}`);
+    }
     for (const p of [...problems, ...drops]) md.push(`- problem: ${p}`);
     for (const r of runs) if (r.capture.kept) md.push(`- ${r.mode} capture kept: ${r.capture.kept}`);
     md.push('');

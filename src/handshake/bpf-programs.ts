@@ -4,6 +4,7 @@ import { BPF, SKF_NET_OFF } from '../../native/constants.js';
 import { parseIpv4Address } from '../packet/ipv4-address.js';
 import { ipv6Words } from '../packet/ipv6-address.js';
 import type { SockFilter } from '../../native/structs.js';
+import { EBPF, type EbpfInsn } from '../../native/ebpf.js';
 import type { Endpoint } from './endpoint.js';
 import { ISN_TAG_MASK, isnTagPattern } from './isn-tag.js';
 
@@ -42,6 +43,31 @@ export function dropSynProgram(): SockFilter[] {
     { code: RET_K, k: KEEP_WHOLE },
     { code: RET_K, k: DROP, label: 'drop' },
   ]);
+}
+
+/** dropAllProgram as eBPF (native/ebpf.ts): r0 = 0, exit. */
+export function dropAllEbpf(): EbpfInsn[] {
+  return [
+    { code: EBPF.MOV64_K, dst: 0, src: 0, off: 0, imm: DROP },
+    { code: EBPF.EXIT, dst: 0, src: 0, off: 0, imm: 0 },
+  ];
+}
+
+/**
+ * dropSynProgram as eBPF: the same legacy packet load (offset 13 from the TCP header a
+ * TCP socket's filter starts at), SYN set → 0 (drop), anything else → 0xffffffff (keep whole).
+ */
+export function dropSynEbpf(): EbpfInsn[] {
+  return [
+    { code: EBPF.MOV64_X, dst: 6, src: 1, off: 0, imm: 0 }, // r6 = ctx, as LD_ABS requires
+    { code: EBPF.LD_ABS_B, dst: 0, src: 0, off: 0, imm: 13 }, // r0 = TCP flags
+    { code: EBPF.AND64_K, dst: 0, src: 0, off: 0, imm: 0x02 },
+    { code: EBPF.JNE_K, dst: 0, src: 0, off: 2, imm: 0 }, // SYN → drop
+    { code: EBPF.MOV64_K, dst: 0, src: 0, off: 0, imm: -1 }, // 0xffffffff: keep whole
+    { code: EBPF.EXIT, dst: 0, src: 0, off: 0, imm: 0 },
+    { code: EBPF.MOV64_K, dst: 0, src: 0, off: 0, imm: DROP },
+    { code: EBPF.EXIT, dst: 0, src: 0, off: 0, imm: 0 },
+  ];
 }
 
 /** As many target checks as fit before the 8-bit jump offsets overflow. */

@@ -1,13 +1,9 @@
 // A handed-off connection that may wait before its first request: ESTABLISHED
 // on our side, the server's SYN-ACK retransmits dropped by a filter.
-import { SO_ATTACH_FILTER, SOL_SOCKET } from '../../native/constants.js';
-import { loadBpfProgram, type BpfProgram } from '../../native/bpf.js';
-import { abortCloseFd, abortOnClose, setBufferOption } from '../../native/socket-ops.js';
-import { dropSynProgram } from './bpf-programs.js';
+import { abortCloseFd, abortOnClose } from '../../native/socket-ops.js';
 import type { Endpoint } from './endpoint.js';
 import { RepairedSocket } from './repaired-socket.js';
-
-let dropSyn: BpfProgram | undefined;
+import { attachFilter } from './socket-filters.js';
 
 /**
  * Before TCP_REPAIR goes off: from here the socket wins the 4-tuple's lookup,
@@ -22,8 +18,7 @@ let dropSyn: BpfProgram | undefined;
  * before it (stop 25 timed a detach at 28 µs of a cold request).
  */
 export function holdSocket(fd: number): void {
-  dropSyn ??= loadBpfProgram(dropSynProgram());
-  setBufferOption(fd, SOL_SOCKET, SO_ATTACH_FILTER, dropSyn.fprog, 'setsockopt(SO_ATTACH_FILTER, held)');
+  attachFilter(fd, 'dropSyn', 'setsockopt(held filter)');
 }
 
 /**

@@ -1,16 +1,7 @@
-import { SO_ATTACH_FILTER, SOCK_CLOEXEC, SOCK_NONBLOCK, SOCK_STREAM, SOL_SOCKET } from '../../native/constants.js';
-import { loadBpfProgram, type BpfProgram } from '../../native/bpf.js';
-import { bindIp, closeFd, familyOf, openSocket, setBufferOption, sockNameOf } from '../../native/socket-ops.js';
+import { SOCK_CLOEXEC, SOCK_NONBLOCK, SOCK_STREAM } from '../../native/constants.js';
+import { bindIp, closeFd, familyOf, openSocket, sockNameOf } from '../../native/socket-ops.js';
 import { check, getLibc } from '../../native/libc.js';
-import { dropAllProgram } from './bpf-programs.js';
-
-let dropAll: BpfProgram | undefined;
-
-/** Attaches the drop-all filter: TCP never sees a segment for `fd` (the reservation below). */
-function attachDropAllFilter(fd: number, what: string): void {
-  dropAll ??= loadBpfProgram(dropAllProgram());
-  setBufferOption(fd, SOL_SOCKET, SO_ATTACH_FILTER, dropAll.fprog, what);
-}
+import { attachFilter } from './socket-filters.js';
 
 /**
  * A local port held by a listening socket whose filter drops every packet:
@@ -34,7 +25,7 @@ export class PortReservation {
     const fd = openSocket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, 'socket(reservation)');
     try {
       // Filter first, so no segment can slip in between listen() and the attach.
-      attachDropAllFilter(fd, 'setsockopt(SO_ATTACH_FILTER)');
+      attachFilter(fd, 'dropAll', 'setsockopt(reservation filter)');
       bindIp(fd, address, 0, 'bind(reservation)');
       check(getLibc().listen(fd, 1), 'listen(reservation)');
       return new PortReservation(fd, address, sockNameOf(fd, family).port);

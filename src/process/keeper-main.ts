@@ -19,12 +19,18 @@ import { onMessage, send } from './ipc-channel.js';
 import type { StartMessage } from './messages.js';
 import { KeeperPools } from './keeper-pools.js';
 import { settleKeeperCapabilities } from './privileges.js';
+import { filterMode, useFilterPrograms } from '../handshake/socket-filters.js';
 import { collectProcessMetrics } from '../observability/process-metrics.js';
 
 export async function runKeeper(start: StartMessage): Promise<void> {
   settleKeeperCapabilities();
   let config: SynpoolConfig = start.config;
   const logger = createLogger(config.logLevel, config.logLevel === 'silent' ? undefined : new SharedLineDestination()).child({ process: 'keeper' });
+  if (start.filterProgramFds !== undefined) useFilterPrograms(start.filterProgramFds);
+  if (config.accel) {
+    const filters = filterMode();
+    logger.info(filters, filters.mode === 'ebpf' ? 'socket filters: eBPF programs, attached by fd' : 'socket filters: classic BPF, compiled on every attach');
+  }
   const registry = new Registry();
   collectProcessMetrics(registry);
 

@@ -25,6 +25,8 @@ export interface StartMessage {
   /** Workers: the fd numbers their inherited listeners have (stdio positions). */
   readonly listenFd?: number;
   readonly metricsFd?: number;
+  /** The keeper: fd numbers of the eBPF socket filters the supervisor loaded as root (socket-filters.ts), when it could. */
+  readonly filterProgramFds?: { readonly dropAll: number; readonly dropSyn: number };
 }
 
 export type ParentMessage =

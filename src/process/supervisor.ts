@@ -23,6 +23,7 @@ import { ChildSlot } from './child-slot.js';
 import { openListeners, type ListenSockets } from './listen-sockets.js';
 import type { MetricsJson, StartMessage } from './messages.js';
 import { canChangeUser, dropPrivileges, serviceUser, withAmbientCaps } from './privileges.js';
+import { loadFilterPrograms } from '../handshake/socket-filters.js';
 import { unreadableAt } from './readable-by.js';
 
 /** How long a scrape waits for each process's metrics. */
@@ -118,6 +119,10 @@ export async function runSupervisor(initial: SynpoolConfig, options: SupervisorO
     throw err;
   }
   const keeperSocket = config.keeperSocket ?? join(socketDir!, 'keeper.sock');
+  // Loading an eBPF program takes CAP_BPF or CAP_SYS_ADMIN, which nothing keeps past this line;
+  // attaching a loaded one takes nothing. Kept open here for every keeper started later.
+  const filterPrograms = config.accel ? loadFilterPrograms() : 'acceleration off';
+  if (typeof filterPrograms === 'string') logger.debug({ reason: filterPrograms }, 'no eBPF socket filters: the keeper attaches classic ones');
   const dropped = dropPrivileges(user);
   if (options.configFile !== undefined) {
     try {
@@ -143,8 +148,9 @@ export async function runSupervisor(initial: SynpoolConfig, options: SupervisorO
     role: 'keeper',
     id: 0,
     entry,
-    extraFds: [],
-    startMessage: () => startMessage('keeper', 0),
+    // In the keeper: fds 4 and 5 are the loaded filter programs, when there are any.
+    extraFds: typeof filterPrograms === 'string' ? [] : [filterPrograms.dropAll, filterPrograms.dropSyn],
+    startMessage: () => ({ ...startMessage('keeper', 0), ...(typeof filterPrograms === 'string' ? {} : { filterProgramFds: { dropAll: 4, dropSyn: 5 } }) }),
     aroundFork: (f) => withAmbientCaps(dropped.keeperCaps, f),
   });
   const workers = front.fds.map(

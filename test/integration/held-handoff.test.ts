@@ -4,7 +4,7 @@
 // must serve a request with the filter still on (it stays for the connection's
 // life), and a discarded one must leave nothing on the server. The control case
 // (no filter) shows what the filter prevents.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createTopology, enterNamespace, type Topology } from '../../bench/topology/index.js';
 import { startNodeUpstream, type UpstreamServer } from '../../bench/upstream/index.js';
 import { SO_ATTACH_FILTER, SOL_SOCKET } from '../../native/constants.js';
@@ -15,6 +15,7 @@ import { Handshaker } from '../../src/handshake/handshaker.js';
 import { dropSynProgram } from '../../src/handshake/bpf-programs.js';
 import { discardHeldSocket, discardWrappedHeldSocket, openWrappedHeldSocket, wrapHeldSocket } from '../../src/handshake/held-socket.js';
 import { RepairedSocket } from '../../src/handshake/repaired-socket.js';
+import { filterMode, loadFilterPrograms, useClassicFilters, useFilterPrograms, type FilterProgramFds } from '../../src/handshake/socket-filters.js';
 import { exchange } from '../helpers/http-exchange.js';
 import { assertIntegrationPrerequisites } from '../helpers/prerequisites.js';
 
@@ -28,6 +29,8 @@ let leave: (() => void) | undefined;
 let node: UpstreamServer;
 let hs: Handshaker;
 let target: Endpoint;
+/** The eBPF filters, loaded once (root may): the tests switch between them and the classic ones. */
+let programs: FilterProgramFds;
 
 beforeAll(async () => {
   assertIntegrationPrerequisites([]);
@@ -36,9 +39,16 @@ beforeAll(async () => {
   target = { address: topo.serverAddr, port: node.port };
   leave = enterNamespace(topo.netnsPath('client'));
   hs = Handshaker.create({ targets: [target] });
+  const loaded = loadFilterPrograms();
+  if (typeof loaded === 'string') throw new Error(`eBPF socket filters could not be loaded as root: ${loaded}`);
+  programs = loaded;
+  useFilterPrograms(programs);
 }, 60_000);
 
+afterEach(() => useFilterPrograms(programs));
+
 afterAll(async () => {
+  for (const fd of Object.values(programs ?? {})) closeFd(fd);
   hs?.close();
   leave?.();
   await node?.stop();
@@ -51,9 +61,18 @@ async function serverState(port: number): Promise<string | undefined> {
   return stdout.trim().split('\n').filter(Boolean)[0]?.split(/\s+/)[0];
 }
 
-/** The length of the socket's filter in instructions, 0 without one (SO_GET_FILTER given no room answers the count). */
-function filterLength(fd: number): number {
-  return getBufferOption(fd, SOL_SOCKET, SO_ATTACH_FILTER, Buffer.alloc(0), 'getsockopt(SO_GET_FILTER)');
+/**
+ * The length of the socket's filter in instructions, 0 without one (SO_GET_FILTER given no room
+ * answers the count), or 'ebpf' for an eBPF program attached by fd.
+ */
+function filterLength(fd: number): number | 'ebpf' {
+  try {
+    return getBufferOption(fd, SOL_SOCKET, SO_ATTACH_FILTER, Buffer.alloc(0), 'getsockopt(SO_GET_FILTER)');
+  } catch (err) {
+    // A program attached by fd (SO_ATTACH_BPF) has no classic form to read back: the kernel says EACCES.
+    if ((err as { errnoCode?: string }).errnoCode === 'EACCES') return 'ebpf';
+    throw err;
+  }
 }
 
 async function established() {
@@ -75,10 +94,25 @@ describe('held handoff', () => {
     }
   });
 
-  it("a held socket leaves the server's entry in SYN_RECV across a SYN-ACK retransmit, then serves a request with its filter still on", async () => {
+  it.each(['ebpf', 'classic'] as const)('a reservation (%s drop-all filter): the server\'s SYN-ACK gets no RST from us, its entry stays in SYN_RECV', async (mode) => {
+    if (mode === 'classic') useClassicFilters('test');
+    expect(filterMode().mode).toBe(mode);
+    const entry = await established();
+    try {
+      await new Promise((r) => setTimeout(r, 3 * RTT_MS + 50));
+      expect(await serverState(entry.local.port)).toBe('SYN-RECV');
+    } finally {
+      hs.release(entry);
+    }
+  });
+
+  it.each(['ebpf', 'classic'] as const)("a held socket (%s drop-SYN filter) leaves the server's entry in SYN_RECV across a SYN-ACK retransmit, then serves a request with its filter still on", async (mode) => {
+    if (mode === 'classic') useClassicFilters('test');
+    expect(filterMode().mode).toBe(mode);
     const entry = await established();
     const fd = hs.handoffFd(entry, true);
-    expect(filterLength(fd)).toBe(dropSynProgram().length);
+    const attached = mode === 'classic' ? dropSynProgram().length : 'ebpf';
+    expect(filterLength(fd)).toBe(attached);
     await new Promise((r) => setTimeout(r, PAST_FIRST_RETRANSMIT_MS));
     expect(await serverState(entry.local.port)).toBe('SYN-RECV');
     const socket = new RepairedSocket(fd, target, entry.id);
@@ -86,7 +120,7 @@ describe('held handoff', () => {
     expect(res.status).toBe(200);
     expect(res.bytes).toBe(100_000);
     // Every byte of the response came through the filter, which is still there.
-    expect(filterLength(fd)).toBe(dropSynProgram().length);
+    expect(filterLength(fd)).toBe(attached);
     socket.destroy();
   }, 20_000);
 

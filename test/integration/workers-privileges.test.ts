@@ -116,6 +116,9 @@ describe('synpool --workers 2 as root', () => {
     const keeper = status(p.keeper);
     expect(keeper.capEff).toBe(NET_CAPS);
     expect(keeper.uid).not.toBe(0);
+    // The filters were loaded by the supervisor as root and passed on: the keeper, without CAP_BPF, attaches them by fd.
+    const filters = cli.log.lines().filter((l) => typeof l.msg === 'string' && l.msg.startsWith('socket filters:'));
+    expect(filters).toEqual([expect.objectContaining({ process: 'keeper', mode: 'ebpf' })]);
     const checks = cli.log.lines().filter((l) => l.msg === 'worker privileges');
     expect(checks.map((l) => l.worker).sort()).toEqual([1, 2]);
     for (const c of checks) expect(c).toMatchObject({ rawSocket: 'EPERM', capEff: '0', noNewPrivs: true });
