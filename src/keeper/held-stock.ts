@@ -76,6 +76,24 @@ export class HeldStock<D> {
     return next;
   }
 
+  /** Discards every connection to `target` (its address left the configuration); returns how many. */
+  discardTarget(target: Endpoint): number {
+    const key = endpointKey(target);
+    const list = this.#byTarget.get(key);
+    if (list === undefined) return 0;
+    this.#byTarget.delete(key);
+    this.#size -= list.length;
+    for (const held of list) this.#discard(held);
+    return list.length;
+  }
+
+  /** The addresses some connection is held for. */
+  targets(): Endpoint[] {
+    const out: Endpoint[] = [];
+    for (const list of this.#byTarget.values()) if (list.length > 0) out.push(list[0]!.target);
+    return out;
+  }
+
   /** Discards everything (closing). */
   clear(): void {
     for (const list of this.#byTarget.values()) for (const held of list.splice(0)) this.#discard(held);

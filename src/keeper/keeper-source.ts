@@ -173,7 +173,8 @@ const HOLD_RETRY_MS = 250;
  * new upstream connection (acquireAsync) and falls back to plain connects
  * whenever the keeper is down, slow or has nothing ready. Never forwards
  * addTarget/syncTargets/removeTarget: a worker does not choose what the
- * keeper sends SYNs to.
+ * keeper sends SYNs to (the keeper follows the config and the names itself).
+ * They only tell its own held stock which addresses it may keep connections to.
  */
 export class KeeperConnectionSource extends EventEmitter<KeeperConnectionSourceEvents> implements ConnectionSource {
   readonly path: string;
@@ -208,6 +209,8 @@ export class KeeperConnectionSource extends EventEmitter<KeeperConnectionSourceE
   #topUpScheduled = false;
   /** Top-ups put off while requests' own asks were outstanding (a burst): sent when the last is answered. */
   readonly #topUpDeferred = new Map<string, Endpoint>();
+  /** Addresses that left this worker's configuration (removeTarget): nothing is held or asked ahead for them. */
+  readonly #gone = new Set<string>();
 
   constructor(options: KeeperConnectionSourceOptions) {
     super();
@@ -251,6 +254,36 @@ export class KeeperConnectionSource extends EventEmitter<KeeperConnectionSourceE
   /** False for an address the keeper's pool finds unreachable (a name's other addresses take its requests). */
   reachable(target: Endpoint): boolean {
     return !this.#unreachable.has(endpointKey(target));
+  }
+
+  /** The worker routes to `target` (again): held connections may be kept for it. */
+  addTarget(target: Endpoint): void {
+    this.#gone.delete(endpointKey(target));
+  }
+
+  /**
+   * The worker routes nothing to `target` any more (a reload, or its name stopped resolving to
+   * it): the connections held for it are given up now (RSTs, so the server drops its SYN_RECV
+   * entries at once rather than retransmitting to a proxy that will never use them), and none is
+   * asked for or kept from here; one already asked for is given up when it arrives.
+   */
+  removeTarget(target: Endpoint): void {
+    const key = endpointKey(target);
+    this.#gone.add(key);
+    this.#topUpDeferred.delete(key);
+    const h = this.#holding.get(key);
+    if (h !== undefined) h.lastDemand = -Infinity;
+    this.#held.discardTarget(target);
+  }
+
+  /** `release`: every address not in `wanted` is removed (removeTarget); those in it are added. */
+  syncTargets(wanted: ReadonlyMap<string, { readonly target: Endpoint }>, release: boolean): void {
+    for (const { target } of wanted.values()) this.addTarget(target);
+    if (!release) return;
+    const known = new Map<string, Endpoint>();
+    for (const h of this.#holding.values()) known.set(endpointKey(h.target), h.target);
+    for (const t of this.#held.targets()) known.set(endpointKey(t), t);
+    for (const [key, target] of known) if (!wanted.has(key)) this.removeTarget(target);
   }
 
   /**
@@ -462,18 +495,19 @@ export class KeeperConnectionSource extends EventEmitter<KeeperConnectionSourceE
    */
   #topUp(target: Endpoint): void {
     if (this.#hold === 0 || this.#closed) return;
+    const key = endpointKey(target);
+    if (this.#gone.has(key)) return;
     const s = this.#session;
     if (s === undefined || s.closing || !s.helloDone || !s.accelerated || s.holdUnsupported) return;
     // While requests wait on their own asks (a burst), replacements would compete with them for
     // the keeper and for the pool's entries (measured: keeper timeouts in bursts): later.
     if (s.asks > 0) {
-      this.#topUpDeferred.set(endpointKey(target), target);
+      this.#topUpDeferred.set(key, target);
       return;
     }
     const h = this.#holdState(target);
     const now = performance.now();
     if (now - h.lastDemand > this.#holdDemandMs || now < h.retryAt) return;
-    const key = endpointKey(target);
     // Not more than the keeper said it has: the rest would be refused (a rise is told, and tops up).
     const want = Math.min(this.#hold - this.#held.count(target) - h.inFlight, this.#left(s, key));
     for (let i = 0; i < want; i++) {
@@ -791,7 +825,7 @@ export class KeeperConnectionSource extends EventEmitter<KeeperConnectionSourceE
     }
     this.#stats.heldReceived += 1;
     this.emit('held', { outcome: 'received', target });
-    if (this.#closed) {
+    if (this.#closed || this.#gone.has(endpointKey(target))) {
       this.#stats.heldDiscarded += 1;
       discardPassed(passed);
       this.emit('held', { outcome: 'discarded', target });

@@ -61,4 +61,18 @@ describe('HeldStock', () => {
     expect(s.size).toBe(0);
     expect(s.take(a)).toBeUndefined();
   });
+  it('discardTarget gives up every connection to one address and leaves the others', () => {
+    const { s, discarded } = stock();
+    s.add('a1', 1, a, 1_000);
+    s.add('a2', 2, a, 2_000);
+    s.add('b1', 3, b, 1_000);
+    expect(s.targets()).toEqual([a, b]);
+    expect(s.discardTarget(a)).toBe(2);
+    expect(discarded.sort()).toEqual(['a1', 'a2']);
+    expect(s.size).toBe(1);
+    expect(s.count(a)).toBe(0);
+    expect(s.targets()).toEqual([b]);
+    expect(s.discardTarget(a)).toBe(0);
+    expect(s.take(b)?.descriptor).toBe('b1');
+  });
 });

@@ -221,6 +221,47 @@ describe('held connections in a worker', () => {
     expect(src.stats().heldDiscarded).toBe(2);
   });
 
+  it('an address the worker stops routing to: what is held for it is given up with RSTs at once, and nothing more is kept for it', async () => {
+    const pool = new HoldingPool(target);
+    pool.holdMs = 10_000;
+    const before = ends.length;
+    const src = await start(pool, 2);
+    (await acquire(src))?.destroy();
+    await until(() => src.stats().heldReceived === 2);
+    const other = { address: '127.0.0.2', port: target.port };
+    // A reload that keeps the address leaves its stock alone.
+    src.syncTargets(new Map([[`${target.address}:${target.port}`, { target }]]), true);
+    expect(src.stats().heldDiscarded).toBe(0);
+    // One that routes elsewhere gives it up now, not when its 10 s run out.
+    src.syncTargets(new Map([[`${other.address}:${other.port}`, { target: other }]]), true);
+    expect(src.stats().heldDiscarded).toBe(2);
+    expect(src.acquire(target)).toBeUndefined();
+    await until(() => ends.slice(before).filter((e) => e === 'reset').length >= 2);
+    // A request still in flight for it asks for itself, and no replacement is kept.
+    (await acquire(src))?.destroy();
+    await new Promise((r) => setTimeout(r, 50));
+    expect(pool.heldCalls).toBe(2);
+    // Back in the configuration: held again behind its next request.
+    src.addTarget(target);
+    (await acquire(src))?.destroy();
+    await until(() => src.stats().heldReceived === 4);
+  });
+
+  it('a held connection that arrives after its address was removed is given up on arrival', async () => {
+    const pool = new HoldingPool(target);
+    const src = await start(pool, 2);
+    // The keeper runs in this process: the address leaves while it hands the first one over.
+    const hand = pool.acquireHeldFd!;
+    pool.acquireHeldFd = (t) => {
+      src.removeTarget(target);
+      return hand(t);
+    };
+    (await acquire(src))?.destroy();
+    await until(() => src.stats().heldReceived === 2);
+    expect(src.stats().heldDiscarded).toBe(2);
+    expect(src.acquire(target)).toBeUndefined();
+  });
+
   it('no held connection is asked for while a request waits on its own ask (a burst): only after its answer', async () => {
     // A keeper that answers a request's ask after 80 ms and a hold at once, logging when each arrived.
     const path = join(dir, `slow-ask-${seq++}.sock`);
