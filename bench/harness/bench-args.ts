@@ -16,9 +16,10 @@ export type ScenarioName = (typeof SCENARIOS)[number];
 /**
  * direct: no proxy; no-accel: keep-alive defeated; keepalive: warm reuse only; accel: pool + reuse;
  * nginx: nginx with an upstream keepalive pool; direct-open: no proxy, over client connections opened
- * beforehand (one round trip per request: the floor of any one-round-trip path).
+ * beforehand (one round trip per request: the floor of any one-round-trip path); node-proxy: the
+ * minimal node:http + undici proxy (bench/proxy/plain-proxy.ts), what the least Node proxy costs.
  */
-export const CONTENDERS = ['direct', 'no-accel', 'keepalive', 'accel', 'nginx', 'direct-open'] as const;
+export const CONTENDERS = ['direct', 'no-accel', 'keepalive', 'accel', 'nginx', 'direct-open', 'node-proxy'] as const;
 export type ContenderName = (typeof CONTENDERS)[number];
 
 export const UPSTREAM_SERVERS = ['node', 'nginx', 'python'] as const;
@@ -96,7 +97,10 @@ Usage: node dist/bench/harness/main.js [flags]
                           direct-open is the client itself over keep-alive connections it opened before the
                           burst or the run, to a keep-alive server of the same kind: one round trip per
                           request and no proxy, the floor of accel's one-round-trip path; plain http, IPv4,
-                          one server, so not in https-close, ipv6-close, https6-close or three-servers)
+                          one server, so not in https-close, ipv6-close, https6-close or three-servers;
+                          node-proxy is the minimal node:http + undici proxy, keep-alive and plain connects,
+                          no logging or metrics: what the least Node proxy costs (one server: not in
+                          three-servers))
   --upstream-server KIND  ${UPSTREAM_SERVERS.join(', ')}                             (default node)
   --link KIND             auto (netem where the kernel has it, else vde), vde, netem (default auto)
   --pool-size N|demand    pool size of the accelerated synpool           (default 8; demand: synpool's default

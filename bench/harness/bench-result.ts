@@ -35,7 +35,7 @@ export interface CellInput {
   contender: BenchCell['contender'];
   samplesMs: readonly number[];
   errors: number;
-  kind: 'direct' | 'synpool' | 'nginx';
+  kind: 'direct' | 'synpool' | 'nginx' | 'node';
   /** Counter delta over the measured part (synpool only). */
   counters?: ProxyCounters | undefined;
   cpuMs?: number | null | undefined;

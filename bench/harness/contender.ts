@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { Agent } from 'undici';
 import type { ContenderName, ScenarioName } from './bench-args.js';
 import { directOpenContender } from './direct-open.js';
-import { startNginxProxy, startSynpool, type ProxyProcess } from './proxy-process.js';
+import { startNginxProxy, startNodeProxy, startSynpool, type ProxyProcess } from './proxy-process.js';
 import type { Target } from './timed-request.js';
 import type { RunningUpstream, UpstreamSet, UpstreamVariant } from './upstream-set.js';
 import type { Topology } from '../topology/index.js';
@@ -13,7 +13,7 @@ import type { Topology } from '../topology/index.js';
 export interface Contender {
   /** The table's name: a ContenderName, `accel pool=N` in a sweep, `accel LABEL` for another build (--compare-cli). */
   readonly name: ContenderName | `accel pool=${number}` | `accel ${string}`;
-  readonly kind: 'direct' | 'synpool' | 'nginx';
+  readonly kind: 'direct' | 'synpool' | 'nginx' | 'node';
   readonly target: Target;
   readonly proxy: ProxyProcess | undefined;
   /** Ready entries to wait for before a scenario: the fixed pool size, 1 under demand sizing; undefined without a pool. */
@@ -30,7 +30,7 @@ export interface Contender {
  * Which upstream a contender talks to in a scenario. The idle and close
  * scenarios make every request need a new connection, whoever sends it; in
  * poisson only `no-accel` has its keep-alive defeated (Connection: close),
- * while `keepalive`, `accel` and nginx may keep connections warm.
+ * while `keepalive`, `accel`, nginx and node-proxy may keep connections warm.
  */
 export function upstreamVariantFor(scenario: ScenarioName, contender: ContenderName): UpstreamVariant {
   // A closing server, or one that forgets idle connections after 1 s, cannot be reached over open
@@ -61,11 +61,17 @@ export function upstreamVariantFor(scenario: ScenarioName, contender: ContenderN
  * The contenders that run a scenario. In https-close the origin closes every
  * connection (so does ipv6-close's), so `keepalive` would be `no-accel` again: it is left out.
  * direct-open speaks plain http to one IPv4 server: not in the https, IPv6 or three-server scenarios.
+ * node-proxy has one upstream server: not in three-servers.
  */
 export function contendersFor(scenario: ScenarioName, names: readonly ContenderName[]): ContenderName[] {
   const closing: readonly ScenarioName[] = ['poisson-close', 'https-close', 'ipv6-close', 'https6-close', 'three-servers'];
   const noOpen: readonly ScenarioName[] = ['https-close', 'ipv6-close', 'https6-close', 'three-servers'];
-  return names.filter((n) => !(n === 'keepalive' && closing.includes(scenario)) && !(n === 'direct-open' && noOpen.includes(scenario)));
+  return names.filter(
+    (n) =>
+      !(n === 'keepalive' && closing.includes(scenario)) &&
+      !(n === 'direct-open' && noOpen.includes(scenario)) &&
+      !(n === 'node-proxy' && scenario === 'three-servers'),
+  );
 }
 
 /**
@@ -152,6 +158,11 @@ export async function startContender(o: StartContenderOptions): Promise<Contende
       const servers = upstream.servers ?? [{ host: upstream.host, port: upstream.port }];
       const proxy = await startNginxProxy(o.topo, { label: 'nginx', servers, port, tls: upstream.tls });
       return { name, kind: 'nginx', target: { host: '127.0.0.1', port, path }, proxy, poolSize: undefined };
+    }
+    case 'node-proxy': {
+      const port = o.ports.take();
+      const proxy = await startNodeProxy(o.topo, { label: 'node-proxy', upstreamUrl: upstream.url, port, tls: upstream.tls });
+      return { name, kind: 'node', target: { host: '127.0.0.1', port, path }, proxy, poolSize: undefined };
     }
   }
 }

@@ -17,6 +17,7 @@ import { ownTimeArgs, runOwnTimePart } from './own-time-part.js';
 import { chartSpec, renderChartSvg } from './chart.js';
 import { fmt, fmtPercent, formatMarkdownTable } from './markdown-table.js';
 import { Progress } from './progress.js';
+import { beyondPoolLines } from './beyond-pool-target.js';
 import { roundTripFloorLines } from './round-trip-floor.js';
 import { leaveClientNamespace, runCompare, runSweep, SWEEP_TARGET_HIT_RATIO, type CompareResult, type SweepResult } from './run-bench.js';
 
@@ -53,6 +54,8 @@ async function reportCompare(o: BenchOptions, argv: readonly string[], r: Compar
     out.push('');
     const floor = roundTripFloorLines(cells, { measuredRttMs: t.measuredRttMs, poolSize: o.poolSize, burstSize: o.burstSize });
     if (floor.length > 0) out.push(`One round trip against its floor (RTT = the measured ${t.measuredRttMs.toFixed(1)} ms):\n`, '```', ...floor, '```', '');
+    const beyond = beyondPoolLines(cells, { poolSize: o.poolSize, burstSize: o.burstSize });
+    if (beyond.length > 0) out.push('A burst larger than the pool against direct and the proxies that connect plainly:\n', '```', ...beyond, '```', '');
   }
   out.push(`_${['node', 'dist/bench/harness/main.js', ...argv].join(' ')} · ${(elapsedMs / 1000).toFixed(0)} s · node ${process.version} · kernel ${release()}_`);
   process.stdout.write(`${out.join('\n')}\n`);

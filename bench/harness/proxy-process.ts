@@ -1,6 +1,6 @@
 // The proxies under test, each a process in the client namespace: synpool
-// (dist/src/cli.js) with the contender's flags, or nginx with an upstream
-// keep-alive pool. The harness thread has entered the client namespace, so
+// (dist/src/cli.js) with the contender's flags, nginx with an upstream
+// keep-alive pool, or the minimal node:http + undici proxy (the Node baseline). The harness thread has entered the client namespace, so
 // 127.0.0.1 here is the client namespace's loopback.
 import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -8,7 +8,7 @@ import http from 'node:http';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { captureStderr, describeExit, hasExited, stopChild } from '../topology/child-output.js';
+import { captureStderr, describeExit, hasExited, stopChild, waitForJsonLine } from '../topology/child-output.js';
 import { childrenOf, signalQuietly } from '../topology/process-table.js';
 import type { Topology } from '../topology/index.js';
 import { nginxConfig } from '../upstream/nginx-config.js';
@@ -19,23 +19,25 @@ import type { UpstreamTls } from './upstream-set.js';
 /** Built CLI, next to this file in dist/: dist/bench/harness → dist/src/cli.js. */
 export const SYNPOOL_CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
 export const NGINX_BIN = '/usr/sbin/nginx';
+/** The minimal node:http + undici proxy, built beside this file: dist/bench/harness → dist/bench/proxy. */
+export const PLAIN_PROXY = fileURLToPath(new URL('../proxy/plain-proxy.js', import.meta.url));
 /** From spawn to answering /readyz (synpool) or accepting (nginx), ms. */
 const READY_DEADLINE_MS = 8_000;
 /** What cli.ts logs when accel is on but no pool is wired in. */
 const NO_POOL_WARNING = 'no connection pool is wired';
 
 export interface ProxyProcess {
-  readonly kind: 'synpool' | 'nginx';
+  readonly kind: 'synpool' | 'nginx' | 'node';
   readonly label: string;
   readonly port: number;
   readonly pid: number;
-  /** synpool: did it start with a pool? (false when it logged that none is wired in); nginx: null. */
+  /** synpool: did it start with a pool? (false when it logged that none is wired in); the others: null. */
   accelerated(): boolean | null;
   /** CPU (user + system) of the proxy's processes so far, ms. */
   cpuMs(): number | undefined;
   /** Of cpuMs, the kernel's part (system time), ms. */
   systemCpuMs(): number | undefined;
-  /** synpool: one scrape of /metrics; nginx: undefined. */
+  /** synpool: one scrape of /metrics; the others: undefined. */
   counters(): Promise<ProxyCounters | undefined>;
   stop(): Promise<void>;
 }
@@ -226,5 +228,44 @@ export async function startNginxProxy(topo: Topology, o: NginxProxyOptions): Pro
     systemCpuMs: () => sumOver(workers, processSystemCpuMs, processSystemCpuMs(master)),
     counters: () => Promise.resolve(undefined),
     stop,
+  };
+}
+
+export interface NodeProxyOptions {
+  label: string;
+  upstreamUrl: string;
+  port: number;
+  /** An https upstream: its CA and name (`--ca`, `--servername` of plain-proxy.ts). */
+  tls?: UpstreamTls | undefined;
+}
+
+/**
+ * The minimal node:http + undici proxy (bench/proxy/plain-proxy.ts): a keep-alive
+ * Pool, plain connects, no logging or metrics. Where synpool `--no-accel` stands
+ * beside it, the difference is synpool's own features; where accel stands beside
+ * it, the pool's gain over the least a Node proxy does.
+ */
+export async function startNodeProxy(topo: Topology, o: NodeProxyOptions): Promise<ProxyProcess> {
+  const tls = o.tls === undefined ? [] : ['--ca', o.tls.caFile, '--servername', o.tls.servername];
+  const args = [PLAIN_PROXY, '--upstream', o.upstreamUrl, '--listen', `127.0.0.1:${o.port}`, ...tls];
+  const child = topo.spawn('client', process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  try {
+    await waitForJsonLine<{ listening: number }>(child, READY_DEADLINE_MS, `node proxy ${o.label} (${args.slice(1).join(' ')})`);
+  } catch (err) {
+    await stopChild(child, 2_000);
+    throw err;
+  }
+  child.stdout?.resume();
+  const pid = child.pid!;
+  return {
+    kind: 'node',
+    label: o.label,
+    port: o.port,
+    pid,
+    accelerated: () => null,
+    cpuMs: () => processCpuMs(pid),
+    systemCpuMs: () => processSystemCpuMs(pid),
+    counters: () => Promise.resolve(undefined),
+    stop: () => stopChild(child, 2_000),
   };
 }

@@ -370,12 +370,12 @@ export class UpstreamPool {
     });
   }
 
-  /** Releases every entry (RST + port freed) and stops the timer. Idempotent. */
   /** False once consecutive SYN failures made the upstream 'unreachable' (until a probe is answered). */
   get reachable(): boolean {
     return this.backoff.state !== 'unreachable';
   }
 
+  /** Releases every entry (RST + port freed) and stops the timer. Idempotent. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
