@@ -54,6 +54,15 @@ const MIN_TICK_SPACING_MS = 1;
  */
 const REFILL_QUIET_MS = 2;
 const REFILL_DEFER_MAX_MS = 15;
+/**
+ * A tick that replaces one stale entry also replaces those that would turn stale
+ * within this long (at most an eighth of an entry's life): their replacements'
+ * SYNs, SYN-ACKs and the server's retransmits then come together, one wake-up
+ * of the keeper instead of one each. Entries refreshed alone cost a process on
+ * a paravirtualized host ~1.3 ms of CPU apiece (each after a pause: the idle
+ * penalty), 1.7 % of a core for an idle pool of 32 at maxSynAckRetransmits 1.
+ */
+const REFRESH_COALESCE_MS = 250;
 /** If a listener throws inside a tick, try again after this long. */
 const TICK_RETRY_MS = 1_000;
 /**
@@ -514,7 +523,9 @@ export class UpstreamPool {
     let fresh = 0;
     const stale: Slot[] = [];
     for (const slot of this.readyList()) {
-      if (now >= this.staleAt(slot, ttl, aging)) stale.push(slot);
+      // The timer still fires at the first staleAt: coalescing only joins what a tick would wake for anyway.
+      const at = this.staleAt(slot, ttl, aging);
+      if (now + Math.min(REFRESH_COALESCE_MS, (at - slot.openedAt) / 8) >= at) stale.push(slot);
       else fresh += 1;
     }
     const surplus = Math.max(0, stale.length - Math.max(0, target - fresh));
