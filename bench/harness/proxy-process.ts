@@ -1,6 +1,7 @@
 // The proxies under test, each a process in the client namespace: synpool
 // (dist/src/cli.js) with the contender's flags, nginx with an upstream
-// keep-alive pool, or the minimal node:http + undici proxy (the Node baseline). The harness thread has entered the client namespace, so
+// keep-alive pool, or the minimal node:http + undici proxy (the Node
+// baseline). The harness thread has entered the client namespace, so
 // 127.0.0.1 here is the client namespace's loopback.
 import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';

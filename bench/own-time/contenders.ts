@@ -24,7 +24,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { existsSync } from 'node:fs';
 import { DEFAULTS } from '../../src/config/defaults.js';
 import { processCpuMs, processRunMs, processSystemCpuMs, processTreeRunMsByProcess } from '../harness/proc-cpu.js';
-import { NGINX_BIN, startNginxProxy, startSynpool } from '../harness/proxy-process.js';
+import { NGINX_BIN, PLAIN_PROXY, startNginxProxy, startSynpool } from '../harness/proxy-process.js';
 import { stopChild, waitForJsonLine } from '../topology/child-output.js';
 import type { Topology } from '../topology/index.js';
 import type { Endpoint } from './own-time.js';
@@ -90,7 +90,6 @@ export interface RunningContender {
   stop(): Promise<void>;
 }
 
-const PLAIN_PROXY = fileURLToPath(new URL('../proxy/plain-proxy.js', import.meta.url));
 const FLOOR_SERVER = fileURLToPath(new URL('./floor-server.js', import.meta.url));
 const RELAY_FLOOR = fileURLToPath(new URL('./relay-floor.js', import.meta.url));
 const LEAN_PROXY = fileURLToPath(new URL('./lean-proxy.js', import.meta.url));
