@@ -251,9 +251,24 @@ export class UpstreamPool {
     }
   }
 
-  /** Entries ready to hand out now (an aged one included: take() falls back to it). */
+  /**
+   * Entries ready to hand out now (an aged one included: take() falls back to it),
+   * less the stale surplus the next tick evicts: while a refresh's replacements
+   * arrive the list holds both, and a count told to workers must not promise the
+   * old ones as well (they would ask for more than the pool keeps, and be refused).
+   */
   get readyCount(): number {
-    return this.closed ? 0 : this.ready.size;
+    if (this.closed) return 0;
+    const now = this.deps.clock.now();
+    const ttl = this.learner.ttlMs;
+    const aging = this.agingApplies(now);
+    let fresh = 0;
+    let stale = 0;
+    for (let slot = this.head; slot !== undefined; slot = slot.next) {
+      if (this.refreshDue(slot, now, ttl, aging)) stale += 1;
+      else fresh += 1;
+    }
+    return fresh + Math.min(stale, Math.max(0, this.clamp(this.computedTarget(now)) - fresh));
   }
 
   /** A take's demand and refill-deferral bookkeeping, hit or miss. */
@@ -524,9 +539,7 @@ export class UpstreamPool {
     let fresh = 0;
     const stale: Slot[] = [];
     for (const slot of this.readyList()) {
-      // The timer still fires at the first staleAt: coalescing only joins what a tick would wake for anyway.
-      const at = this.staleAt(slot, ttl, aging);
-      if (now + Math.min(REFRESH_COALESCE_MS, (at - slot.openedAt) / 8) >= at) stale.push(slot);
+      if (this.refreshDue(slot, now, ttl, aging)) stale.push(slot);
       else fresh += 1;
     }
     const surplus = Math.max(0, stale.length - Math.max(0, target - fresh));
@@ -609,6 +622,13 @@ export class UpstreamPool {
   private refreshAge(slot: Slot, ttl: number): number {
     const lead = Math.min(this.config.refreshLeadMs, ttl / 4);
     return ttl - lead * (1 + slot.jitter);
+  }
+
+  /** Whether a tick at `now` replaces the entry: it is stale, or turns stale within the coalescing span. */
+  private refreshDue(slot: Slot, now: number, ttl: number, aging: boolean): boolean {
+    // The timer still fires at the first staleAt: coalescing only joins what a tick would wake for anyway.
+    const at = this.staleAt(slot, ttl, aging);
+    return now + Math.min(REFRESH_COALESCE_MS, (at - slot.openedAt) / 8) >= at;
   }
 
   /**

@@ -67,4 +67,20 @@ describe('refreshes of an idle pool are coalesced', () => {
     // 8 entries, each life ≥ 7/8 of ~2.6 s: at most ~211 in 60 s; one by one they would be ~185.
     expect(driver.opened.length - before).toBeLessThanOrEqual(211);
   });
+
+  it('the ready count told to workers leaves out the stale entries a refresh is replacing', () => {
+    const { clock, mgr } = staggeredPool();
+    clock.advance(30_000);
+    let most = 0;
+    let mostTold = 0;
+    // The keeper reads the count when an entry turns ready (its `ready` notice), before the next tick.
+    mgr.on('entry-ready', () => {
+      most = Math.max(most, mgr.snapshot()[0]!.ready);
+      mostTold = Math.max(mostTold, mgr.readyCount(A)!);
+    });
+    clock.advance(10_000);
+    // Replacements are ready before the entries they replace are evicted: the list holds both.
+    expect(most).toBeGreaterThan(8);
+    expect(mostTold).toBe(8);
+  });
 });
