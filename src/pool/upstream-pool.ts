@@ -64,6 +64,11 @@ const REFILL_DEFER_MAX_MS = 15;
  * maxSynAckRetransmits 1; coalesced, 40 % less for the same SYNs.
  */
 const REFRESH_COALESCE_MS = 250;
+/** Stale entries beyond what the fresh ones leave of the target: a tick releases them (runTick, readyCount). */
+function staleSurplus(stale: number, fresh: number, target: number): number {
+  return Math.max(0, stale - Math.max(0, target - fresh));
+}
+
 /** If a listener throws inside a tick, try again after this long. */
 const TICK_RETRY_MS = 1_000;
 /**
@@ -268,7 +273,7 @@ export class UpstreamPool {
       if (this.refreshDue(slot, now, ttl, aging)) stale += 1;
       else fresh += 1;
     }
-    return fresh + Math.min(stale, Math.max(0, this.clamp(this.computedTarget(now)) - fresh));
+    return fresh + stale - staleSurplus(stale, fresh, this.clamp(this.computedTarget(now)));
   }
 
   /** A take's demand and refill-deferral bookkeeping, hit or miss. */
@@ -542,7 +547,7 @@ export class UpstreamPool {
       if (this.refreshDue(slot, now, ttl, aging)) stale.push(slot);
       else fresh += 1;
     }
-    const surplus = Math.max(0, stale.length - Math.max(0, target - fresh));
+    const surplus = staleSurplus(stale.length, fresh, target);
     for (const slot of stale.splice(0, surplus)) this.evict(slot, 'refreshed', now);
 
     let blockedOnToken = false;
